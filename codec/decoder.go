@@ -1,0 +1,199 @@
+package codec
+
+import (
+	"unicode/utf8"
+
+	"github.com/gobwas/ws"
+)
+
+// DefaultMaxMessageSize is the message size limit when none is configured.
+const DefaultMaxMessageSize = 64 << 10
+
+// Kind says what a decoded unit is.
+type Kind uint8
+
+// Kinds of decoded units.
+const (
+	KindNone   Kind = iota // more bytes are needed
+	KindText               // a complete text message
+	KindBinary             // a complete binary message
+	KindPing
+	KindPong
+	KindClose
+)
+
+// Message is one unit the Decoder produced.
+//
+// Payload aliases either the caller's input (an unfragmented message or a
+// control frame, unmasked in place) or the Decoder's reassembly buffer. It is
+// valid until the next call to Decode; copy it to keep it.
+type Message struct {
+	Kind    Kind
+	Payload []byte
+	// Compressed reports a permessage-deflate message (RSV1 on its first
+	// frame); Payload is still compressed and UTF-8 is not yet checked.
+	Compressed bool
+	Code       CloseCode // KindClose only
+	Reason     string    // KindClose only
+}
+
+// Decoder turns client frames into messages: it unmasks, reassembles
+// fragments (answering interleaved control frames on the way), checks
+// UTF-8 of text, and enforces the message size limit before buffering.
+//
+// The zero value is ready to use with DefaultMaxMessageSize. A Decoder belongs
+// to one connection and is not safe for concurrent use.
+type Decoder struct {
+	// MaxMessageSize bounds a message's payload (after reassembly). Zero means
+	// DefaultMaxMessageSize. Set before the first Decode.
+	MaxMessageSize int
+	// Deflate allows RSV1 on the first frame of a data message (negotiated
+	// permessage-deflate). Set before the first Decode.
+	Deflate bool
+
+	op         OpCode // opcode of the fragmented message in progress; 0 = none
+	compressed bool   // the message in progress is compressed
+	buf        []byte // fragments received so far
+	checked    int    // buf[:checked] is known-valid UTF-8
+}
+
+func (d *Decoder) limit() int64 {
+	if d.MaxMessageSize > 0 {
+		return int64(d.MaxMessageSize)
+	}
+	return DefaultMaxMessageSize
+}
+
+// Decode consumes whole frames from the front of p and returns the first
+// complete unit together with the number of bytes consumed. With Kind None and
+// n > 0, fragments were absorbed and p[n:] holds an incomplete frame; with
+// n == 0 nothing was consumed and more bytes are needed.
+//
+// Decode unmasks payloads in place in p. A returned error is a *CloseError:
+// the connection must be closed with its code.
+func (d *Decoder) Decode(p []byte) (m Message, n int, err error) {
+	for {
+		h, hn, err := ParseHeader(p[n:])
+		if err != nil {
+			return m, n, err
+		}
+		if hn == 0 {
+			return m, n, nil
+		}
+		if err := d.check(h); err != nil {
+			return m, n, err
+		}
+		end := n + hn + int(h.Length)
+		if end > len(p) {
+			return m, n, nil // wait for the rest of the frame
+		}
+		payload := p[n+hn : end]
+		ws.Cipher(payload, h.Mask, 0)
+		n = end
+
+		switch h.Op {
+		case OpPing:
+			return Message{Kind: KindPing, Payload: payload}, n, nil
+		case OpPong:
+			return Message{Kind: KindPong, Payload: payload}, n, nil
+		case OpClose:
+			code, reason, err := ParseCloseBody(payload)
+			if err != nil {
+				return m, n, err
+			}
+			return Message{Kind: KindClose, Code: code, Reason: reason, Payload: payload}, n, nil
+		}
+
+		compressed := h.Rsv&rsv1 != 0
+		if h.Op != OpContinuation && h.Fin {
+			// The common case: a whole message in one frame, no copy.
+			if h.Op == OpText && !compressed && !utf8.Valid(payload) {
+				return m, n, ErrInvalidUTF8
+			}
+			return Message{Kind: kindOf(h.Op), Payload: payload, Compressed: compressed}, n, nil
+		}
+		if h.Op != OpContinuation {
+			d.op, d.compressed = h.Op, compressed
+		}
+		d.buf = append(d.buf, payload...)
+		if d.op == OpText && !d.compressed {
+			ok := false
+			if h.Fin {
+				ok = utf8.Valid(d.buf[d.checked:])
+			} else {
+				var c int
+				c, ok = validPrefix(d.buf[d.checked:])
+				d.checked += c
+			}
+			if !ok {
+				return m, n, ErrInvalidUTF8
+			}
+		}
+		if h.Fin {
+			m = Message{Kind: kindOf(d.op), Payload: d.buf, Compressed: d.compressed}
+			d.reset()
+			return m, n, nil
+		}
+	}
+}
+
+// check applies RFC 6455's rules to a frame header before its payload is read.
+func (d *Decoder) check(h Header) error {
+	if !h.Masked {
+		return ErrUnmasked
+	}
+	switch h.Op {
+	case OpContinuation:
+		if d.op == 0 {
+			return ErrNoContinuation
+		}
+		if h.Rsv != 0 {
+			return ErrReservedBits
+		}
+	case OpText, OpBinary:
+		if d.op != 0 {
+			return ErrNotContinued
+		}
+		if h.Rsv != 0 && (h.Rsv != rsv1 || !d.Deflate) {
+			return ErrReservedBits
+		}
+	case OpClose, OpPing, OpPong:
+		if h.Rsv != 0 {
+			return ErrReservedBits
+		}
+		if !h.Fin {
+			return ErrControlFragment
+		}
+		if h.Length > maxControlPayload {
+			return ErrControlTooLong
+		}
+		return nil
+	default:
+		return ErrReservedOpcode
+	}
+	if int64(len(d.buf))+h.Length > d.limit() {
+		return ErrTooBig
+	}
+	return nil
+}
+
+// reset forgets the message in progress, keeping a small buffer for reuse and
+// dropping a large one so that an idle connection holds no big allocation.
+func (d *Decoder) reset() {
+	d.op, d.compressed, d.checked = 0, false, 0
+	if cap(d.buf) > 4<<10 {
+		d.buf = nil
+	} else {
+		d.buf = d.buf[:0]
+	}
+}
+
+// Buffered is the number of reassembly bytes the Decoder holds.
+func (d *Decoder) Buffered() int { return cap(d.buf) }
+
+func kindOf(op OpCode) Kind {
+	if op == OpText {
+		return KindText
+	}
+	return KindBinary
+}

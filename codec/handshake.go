@@ -1,0 +1,153 @@
+package codec
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strings"
+
+	"github.com/gobwas/ws"
+)
+
+// DefaultMaxHeadSize bounds an HTTP request head (request line and headers).
+const DefaultMaxHeadSize = 8 << 10
+
+var headEnd = []byte("\r\n\r\n")
+
+// HeadEnd returns the length of the HTTP request head at the start of b,
+// through its blank line, or 0 when the head is not complete yet. It is cheap
+// to call again as bytes trickle in.
+func HeadEnd(b []byte) int {
+	if i := bytes.Index(b, headEnd); i >= 0 {
+		return i + len(headEnd)
+	}
+	return 0
+}
+
+// IsUpgrade reports whether a complete request head asks for a WebSocket
+// upgrade, i.e. carries an Upgrade header naming "websocket". Heads that do
+// not are plain HTTP requests.
+func IsUpgrade(head []byte) bool {
+	for line := range bytes.SplitSeq(head, []byte("\r\n")) {
+		k, v, ok := bytes.Cut(line, []byte(":"))
+		if ok && bytes.EqualFold(bytes.TrimSpace(k), []byte("Upgrade")) {
+			return bytes.Contains(bytes.ToLower(v), []byte("websocket"))
+		}
+	}
+	return false
+}
+
+// Request is what a WebSocket upgrade request said, kept for the life of the
+// connection. Header holds only the headers that are not part of the
+// WebSocket handshake itself (no Upgrade, Connection, Sec-WebSocket-*), and
+// is nil when there were none, so a bare client costs nothing.
+type Request struct {
+	Path       string
+	RawQuery   string
+	Host       string
+	Header     http.Header
+	RemoteAddr string
+}
+
+// Query parses the raw query string.
+func (r *Request) Query() url.Values {
+	if r == nil {
+		return url.Values{}
+	}
+	q, _ := url.ParseQuery(r.RawQuery)
+	return q
+}
+
+// Cookie returns the named cookie sent with the upgrade request.
+func (r *Request) Cookie(name string) (*http.Cookie, error) {
+	if r == nil || r.Header == nil {
+		return nil, http.ErrNoCookie
+	}
+	return (&http.Request{Header: r.Header}).Cookie(name)
+}
+
+// Reject is an upgrade refusal: the client gets Status with Reason as body.
+type Reject struct {
+	Status int
+	Reason string
+	Header http.Header // extra response headers (e.g. WWW-Authenticate)
+}
+
+func (r *Reject) Error() string { return "codec: upgrade rejected: " + r.Reason }
+
+// ErrHeadTooLarge is returned when a request head does not fit the limit.
+var ErrHeadTooLarge = errors.New("codec: request head too large")
+
+// Accept is what an accepted upgrade agreed on.
+type Accept struct {
+	Header http.Header // extra headers sent with the 101
+}
+
+// UpgradeConfig drives Upgrade. The zero value accepts every well-formed
+// request without extensions.
+type UpgradeConfig struct {
+	// Check runs after the head is parsed and before the 101 is written. The
+	// header it returns is added to the 101; returning a *Reject refuses the
+	// upgrade with its status.
+	Check func(*Request) (http.Header, error)
+}
+
+// Upgrade answers the complete request head with the 101 response (or an
+// error response) appended to out. It returns the parsed request and what was
+// agreed. A non-nil error means the response
+// written is a refusal and the connection must be closed after it is sent.
+func Upgrade(head []byte, out *bytes.Buffer, cfg UpgradeConfig) (*Request, Accept, error) {
+	req := &Request{}
+	var acc Accept
+	u := ws.Upgrader{
+		OnRequest: func(uri []byte) error {
+			p, q, _ := strings.Cut(string(uri), "?")
+			if u, err := url.PathUnescape(p); err == nil {
+				p = u
+			}
+			req.Path, req.RawQuery = p, q
+			return nil
+		},
+		OnHost: func(host []byte) error {
+			req.Host = string(host)
+			return nil
+		},
+		OnHeader: func(key, value []byte) error {
+			if req.Header == nil {
+				req.Header = make(http.Header, 4)
+			}
+			k := textproto.CanonicalMIMEHeaderKey(string(key))
+			req.Header[k] = append(req.Header[k], string(value))
+			return nil
+		},
+		OnBeforeUpgrade: func() (ws.HandshakeHeader, error) {
+			if cfg.Check != nil {
+				h, err := cfg.Check(req)
+				if err != nil {
+					var rej *Reject
+					if errors.As(err, &rej) {
+						opts := []ws.RejectOption{ws.RejectionStatus(rej.Status), ws.RejectionReason(rej.Reason)}
+						if rej.Header != nil {
+							opts = append(opts, ws.RejectionHeader(ws.HandshakeHeaderHTTP(rej.Header)))
+						}
+						return nil, ws.RejectConnectionError(opts...)
+					}
+					return nil, err
+				}
+				acc.Header = h
+			}
+			if acc.Header != nil {
+				return ws.HandshakeHeaderHTTP(acc.Header), nil
+			}
+			return ws.HandshakeHeaderString(""), nil
+		},
+	}
+	_, err := u.Upgrade(struct {
+		io.Reader
+		io.Writer
+	}{bytes.NewReader(head), out})
+	return req, acc, err
+}

@@ -1,0 +1,141 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/ripple-rt/ripple/codec"
+)
+
+// apply carries out a reply's actions for c in the documented order. It runs
+// on c's loop. An action that fails is reported in the returned error; the
+// others still run.
+func (e *Engine) apply(c *conn, r Reply) error {
+	var errs []error
+	for _, ch := range r.Join {
+		if err := e.join(c, ch); err != nil {
+			errs = append(errs, fmt.Errorf("join %q: %w", ch, err))
+		}
+	}
+	if t := r.Track; t != nil {
+		if err := e.track(c, t.Channel, t.UserID, t.Meta); err != nil {
+			errs = append(errs, fmt.Errorf("track %q: %w", t.Channel, err))
+		}
+	}
+	if p := r.SetPresence; p != nil {
+		if err := e.setPresence(c, p.Channel, p.State); err != nil {
+			errs = append(errs, fmt.Errorf("set_presence %q: %w", p.Channel, err))
+		}
+	}
+	op := codec.OpText
+	if r.Binary {
+		op = codec.OpBinary
+	}
+	if r.Send != nil {
+		c.write(codec.Compile(op, r.Send))
+	}
+	if r.BroadcastRoom != nil {
+		channels := []string{r.Room}
+		if r.Room == "" {
+			channels = e.channelsOf(c)
+		}
+		if len(channels) == 0 {
+			errs = append(errs, errors.New("broadcast_room: connection has joined no channel"))
+		} else {
+			e.fanout(channels, codec.Compile(op, r.BroadcastRoom), c.sh, nil)
+		}
+	}
+	if r.Broadcast != nil {
+		e.broadcast(codec.Compile(op, r.Broadcast), c.sh)
+	}
+	for _, ch := range r.Untrack {
+		if err := e.untrack(c, ch); err != nil {
+			errs = append(errs, fmt.Errorf("untrack %q: %w", ch, err))
+		}
+	}
+	for _, ch := range r.Leave {
+		if err := e.leave(c, ch); err != nil {
+			errs = append(errs, fmt.Errorf("leave %q: %w", ch, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// fanout writes frame to every member of channels (each once) but except,
+// and returns how many members there were. The members on the loop we run on
+// (here; nil when unknown) are written inline; every other loop with members
+// gets one task.
+func (e *Engine) fanout(channels []string, frame []byte, here *shard, except *conn) int {
+	var bits uint64
+	for _, ch := range channels {
+		bits |= e.rooms.loops(ch)
+	}
+	if bits == 0 {
+		return 0
+	}
+	e.stats.Broadcasts.Add(1)
+	n := 0
+	for _, sh := range e.shards {
+		if bits&sh.bit == 0 {
+			continue
+		}
+		n += sh.countMembers(channels)
+		if sh == here {
+			e.writeMembers(sh, channels, frame, except)
+		} else {
+			sh.post(func() { e.writeMembers(sh, channels, frame, except) })
+		}
+	}
+	return n
+}
+
+// writeMembers writes frame to the shard's members of channels. Loop only.
+func (e *Engine) writeMembers(sh *shard, channels []string, frame []byte, except *conn) {
+	members := sh.members(channels)
+	for _, c := range members {
+		if c != except {
+			c.write(frame)
+		}
+	}
+	e.stats.FramesOut.Add(int64(len(members)))
+	sh.done()
+}
+
+// broadcast writes frame to every open connection and returns their number.
+func (e *Engine) broadcast(frame []byte, here *shard) int {
+	e.stats.Broadcasts.Add(1)
+	for _, sh := range e.shards {
+		if sh == here {
+			e.writeAll(sh, frame)
+		} else {
+			sh.post(func() { e.writeAll(sh, frame) })
+		}
+	}
+	return int(e.conns.count.Load())
+}
+
+// writeAll writes frame to every open connection of the shard. Loop only.
+func (e *Engine) writeAll(sh *shard, frame []byte) {
+	sh.scratch = append(sh.scratch[:0], sh.conns...)
+	n := 0
+	for _, c := range sh.scratch {
+		if c.state == stateOpen {
+			c.write(frame)
+			n++
+		}
+	}
+	e.stats.FramesOut.Add(int64(n))
+	sh.done()
+}
+
+// countMembers is the number of connections of this shard in channels (a
+// connection in several counts once per channel; close enough for a reply).
+func (sh *shard) countMembers(channels []string) int {
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	n := 0
+	for _, ch := range channels {
+		n += len(sh.rooms[ch])
+	}
+	return n
+}

@@ -1,0 +1,106 @@
+package engine
+
+import (
+	"log/slog"
+	"net/http"
+	"runtime"
+	"time"
+
+	"github.com/ripple-rt/ripple/codec"
+	"github.com/ripple-rt/ripple/presence"
+)
+
+// Config configures an Engine. The zero value is a working server; every
+// default is stated on its field.
+type Config struct {
+	// Loops is the number of event loops. Zero means one per CPU
+	// (runtime.NumCPU); at most 64.
+	Loops int
+	// Workers is the size of the worker pool that runs handlers of routes
+	// registered with Workers. Zero means 4 per CPU.
+	Workers int
+
+	// MaxMessageSize bounds a message after reassembly; a client that sends
+	// more is closed with 1009. Zero means 64 KiB.
+	MaxMessageSize int
+	// MaxHandshakeSize bounds the upgrade request head. Zero means 8 KiB;
+	// a larger head gets 431.
+	MaxHandshakeSize int
+	// HandshakeTimeout bounds the time from accept to a complete request head.
+	// Zero means 10 s; the client then gets 408 and is closed.
+	HandshakeTimeout time.Duration
+	// PingInterval is how often an otherwise silent connection is pinged.
+	// Zero means 25 s; negative disables pings.
+	PingInterval time.Duration
+	// IdleTimeout closes a connection that sent no frame for this long.
+	// Zero means 60 s; negative disables it.
+	IdleTimeout time.Duration
+	// CloseTimeout is how long a closing connection may take to answer the
+	// server's close frame before its TCP connection is closed. Zero means 3 s.
+	CloseTimeout time.Duration
+	// MaxOutbound caps the bytes queued for one slow connection; past it the
+	// connection is closed with 1008 "slow consumer". Zero means 1 MiB.
+	MaxOutbound int
+	// MaxPending caps the events queued for one connection of a Workers
+	// route; past it the connection is closed with 1008. Zero means 1024.
+	MaxPending int
+
+	// AllowedOrigins, when not empty, is the list of Origin header values an
+	// upgrade may carry ("*" matches any); others get 403. Requests without an
+	// Origin header (non-browser clients) are allowed.
+	AllowedOrigins []string
+	// Auth, when set, runs on every upgrade request after routing. It returns
+	// the user identity (carried by every event of the connection) or an
+	// error: a *codec.Reject sets the status, any other error means 401.
+	Auth func(*codec.Request) (user string, err error)
+	// HTTPHandler serves the requests that are not WebSocket upgrades, on the
+	// same port. Nil means 404 for all of them.
+	HTTPHandler http.Handler
+	// PresenceMode selects presence diff semantics; the zero value is
+	// presence.ModeUser.
+	PresenceMode presence.Mode
+
+	// Logger receives the engine's logs. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// withDefaults returns c with zero fields replaced by their defaults.
+func (c Config) withDefaults() Config {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defDur := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&c.Loops, runtime.NumCPU())
+	c.Loops = min(c.Loops, maxLoops)
+	def(&c.Workers, 4*runtime.NumCPU())
+	def(&c.MaxMessageSize, codec.DefaultMaxMessageSize)
+	def(&c.MaxHandshakeSize, codec.DefaultMaxHeadSize)
+	def(&c.MaxOutbound, 1<<20)
+	def(&c.MaxPending, 1024)
+	defDur(&c.HandshakeTimeout, 10*time.Second)
+	defDur(&c.PingInterval, 25*time.Second)
+	defDur(&c.IdleTimeout, 60*time.Second)
+	defDur(&c.CloseTimeout, 3*time.Second)
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// tick is how often the loops sweep their timers: often enough for the
+// shortest configured interval to be honoured within a quarter of it.
+func (c Config) tick() time.Duration {
+	t := time.Second
+	for _, d := range []time.Duration{c.HandshakeTimeout, c.PingInterval, c.IdleTimeout, c.CloseTimeout} {
+		if d > 0 && d/4 < t {
+			t = d / 4
+		}
+	}
+	return max(t, 5*time.Millisecond)
+}

@@ -1,0 +1,91 @@
+package engine
+
+import (
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/ripple-rt/ripple/codec"
+	"github.com/ripple-rt/ripple/route"
+)
+
+type connState uint8
+
+const (
+	stateHandshake connState = iota // reading the request head
+	stateOpen                       // upgraded; frames flow
+	stateClosing                    // close frame sent; waiting for the reply
+	stateClosed                     // gnet closed it (or will, right after this callback)
+	stateHTTP                       // handed to net/http
+)
+
+// conn is one client connection.
+type conn struct {
+	// Immutable after construction.
+	gc gnet.Conn
+	sh *shard
+
+	// Immutable after the upgrade (read by helpers on any goroutine once the
+	// connection is in the registry).
+	id     string
+	route  *Route
+	params route.Params
+	req    *codec.Request
+	user   string
+
+	// Owned by the event loop; no locks.
+	state    connState
+	dec      codec.Decoder
+	idx      int   // position in sh.conns
+	mark     uint32 // last fan-out that reached it (see shard.members)
+	lastRead int64  // engine clock at the last inbound bytes
+	lastPing int64  // engine clock at the last ping sent
+	deadline int64  // handshake or close deadline, engine clock
+	tracked  []string
+	// Workers routes only: events waiting for the pool, and whether one is
+	// running there now.
+	pending []*Event
+	running bool
+
+	// Guarded by sh.mu.
+	chans []string
+	gone  bool // closed: no more joins
+}
+
+// write queues frame on the connection. Loop only. A connection whose queue
+// passes MaxOutbound is closed as a slow consumer.
+func (c *conn) write(frame []byte) {
+	if c.state != stateOpen {
+		return
+	}
+	if _, err := c.gc.Write(frame); err != nil {
+		return // gnet closed the connection; OnClose has run
+	}
+	if c.gc.OutboundBuffered() > c.sh.e.cfg.MaxOutbound {
+		c.sh.e.stats.SlowConsumers.Add(1)
+		c.close(codec.ClosePolicyViolation, "slow consumer", false)
+	}
+}
+
+// close starts the closing handshake: it sends a close frame and, with wait,
+// gives the client CloseTimeout to answer before the TCP connection is
+// closed; without wait the TCP connection is closed once the frame is
+// flushed. Loop only.
+func (c *conn) close(code codec.CloseCode, reason string, wait bool) {
+	switch c.state {
+	case stateHandshake:
+		c.state = stateClosed
+		_ = c.gc.Close()
+		return
+	case stateOpen:
+	default:
+		return
+	}
+	_, _ = c.gc.Write(codec.CloseFrame(code, reason))
+	if c.state != stateOpen {
+		return // the write failed and closed it
+	}
+	c.state = stateClosing
+	c.deadline = c.sh.e.clock() + int64(c.sh.e.cfg.CloseTimeout)
+	if !wait {
+		_ = c.gc.Close() // gnet flushes the frame, then closes
+	}
+}

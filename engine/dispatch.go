@@ -1,0 +1,84 @@
+package engine
+
+import (
+	"fmt"
+	"runtime/debug"
+
+	"github.com/ripple-rt/ripple/codec"
+)
+
+// dispatch delivers one event of c to its route's handler: on the loop, or,
+// for a Workers route, through the connection's queue to the pool. Loop only.
+func (e *Engine) dispatch(c *conn, typ EventType, msg []byte, binary bool) {
+	if c.route.Workers {
+		if len(c.pending) >= e.cfg.MaxPending && typ == Message {
+			c.close(codec.ClosePolicyViolation, "too many pending messages", false)
+			return
+		}
+		ev := &Event{Type: typ, ConnectionID: c.id, Binary: binary, Params: c.params,
+			Request: c.req, User: c.user, e: e, c: c}
+		if msg != nil {
+			ev.Message = append([]byte(nil), msg...)
+		}
+		c.pending = append(c.pending, ev)
+		e.runNext(c)
+		return
+	}
+	ev := &c.sh.ev
+	*ev = Event{Type: typ, ConnectionID: c.id, Message: msg, Binary: binary, Params: c.params,
+		Request: c.req, User: c.user, e: e, c: c}
+	reply, ok := e.call(c, ev)
+	*ev = Event{}
+	e.finish(c, typ, reply, ok)
+}
+
+// runNext hands c's oldest pending event to the pool unless one is already
+// running there. The reply comes back to the loop, in order. Loop only.
+func (e *Engine) runNext(c *conn) {
+	if c.running || len(c.pending) == 0 {
+		return
+	}
+	ev := c.pending[0]
+	c.pending[0] = nil
+	c.pending = c.pending[1:]
+	if len(c.pending) == 0 {
+		c.pending = nil
+	}
+	c.running = true
+	e.pool.submit(func() {
+		reply, ok := e.call(c, ev)
+		if !c.sh.post(func() {
+			c.running = false
+			e.finish(c, ev.Type, reply, ok)
+			e.runNext(c)
+		}) && ev.Type == Disconnect {
+			e.disconnects.Add(-1) // the loop is gone; nothing left to apply
+		}
+	})
+}
+
+// finish applies a handler's reply, or closes the connection with 1011 when
+// the handler panicked. Loop only.
+func (e *Engine) finish(c *conn, typ EventType, reply Reply, ok bool) {
+	if !ok {
+		c.close(codec.CloseInternalError, "internal error", false)
+	} else if err := e.apply(c, reply); err != nil {
+		e.log.Warn("action failed", "conn", c.id, "route", c.route.Pattern, "err", err)
+	}
+	if typ == Disconnect {
+		e.disconnects.Add(-1)
+	}
+}
+
+// call runs the handler, turning a panic into ok=false.
+func (e *Engine) call(c *conn, ev *Event) (reply Reply, ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.stats.Panics.Add(1)
+			e.log.Error("handler panic", "conn", c.id, "route", c.route.Pattern, "event", ev.Type.String(),
+				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			ok = false
+		}
+	}()
+	return c.route.Handler(ev), true
+}

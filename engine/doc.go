@@ -1,0 +1,38 @@
+// Package engine runs WebSocket connections on gnet event loops.
+//
+// It owns: accepting connections, the in-loop opening handshake, the frame
+// loop, the per-connection timers (handshake deadline, ping, idle timeout,
+// close timeout), channel membership sharded per loop, cross-loop fan-out,
+// slow-consumer backpressure, handing plain HTTP requests to net/http, and
+// graceful shutdown. The codec it speaks is package codec; presence state is
+// package presence.
+//
+// # Data flow
+//
+// gnet calls OnTraffic on the connection's loop. Until the handshake is whole
+// the bytes stay in gnet's inbound buffer (never more than MaxHandshakeSize);
+// then codec.Upgrade answers in-loop. After the upgrade OnTraffic decodes only
+// whole frames (a half-received frame waits in gnet's buffer) and hands each
+// message to the route's Handler. The Handler's Reply becomes actions, applied
+// in a fixed order (join, track, set_presence, send, broadcast_room,
+// broadcast, untrack, leave). A broadcast is compiled once into one immutable
+// frame; each loop that has recipients gets one task carrying that slice and
+// writes it to its own connections.
+//
+// # Goroutines
+//
+// There is no goroutine per connection. Each loop (a shard) owns its
+// connections' decoders, timers and write paths. The only way into a loop
+// from elsewhere is shard.post, a FIFO queue drained by one gnet Execute task
+// per batch, so tasks posted to a loop run in the order they were posted
+// (gnet's own task queues may reorder). Handlers run on the loop by default
+// and must not block; a route registered with Workers runs its handler on a
+// bounded worker pool instead, one event of a connection at a time, so each
+// connection still sees its events in order.
+//
+// Membership (shard.rooms) is guarded by the shard's mutex so that helpers such
+// as Join and ClientsIn work synchronously from any goroutine. Lock order:
+// presence channel lock, then shard.mu, then the room index stripe; no lock is
+// ever held while writing to a connection (a failed write closes it, which
+// re-enters OnClose).
+package engine

@@ -1,0 +1,454 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/ripple-rt/ripple/codec"
+	"github.com/ripple-rt/ripple/presence"
+	"github.com/ripple-rt/ripple/route"
+)
+
+// Engine is a WebSocket server on gnet event loops. Create it with New,
+// register routes with Handle, then Start it.
+type Engine struct {
+	gnet.BuiltinEventEngine
+
+	// Immutable after Start.
+	cfg      Config
+	log      *slog.Logger
+	routes   route.Table[*Route]
+	shards   []*shard
+	rooms    *roomIndex
+	conns    *registry
+	presence *presence.Registry
+	pool     *workerPool
+	http     *httpHandoff
+
+	stats Stats
+	now   atomic.Int64 // engine clock, unix nanoseconds, advanced by OnTick
+
+	// Guarded by loopMu: which shard serves which gnet loop.
+	loopMu sync.Mutex
+	loops  map[gnet.EventLoop]*shard
+
+	draining    atomic.Bool
+	handshakes  atomic.Int64 // connections not yet upgraded, handed off or closed
+	disconnects atomic.Int64 // disconnect events not yet handled
+
+	booted  chan struct{}
+	stopped chan struct{}
+	runErr  error // set before stopped is closed
+	eng     gnet.Engine
+	addr    net.Addr
+}
+
+// New returns an Engine with cfg (zero fields take their defaults).
+func New(cfg Config) *Engine {
+	cfg = cfg.withDefaults()
+	e := &Engine{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		rooms:    newRoomIndex(),
+		conns:    newRegistry(),
+		presence: presence.NewRegistry(cfg.PresenceMode),
+		loops:    make(map[gnet.EventLoop]*shard),
+		booted:   make(chan struct{}),
+		stopped:  make(chan struct{}),
+	}
+	e.shards = make([]*shard, cfg.Loops)
+	for i := range e.shards {
+		e.shards[i] = newShard(e, i)
+	}
+	e.pool = newWorkerPool(cfg.Workers)
+	e.http = newHTTPHandoff(cfg.HTTPHandler, e.log)
+	e.now.Store(time.Now().UnixNano())
+	return e
+}
+
+// Handle registers a route. It must be called before Start.
+func (e *Engine) Handle(r Route) error {
+	if r.Handler == nil {
+		return fmt.Errorf("engine: route %s: nil handler", r.Pattern)
+	}
+	return e.routes.Add(r.Pattern, &r)
+}
+
+// Config returns the configuration in force, defaults filled in.
+func (e *Engine) Config() Config { return e.cfg }
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() *Stats { return &e.stats }
+
+// Presence returns the presence registry.
+func (e *Engine) Presence() *presence.Registry { return e.presence }
+
+// Start listens on addr ("host:port"; port 0 picks a free one) and serves in
+// the background until Shutdown. It returns once the server accepts
+// connections.
+func (e *Engine) Start(addr string) error {
+	go func() {
+		err := gnet.Run(e, "tcp://"+addr,
+			gnet.WithMulticore(true),
+			gnet.WithNumEventLoop(e.cfg.Loops),
+			gnet.WithTicker(true),
+			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+			gnet.WithReuseAddr(true),
+			gnet.WithLogger(gnetLogger{e.log}),
+		)
+		e.runErr = err
+		close(e.stopped)
+	}()
+	select {
+	case <-e.booted:
+		e.http.start()
+		e.pool.start()
+		return nil
+	case <-e.stopped:
+		if e.runErr == nil {
+			e.runErr = errors.New("engine: stopped before boot")
+		}
+		return e.runErr
+	}
+}
+
+// Addr is the address the server listens on, once started.
+func (e *Engine) Addr() net.Addr { return e.addr }
+
+// Done is closed when the server has stopped.
+func (e *Engine) Done() <-chan struct{} { return e.stopped }
+
+// OnBoot records the engine and the address it listens on.
+func (e *Engine) OnBoot(eng gnet.Engine) gnet.Action {
+	e.eng = eng
+	if fd, err := eng.Dup(); err == nil {
+		if sa, err := unix.Getsockname(fd); err == nil {
+			e.addr = sockaddrToTCP(sa)
+		}
+		_ = unix.Close(fd)
+	}
+	close(e.booted)
+	return gnet.None
+}
+
+func sockaddrToTCP(sa unix.Sockaddr) *net.TCPAddr {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]).To16(), Port: a.Port}
+	case *unix.SockaddrInet6:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}
+	}
+	return nil
+}
+
+// clock is the engine's coarse time in unix nanoseconds; it advances every
+// tick, which is all the timers need.
+func (e *Engine) clock() int64 { return e.now.Load() }
+
+// shardOf returns the shard serving the loop of gc, binding one on first use.
+func (e *Engine) shardOf(gc gnet.Conn) *shard {
+	lp := gc.EventLoop()
+	e.loopMu.Lock()
+	defer e.loopMu.Unlock()
+	if sh := e.loops[lp]; sh != nil {
+		return sh
+	}
+	sh := e.shards[len(e.loops)]
+	sh.loop.Store(&lp)
+	e.loops[lp] = sh
+	return sh
+}
+
+// OnOpen accepts a TCP connection; it stays in the handshake state until its
+// request head is complete.
+func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	e.stats.Accepted.Add(1)
+	if e.draining.Load() {
+		return nil, gnet.Close
+	}
+	sh := e.shardOf(gc)
+	now := e.clock()
+	c := &conn{gc: gc, sh: sh, lastRead: now, deadline: now + int64(e.cfg.HandshakeTimeout)}
+	c.dec.MaxMessageSize = e.cfg.MaxMessageSize
+	sh.add(c)
+	e.handshakes.Add(1)
+	gc.SetContext(c)
+	return nil, gnet.None
+}
+
+// OnTraffic reads what arrived: the request head before the upgrade, frames
+// after it.
+func (e *Engine) OnTraffic(gc gnet.Conn) gnet.Action {
+	c, _ := gc.Context().(*conn)
+	if c == nil {
+		return gnet.Close
+	}
+	c.lastRead = e.clock()
+	switch c.state {
+	case stateHandshake:
+		return e.readHandshake(c)
+	case stateOpen, stateClosing:
+		return e.readFrames(c)
+	}
+	// Closed or handed off: drop whatever still arrives.
+	_, _ = gc.Discard(gc.InboundBuffered())
+	return gnet.None
+}
+
+// readHandshake waits for a whole request head, then upgrades it or hands the
+// connection to net/http.
+func (e *Engine) readHandshake(c *conn) gnet.Action {
+	gc := c.gc
+	buf, _ := gc.Peek(-1)
+	end := codec.HeadEnd(buf)
+	if end == 0 && len(buf) <= e.cfg.MaxHandshakeSize {
+		return gnet.None // wait for more
+	}
+	if end == 0 || end > e.cfg.MaxHandshakeSize {
+		return e.refuse(c, "HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+	}
+	head := buf[:end]
+	if !codec.IsUpgrade(head) {
+		e.handshakes.Add(-1)
+		e.stats.HTTPRequests.Add(1)
+		c.state = stateHTTP
+		e.http.handoff(gc, buf)
+		_, _ = gc.Discard(len(buf))
+		return gnet.Close // gnet closes its descriptor; net/http has a duplicate
+	}
+
+	var out bytes.Buffer
+	req, acc, err := codec.Upgrade(head, &out, codec.UpgradeConfig{Check: func(r *codec.Request) (http.Header, error) {
+		return e.check(c, r)
+	}})
+	_, _ = gc.Discard(end)
+	if err != nil {
+		e.stats.Rejected.Add(1)
+		return e.refuse(c, out.String())
+	}
+	_ = acc
+	if _, err := gc.Write(out.Bytes()); err != nil {
+		return gnet.None // closed by gnet
+	}
+	e.open(c, req)
+	if c.state == stateOpen && gc.InboundBuffered() > 0 {
+		return e.readFrames(c)
+	}
+	return gnet.None
+}
+
+// refuse writes an HTTP response to a connection that will not be upgraded
+// and closes it once the response is flushed.
+func (e *Engine) refuse(c *conn, resp string) gnet.Action {
+	e.handshakes.Add(-1)
+	c.state = stateClosed
+	_, _ = c.gc.Discard(c.gc.InboundBuffered())
+	_, _ = c.gc.Write([]byte(resp))
+	return gnet.Close
+}
+
+// check routes an upgrade request and applies the origin rule and the auth
+// hook. It runs inside codec.Upgrade, on the loop.
+func (e *Engine) check(c *conn, r *codec.Request) (http.Header, error) {
+	rt, params, ok := e.routes.Match(r.Path)
+	if !ok {
+		return nil, &codec.Reject{Status: http.StatusNotFound, Reason: "no WebSocket route for " + r.Path}
+	}
+	if !e.originAllowed(r.Header.Get("Origin")) {
+		return nil, &codec.Reject{Status: http.StatusForbidden, Reason: "origin not allowed"}
+	}
+	if e.draining.Load() {
+		return nil, &codec.Reject{Status: http.StatusServiceUnavailable, Reason: "server shutting down"}
+	}
+	if e.cfg.Auth != nil {
+		user, err := e.cfg.Auth(r)
+		if err != nil {
+			var rej *codec.Reject
+			if errors.As(err, &rej) {
+				return nil, rej
+			}
+			return nil, &codec.Reject{Status: http.StatusUnauthorized, Reason: err.Error(),
+				Header: http.Header{"Www-Authenticate": {`Bearer realm="ripple"`}}}
+		}
+		c.user = user
+	}
+	c.route, c.params = rt, params
+	return nil, nil
+}
+
+func (e *Engine) originAllowed(origin string) bool {
+	if len(e.cfg.AllowedOrigins) == 0 || origin == "" {
+		return true
+	}
+	for _, o := range e.cfg.AllowedOrigins {
+		if o == "*" || strings.EqualFold(o, origin) {
+			return true
+		}
+	}
+	return false
+}
+
+// open finishes the upgrade: the connection gets its id, enters the registry
+// and its handler sees the connect event.
+func (e *Engine) open(c *conn, req *codec.Request) {
+	e.handshakes.Add(-1)
+	e.stats.Upgraded.Add(1)
+	req.RemoteAddr = c.gc.RemoteAddr().String()
+	c.id = uuid.NewString()
+	c.req = req
+	c.state = stateOpen
+	c.lastPing = e.clock()
+	e.conns.add(c)
+	e.dispatch(c, Connect, nil, false)
+}
+
+// readFrames decodes every whole frame buffered for c. Payloads point into
+// gnet's buffer and stay valid until the Discard at the end, after every
+// handler has returned.
+func (e *Engine) readFrames(c *conn) gnet.Action {
+	gc := c.gc
+	buf, _ := gc.Peek(-1)
+	off := 0
+	defer func() {
+		// Discard(0) would drop everything; a closed conn's buffers are
+		// gnet's again.
+		if off > 0 && c.state != stateClosed {
+			_, _ = gc.Discard(off)
+		}
+	}()
+	for off < len(buf) && (c.state == stateOpen || c.state == stateClosing) {
+		m, n, err := c.dec.Decode(buf[off:])
+		off += n
+		if err != nil {
+			off = len(buf)
+			code, reason := codec.AsClose(err)
+			c.close(code, reason, false)
+			return gnet.None
+		}
+		switch m.Kind {
+		case codec.KindNone:
+			return gnet.None // a partial frame waits in gnet's buffer
+		case codec.KindText, codec.KindBinary:
+			if c.state != stateOpen {
+				continue // closing: the client's data is dropped
+			}
+			e.stats.MessagesIn.Add(1)
+			e.stats.BytesIn.Add(int64(len(m.Payload)))
+			e.dispatch(c, Message, m.Payload, m.Kind == codec.KindBinary)
+		case codec.KindPing:
+			if c.state == stateOpen {
+				c.write(codec.Compile(codec.OpPong, m.Payload))
+			}
+		case codec.KindClose:
+			off = len(buf)
+			if c.state == stateOpen {
+				// Echo the peer's code, as RFC 6455 section 5.5.1 asks.
+				code := m.Code
+				if code == codec.CloseNoStatus {
+					_, _ = gc.Write(codec.Compile(codec.OpClose, nil))
+				} else {
+					_, _ = gc.Write(codec.CloseFrame(code, ""))
+				}
+			}
+			c.state = stateClosed
+			return gnet.Close
+		}
+	}
+	return gnet.None
+}
+
+// OnClose runs once per connection, on its loop: the connection leaves its
+// channels and presences at once; its disconnect event is queued behind any
+// event still in flight.
+func (e *Engine) OnClose(gc gnet.Conn, _ error) gnet.Action {
+	c, _ := gc.Context().(*conn)
+	if c == nil {
+		return gnet.None
+	}
+	gc.SetContext(nil)
+	c.sh.remove(c)
+	prev := c.state
+	c.state = stateClosed
+	switch {
+	case prev == stateHandshake:
+		e.handshakes.Add(-1)
+		return gnet.None
+	case c.id == "":
+		return gnet.None // refused or handed off
+	}
+	e.conns.remove(c)
+	for _, ch := range c.tracked {
+		_ = e.presence.Untrack(ch, c.id, e.publisher(ch, nil))
+	}
+	c.tracked = nil
+	e.leaveAll(c)
+	c.dec = codec.Decoder{}
+	e.disconnects.Add(1)
+	c.sh.post(func() { e.dispatch(c, Disconnect, nil, false) })
+	return gnet.None
+}
+
+// OnTick advances the engine clock and has every loop sweep its timers.
+func (e *Engine) OnTick() (time.Duration, gnet.Action) {
+	now := time.Now().UnixNano()
+	e.now.Store(now)
+	for _, sh := range e.shards {
+		sh.post(func() { e.sweep(sh, now) })
+	}
+	return e.cfg.tick(), gnet.None
+}
+
+// sweep enforces the handshake deadline, pings, the idle timeout and the
+// close timeout for one loop's connections.
+func (e *Engine) sweep(sh *shard, now int64) {
+	ping, idle := int64(e.cfg.PingInterval), int64(e.cfg.IdleTimeout)
+	for i := 0; i < len(sh.conns); i++ {
+		c := sh.conns[i]
+		switch c.state {
+		case stateHandshake:
+			if now > c.deadline {
+				e.handshakes.Add(-1)
+				c.state = stateClosed
+				_, _ = c.gc.Write([]byte("HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"))
+				_ = c.gc.Close()
+			}
+		case stateOpen:
+			silent := now - c.lastRead
+			switch {
+			case idle > 0 && silent > idle:
+				c.close(codec.CloseGoingAway, "idle timeout", false)
+			case ping > 0 && silent >= ping && now-c.lastPing >= ping:
+				c.lastPing = now
+				c.write(pingFrame)
+			}
+		case stateClosing:
+			if now > c.deadline {
+				c.state = stateClosed
+				_ = c.gc.Close()
+			}
+		}
+	}
+}
+
+var pingFrame = codec.Compile(codec.OpPing, nil)
+
+// gnetLogger sends gnet's own logs to slog at debug level (errors at error).
+type gnetLogger struct{ l *slog.Logger }
+
+func (g gnetLogger) Debugf(f string, a ...any) { g.l.Debug(fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Infof(f string, a ...any)  { g.l.Debug(fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Warnf(f string, a ...any)  { g.l.Debug(fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Errorf(f string, a ...any) { g.l.Error(fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Fatalf(f string, a ...any) { g.l.Error(fmt.Sprintf(f, a...)) }

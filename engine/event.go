@@ -1,0 +1,124 @@
+package engine
+
+import (
+	"errors"
+
+	"github.com/ripple-rt/ripple/codec"
+	"github.com/ripple-rt/ripple/route"
+)
+
+// EventType says what happened to a connection.
+type EventType uint8
+
+// Event types, in the order a connection sees them: one Connect, any number
+// of Message, one Disconnect.
+const (
+	Connect EventType = iota + 1
+	Message
+	Disconnect
+)
+
+func (t EventType) String() string {
+	switch t {
+	case Connect:
+		return "connect"
+	case Message:
+		return "message"
+	case Disconnect:
+		return "disconnect"
+	}
+	return "unknown"
+}
+
+// Event is what a Handler is called with.
+//
+// For a route that runs on the event loop (the default) the Event and its
+// Message are valid only until the Handler returns; copy what you keep. For a
+// route registered with Workers they are the Handler's to keep.
+type Event struct {
+	Type         EventType
+	ConnectionID string
+	// Message is the payload of a Message event (text or, with Binary set,
+	// binary); nil otherwise.
+	Message []byte
+	Binary  bool
+	// Params holds the route's dynamic segments: /ws/room/:room_id gives
+	// Params.Get("room_id").
+	Params route.Params
+	// Request is the upgrade request: path, query, headers, cookies.
+	Request *codec.Request
+	// User is the identity the Auth hook returned, or "".
+	User string
+
+	e *Engine
+	c *conn
+}
+
+// Join adds the event's connection to channel now (the seed's ws_join). It is
+// safe from any goroutine.
+func (ev *Event) Join(channel string) error { return ev.e.join(ev.c, channel) }
+
+// Leave removes the event's connection from channel now (ws_leave).
+func (ev *Event) Leave(channel string) error { return ev.e.leave(ev.c, channel) }
+
+// Handler handles a connection's events and answers with actions.
+type Handler func(*Event) Reply
+
+// Route is a registered WebSocket endpoint.
+type Route struct {
+	Pattern string
+	Handler Handler
+	// Workers runs Handler on the worker pool instead of the event loop, for
+	// handlers that block (databases, HTTP calls). Events of one connection
+	// still arrive one at a time and in order.
+	Workers bool
+}
+
+// Reply is the set of actions a Handler answers with. Empty fields do
+// nothing. Actions apply in this order: Join, Track, SetPresence, Send,
+// BroadcastRoom, Broadcast, Untrack, Leave.
+type Reply struct {
+	// Send goes to the event's connection only.
+	Send []byte
+	// Broadcast goes to every connection, the sender included.
+	Broadcast []byte
+	// BroadcastRoom goes to every member of Room, or, with Room empty, of
+	// every channel the connection has joined (a member of several gets it
+	// once).
+	BroadcastRoom []byte
+	Room          string
+	// Binary sends Send, Broadcast and BroadcastRoom as binary frames
+	// instead of text.
+	Binary bool
+
+	Join  []string
+	Leave []string
+
+	Track       *Track
+	SetPresence *SetPresence
+	Untrack     []string
+}
+
+// Track starts tracking the connection's presence in Channel as UserID,
+// with Meta as extra metadata. Tracking joins Channel if needed.
+type Track struct {
+	Channel string
+	UserID  string
+	Meta    map[string]any
+}
+
+// SetPresence changes the state ("online", "typing", "away", …) of the
+// connection's presence in Channel.
+type SetPresence struct {
+	Channel string
+	State   string
+}
+
+// Errors of actions and helpers.
+var (
+	ErrNoChannel    = errors.New("engine: channel required")
+	ErrUnknownConn  = errors.New("engine: unknown connection")
+	ErrConnClosed   = errors.New("engine: connection closed")
+	ErrShuttingDown = errors.New("engine: shutting down")
+)
+

@@ -1,0 +1,129 @@
+package engine
+
+import (
+	"hash/maphash"
+	"slices"
+	"sync"
+)
+
+// roomIndex says which loops have members of a channel, so a broadcast posts
+// one task to each of those loops and none to the others.
+type roomIndex struct {
+	// Immutable after construction.
+	seed maphash.Seed
+
+	stripes [64]roomStripe
+}
+
+type roomStripe struct {
+	mu sync.RWMutex
+	m  map[string]uint64 // Guarded by mu: channel -> bit per shard with members
+}
+
+func newRoomIndex() *roomIndex {
+	ri := &roomIndex{seed: maphash.MakeSeed()}
+	for i := range ri.stripes {
+		ri.stripes[i].m = make(map[string]uint64)
+	}
+	return ri
+}
+
+func (ri *roomIndex) stripe(channel string) *roomStripe {
+	return &ri.stripes[maphash.String(ri.seed, channel)%uint64(len(ri.stripes))]
+}
+
+// loops returns the bit set of shards that have members of channel.
+func (ri *roomIndex) loops(channel string) uint64 {
+	st := ri.stripe(channel)
+	st.mu.RLock()
+	bits := st.m[channel]
+	st.mu.RUnlock()
+	return bits
+}
+
+func (ri *roomIndex) set(channel string, bit uint64, on bool) {
+	st := ri.stripe(channel)
+	st.mu.Lock()
+	if on {
+		st.m[channel] |= bit
+	} else if b := st.m[channel] &^ bit; b == 0 {
+		delete(st.m, channel)
+	} else {
+		st.m[channel] = b
+	}
+	st.mu.Unlock()
+}
+
+// join adds c to channel. Safe from any goroutine; when it returns, every
+// later broadcast to channel reaches c.
+func (e *Engine) join(c *conn, channel string) error {
+	if channel == "" {
+		return ErrNoChannel
+	}
+	sh := c.sh
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if c.gone {
+		return ErrConnClosed
+	}
+	if slices.Contains(c.chans, channel) {
+		return nil
+	}
+	set := sh.rooms[channel]
+	if set == nil {
+		set = make(map[*conn]struct{}, 1)
+		sh.rooms[channel] = set
+		e.rooms.set(channel, sh.bit, true)
+	}
+	set[c] = struct{}{}
+	c.chans = append(c.chans, channel)
+	return nil
+}
+
+// leave removes c from channel. Safe from any goroutine.
+func (e *Engine) leave(c *conn, channel string) error {
+	if channel == "" {
+		return ErrNoChannel
+	}
+	sh := c.sh
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e.leaveLocked(c, channel)
+	return nil
+}
+
+// leaveLocked removes c from channel; sh.mu must be held.
+func (e *Engine) leaveLocked(c *conn, channel string) {
+	i := slices.Index(c.chans, channel)
+	if i < 0 {
+		return
+	}
+	c.chans = slices.Delete(c.chans, i, i+1)
+	sh := c.sh
+	set := sh.rooms[channel]
+	delete(set, c)
+	if len(set) == 0 {
+		delete(sh.rooms, channel)
+		e.rooms.set(channel, sh.bit, false)
+	}
+}
+
+// leaveAll removes c from every channel and marks it gone so that no helper
+// can join it again. Called once, when the connection closes.
+func (e *Engine) leaveAll(c *conn) {
+	sh := c.sh
+	sh.mu.Lock()
+	c.gone = true
+	for len(c.chans) > 0 {
+		e.leaveLocked(c, c.chans[len(c.chans)-1])
+	}
+	c.chans = nil
+	sh.mu.Unlock()
+}
+
+// channelsOf returns a copy of the channels c has joined.
+func (e *Engine) channelsOf(c *conn) []string {
+	c.sh.mu.RLock()
+	defer c.sh.mu.RUnlock()
+	return slices.Clone(c.chans)
+}

@@ -1,0 +1,134 @@
+package engine
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+
+	"github.com/panjf2000/gnet/v2"
+)
+
+// maxLoops bounds the number of event loops: the room index keeps one bit per
+// loop in a uint64.
+const maxLoops = 64
+
+// shard is one event loop's share of the server: its connections, its channel
+// memberships and its task queue.
+type shard struct {
+	// Immutable after construction.
+	e   *Engine
+	idx int
+	bit uint64
+
+	// loop is set once, by the first connection accepted on this loop.
+	loop atomic.Pointer[gnet.EventLoop]
+
+	// Guarded by qmu.
+	qmu       sync.Mutex
+	q         []func()
+	scheduled bool // a drain task is queued in gnet and has not swapped q yet
+
+	// Owned by the event loop; no locks.
+	spare   []func() // drained queue kept for reuse
+	conns   []*conn  // every connection of this loop, handshaking ones too
+	scratch []*conn  // member snapshot for one fan-out
+	ev      Event    // reused for handlers that run on the loop
+	mark    uint32   // fan-out serial, for de-duplicating recipients
+
+	// Guarded by mu. Written by any goroutine (Join helpers), read by the
+	// loop for fan-out and by ClientsIn.
+	mu    sync.RWMutex
+	rooms map[string]map[*conn]struct{}
+}
+
+func newShard(e *Engine, idx int) *shard {
+	return &shard{e: e, idx: idx, bit: 1 << idx, rooms: make(map[string]map[*conn]struct{})}
+}
+
+// post queues fn to run on the shard's loop. Tasks run in the order they were
+// posted. It reports false when the loop is gone (the engine stopped).
+func (sh *shard) post(fn func()) bool {
+	lp := sh.loop.Load()
+	if lp == nil {
+		return false
+	}
+	sh.qmu.Lock()
+	sh.q = append(sh.q, fn)
+	wake := !sh.scheduled
+	sh.scheduled = true
+	sh.qmu.Unlock()
+	if wake {
+		if err := (*lp).Execute(context.Background(), gnet.RunnableFunc(sh.drain)); err != nil {
+			sh.qmu.Lock()
+			sh.q, sh.scheduled = sh.q[:0], false
+			sh.qmu.Unlock()
+			return false
+		}
+	}
+	return true
+}
+
+// drain runs on the loop: it takes every queued task and runs them in order.
+// Tasks posted meanwhile schedule the next drain.
+func (sh *shard) drain(context.Context) error {
+	sh.qmu.Lock()
+	q := sh.q
+	sh.q, sh.spare = sh.spare[:0], nil
+	sh.scheduled = false
+	sh.qmu.Unlock()
+	for i, fn := range q {
+		fn()
+		q[i] = nil
+	}
+	if cap(q) <= 4096 {
+		sh.qmu.Lock()
+		if sh.spare == nil {
+			sh.spare = q[:0]
+		}
+		sh.qmu.Unlock()
+	}
+	return nil
+}
+
+// add registers a new connection with the loop.
+func (sh *shard) add(c *conn) {
+	c.idx = len(sh.conns)
+	sh.conns = append(sh.conns, c)
+}
+
+// remove forgets c; O(1) by swapping the last connection into its place.
+func (sh *shard) remove(c *conn) {
+	last := len(sh.conns) - 1
+	if c.idx < 0 || c.idx > last || sh.conns[c.idx] != c {
+		return
+	}
+	moved := sh.conns[last]
+	sh.conns[c.idx], moved.idx = moved, c.idx
+	sh.conns[last] = nil
+	sh.conns = sh.conns[:last]
+	c.idx = -1
+}
+
+// members copies the members of the given channels into sh.scratch, each once.
+// Loop only.
+func (sh *shard) members(channels []string) []*conn {
+	sh.scratch = sh.scratch[:0]
+	sh.mark++
+	sh.mu.RLock()
+	for _, ch := range channels {
+		for c := range sh.rooms[ch] {
+			if c.mark != sh.mark {
+				c.mark = sh.mark
+				sh.scratch = append(sh.scratch, c)
+			}
+		}
+	}
+	sh.mu.RUnlock()
+	return sh.scratch
+}
+
+// done clears the scratch snapshot so it pins no connection.
+func (sh *shard) done() {
+	clear(sh.scratch)
+	sh.scratch = sh.scratch[:0]
+}

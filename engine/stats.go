@@ -1,0 +1,18 @@
+package engine
+
+import "sync/atomic"
+
+// Stats are the engine's counters since start, safe to read from any
+// goroutine.
+type Stats struct {
+	Accepted      atomic.Int64 // TCP connections accepted
+	Upgraded      atomic.Int64 // WebSocket upgrades completed
+	Rejected      atomic.Int64 // upgrades refused with a 4xx
+	HTTPRequests  atomic.Int64 // connections handed to net/http
+	MessagesIn    atomic.Int64
+	BytesIn       atomic.Int64
+	FramesOut     atomic.Int64 // fan-out frames written, one per recipient
+	Broadcasts    atomic.Int64 // broadcast and broadcast_room fan-outs
+	SlowConsumers atomic.Int64 // connections closed for not reading
+	Panics        atomic.Int64 // handler panics recovered
+}

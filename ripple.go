@@ -1,0 +1,159 @@
+package ripple
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/ripple-rt/ripple/codec"
+	"github.com/ripple-rt/ripple/engine"
+	"github.com/ripple-rt/ripple/presence"
+	"github.com/ripple-rt/ripple/route"
+)
+
+// Types of the public API; see their packages for the details.
+type (
+	Config      = engine.Config
+	Event       = engine.Event
+	EventType   = engine.EventType
+	Handler     = engine.Handler
+	Reply       = engine.Reply
+	Track       = engine.Track
+	SetPresence = engine.SetPresence
+	Stats       = engine.Stats
+	Request     = codec.Request
+	Reject      = codec.Reject
+	Params      = route.Params
+	Presence    = presence.Presence
+	Meta        = presence.Meta
+)
+
+// Event types.
+const (
+	Connect    = engine.Connect
+	Message    = engine.Message
+	Disconnect = engine.Disconnect
+)
+
+// Presence modes.
+const (
+	PresenceByUser       = presence.ModeUser
+	PresenceByConnection = presence.ModeConnection
+)
+
+// Errors the helpers return.
+var (
+	ErrUnknownConn = engine.ErrUnknownConn
+	ErrConnClosed  = engine.ErrConnClosed
+	ErrNoChannel   = engine.ErrNoChannel
+)
+
+// Server is a Ripple server: routes, connections, channels and presence.
+type Server struct {
+	e *engine.Engine // Immutable after New.
+}
+
+// New returns a Server configured by cfg; the zero Config works.
+func New(cfg Config) *Server { return &Server{e: engine.New(cfg)} }
+
+// RouteOption changes how a route runs.
+type RouteOption func(*engine.Route)
+
+// Workers runs the route's handler on the bounded worker pool instead of the
+// event loop, for handlers that block. Each connection's events still arrive
+// one at a time and in order.
+func Workers() RouteOption { return func(r *engine.Route) { r.Workers = true } }
+
+// Handle registers h for pattern ("/ws/chat", "/ws/room/:room_id"). Call it
+// before Start.
+func (s *Server) Handle(pattern string, h Handler, opts ...RouteOption) error {
+	r := engine.Route{Pattern: pattern, Handler: h}
+	for _, o := range opts {
+		o(&r)
+	}
+	return s.e.Handle(r)
+}
+
+// Start listens on addr (port 0 picks a free port) and serves in the
+// background. It returns once connections are accepted.
+func (s *Server) Start(addr string) error { return s.e.Start(addr) }
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.e.Addr() }
+
+// Shutdown drains the server: every connection gets close 1001, every
+// disconnect event runs, then the loops stop. See engine.Engine.Shutdown.
+func (s *Server) Shutdown(ctx context.Context) error { return s.e.Shutdown(ctx) }
+
+// Done is closed once the server has stopped.
+func (s *Server) Done() <-chan struct{} { return s.e.Done() }
+
+// ListenAndServe starts the server on addr and serves until SIGINT or
+// SIGTERM, then shuts down gracefully within ten seconds.
+func (s *Server) ListenAndServe(addr string) error {
+	if err := s.Start(addr); err != nil {
+		return err
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	select {
+	case <-sig:
+	case <-s.Done():
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return s.Shutdown(ctx)
+}
+
+// Stats returns the server's counters.
+func (s *Server) Stats() *Stats { return s.e.Stats() }
+
+// Send sends a text message to one connection; false if it is unknown.
+func (s *Server) Send(id string, msg []byte) bool { return s.e.Send(id, msg) }
+
+// Broadcast sends a text message to every connection and returns how many.
+func (s *Server) Broadcast(msg []byte) int { return s.e.Broadcast(msg) }
+
+// BroadcastRoom sends a text message to every member of channel and returns
+// how many.
+func (s *Server) BroadcastRoom(channel string, msg []byte) int {
+	return s.e.BroadcastRoom(channel, msg)
+}
+
+// Count is the number of open connections.
+func (s *Server) Count() int { return s.e.Count() }
+
+// Join adds connection id to channel.
+func (s *Server) Join(id, channel string) error { return s.e.Join(id, channel) }
+
+// Leave removes connection id from channel.
+func (s *Server) Leave(id, channel string) error { return s.e.Leave(id, channel) }
+
+// Clients returns every open connection's id.
+func (s *Server) Clients() []string { return s.e.Clients() }
+
+// ClientsIn returns the ids of channel's members.
+func (s *Server) ClientsIn(channel string) []string { return s.e.ClientsIn(channel) }
+
+// Close closes connection id with code 1000 and reason; false if unknown.
+func (s *Server) Close(id, reason string) bool { return s.e.Close(id, reason) }
+
+// ListPresence returns the users present in channel.
+func (s *Server) ListPresence(channel string) []Presence { return s.e.ListPresence(channel) }
+
+// PresenceCount is the number of unique users present in channel.
+func (s *Server) PresenceCount(channel string) int { return s.e.PresenceCount(channel) }
+
+// GetPresence returns one user's presence in channel.
+func (s *Server) GetPresence(channel, userID string) (Presence, bool) {
+	return s.e.GetPresence(channel, userID)
+}
+
+// DecodeReply parses actions in the seed's dict format
+// ({"join": "room:1", "send": "hi", "track": {...}}); see engine.DecodeReply.
+func DecodeReply(data []byte) (Reply, error) { return engine.DecodeReply(data) }
