@@ -98,6 +98,7 @@ func (e *Engine) writeMembers(sh *shard, channels []string, frame []byte, except
 		}
 	}
 	e.stats.FramesOut.Add(int64(len(members)))
+	e.stats.BytesOut.Add(int64(len(members) * len(frame)))
 	sh.done()
 }
 
@@ -125,6 +126,7 @@ func (e *Engine) writeAll(sh *shard, frame []byte) {
 		}
 	}
 	e.stats.FramesOut.Add(int64(n))
+	e.stats.BytesOut.Add(int64(n * len(frame)))
 	sh.done()
 }
 

@@ -62,6 +62,9 @@ type Config struct {
 
 	// Logger receives the engine's logs. Nil means slog.Default().
 	Logger *slog.Logger
+	// Observer, when set, is told about queue delays, close codes and
+	// refused upgrades (for metrics).
+	Observer Observer
 }
 
 // withDefaults returns c with zero fields replaced by their defaults.
@@ -87,6 +90,9 @@ func (c Config) withDefaults() Config {
 	defDur(&c.PingInterval, 25*time.Second)
 	defDur(&c.IdleTimeout, 60*time.Second)
 	defDur(&c.CloseTimeout, 3*time.Second)
+	if c.Observer == nil {
+		c.Observer = nopObserver{}
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

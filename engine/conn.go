@@ -45,6 +45,8 @@ type conn struct {
 	pending []*Event
 	running bool
 
+	closeCode codec.CloseCode // first close code sent or received; 0 = none yet
+
 	// Guarded by sh.mu.
 	chans []string
 	gone  bool // closed: no more joins
@@ -78,6 +80,9 @@ func (c *conn) close(code codec.CloseCode, reason string, wait bool) {
 	case stateOpen:
 	default:
 		return
+	}
+	if c.closeCode == 0 {
+		c.closeCode = code
 	}
 	_, _ = c.gc.Write(codec.CloseFrame(code, reason))
 	if c.state != stateOpen {

@@ -217,6 +217,8 @@ func (e *Engine) readHandshake(c *conn) gnet.Action {
 		return gnet.None // wait for more
 	}
 	if end == 0 || end > e.cfg.MaxHandshakeSize {
+		e.stats.Rejected.Add(1)
+		e.cfg.Observer.Rejected(http.StatusRequestHeaderFieldsTooLarge)
 		return e.refuse(c, "HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
 	}
 	head := buf[:end]
@@ -236,6 +238,7 @@ func (e *Engine) readHandshake(c *conn) gnet.Action {
 	_, _ = gc.Discard(end)
 	if err != nil {
 		e.stats.Rejected.Add(1)
+		e.cfg.Observer.Rejected(rejectStatus(err))
 		return e.refuse(c, out.String())
 	}
 	_ = acc
@@ -247,6 +250,19 @@ func (e *Engine) readHandshake(c *conn) gnet.Action {
 		return e.readFrames(c)
 	}
 	return gnet.None
+}
+
+// rejectStatus is the HTTP status codec.Upgrade answered a refused request with.
+func rejectStatus(err error) int {
+	var rej *codec.Reject
+	if errors.As(err, &rej) {
+		return rej.Status
+	}
+	var sc interface{ StatusCode() int }
+	if errors.As(err, &sc) {
+		return sc.StatusCode()
+	}
+	return http.StatusBadRequest
 }
 
 // refuse writes an HTTP response to a connection that will not be upgraded
@@ -353,6 +369,9 @@ func (e *Engine) readFrames(c *conn) gnet.Action {
 			}
 		case codec.KindClose:
 			off = len(buf)
+			if c.closeCode == 0 {
+				c.closeCode = m.Code
+			}
 			if c.state == stateOpen {
 				// Echo the peer's code, as RFC 6455 section 5.5.1 asks.
 				code := m.Code
@@ -389,6 +408,10 @@ func (e *Engine) OnClose(gc gnet.Conn, _ error) gnet.Action {
 		return gnet.None // refused or handed off
 	}
 	e.conns.remove(c)
+	if c.closeCode == 0 {
+		c.closeCode = codec.CloseAbnormal
+	}
+	e.cfg.Observer.Closed(c.closeCode)
 	for _, ch := range c.tracked {
 		_ = e.presence.Untrack(ch, c.id, e.publisher(ch, nil))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/panjf2000/gnet/v2"
 )
@@ -26,7 +27,8 @@ type shard struct {
 	// Guarded by qmu.
 	qmu       sync.Mutex
 	q         []func()
-	scheduled bool // a drain task is queued in gnet and has not swapped q yet
+	scheduled bool  // a drain task is queued in gnet and has not swapped q yet
+	since     int64 // time.Now().UnixNano() when the oldest queued task was posted
 
 	// Owned by the event loop; no locks.
 	spare   []func() // drained queue kept for reuse
@@ -55,7 +57,10 @@ func (sh *shard) post(fn func()) bool {
 	sh.qmu.Lock()
 	sh.q = append(sh.q, fn)
 	wake := !sh.scheduled
-	sh.scheduled = true
+	if wake {
+		sh.scheduled = true
+		sh.since = time.Now().UnixNano()
+	}
 	sh.qmu.Unlock()
 	if wake {
 		if err := (*lp).Execute(context.Background(), gnet.RunnableFunc(sh.drain)); err != nil {
@@ -75,7 +80,9 @@ func (sh *shard) drain(context.Context) error {
 	q := sh.q
 	sh.q, sh.spare = sh.spare[:0], nil
 	sh.scheduled = false
+	since := sh.since
 	sh.qmu.Unlock()
+	sh.e.cfg.Observer.QueueDelay(time.Duration(time.Now().UnixNano() - since))
 	for i, fn := range q {
 		fn()
 		q[i] = nil

@@ -12,6 +12,7 @@ type Stats struct {
 	MessagesIn    atomic.Int64
 	BytesIn       atomic.Int64
 	FramesOut     atomic.Int64 // fan-out frames written, one per recipient
+	BytesOut      atomic.Int64 // bytes of those frames
 	Broadcasts    atomic.Int64 // broadcast and broadcast_room fan-outs
 	SlowConsumers atomic.Int64 // connections closed for not reading
 	Panics        atomic.Int64 // handler panics recovered
