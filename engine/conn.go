@@ -34,7 +34,7 @@ type conn struct {
 	// Owned by the event loop; no locks.
 	state    connState
 	dec      codec.Decoder
-	idx      int   // position in sh.conns
+	idx      int    // position in sh.conns
 	mark     uint32 // last fan-out that reached it (see shard.members)
 	lastRead int64  // engine clock at the last inbound bytes
 	lastPing int64  // engine clock at the last ping sent

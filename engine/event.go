@@ -121,4 +121,3 @@ var (
 	ErrConnClosed   = errors.New("engine: connection closed")
 	ErrShuttingDown = errors.New("engine: shutting down")
 )
-

@@ -137,4 +137,3 @@ type handoffAddr struct{}
 
 func (handoffAddr) Network() string { return "tcp" }
 func (handoffAddr) String() string  { return "ripple-handoff" }
-

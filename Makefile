@@ -1,0 +1,62 @@
+# Ripple — common tasks. `make test` is what CI runs (.ci/run).
+
+GO        ?= go
+FUZZTIME  ?= 5s
+LONGFUZZ  ?= 2m
+PKGS      := ./...
+
+.PHONY: all build run test vet fmt-check unit fuzz-short fuzz e2e bench-go clean
+
+all: build
+
+build:
+	$(GO) build -o ripple ./cmd/ripple
+	$(GO) build -o ripple-bench ./cmd/ripple-bench
+
+run:
+	$(GO) run ./cmd/ripple
+
+# The whole suite: static checks, every package under the race detector,
+# a short run of every fuzz target, the browser test of the demo page.
+test: vet fmt-check unit fuzz-short e2e
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go') $$(git ls-files --others --exclude-standard '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+unit:
+	$(GO) test -race -count=1 -timeout 10m $(PKGS)
+
+# fuzz-short runs each fuzz target for FUZZTIME; `make fuzz` for LONGFUZZ.
+FUZZ_TARGETS := \
+	./codec:FuzzDecoder \
+	./codec:FuzzHandshake \
+	./engine:FuzzDecodeReply
+
+fuzz-short:
+	@for t in $(FUZZ_TARGETS) $(EXTRA_FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
+
+fuzz:
+	$(MAKE) fuzz-short FUZZTIME=$(LONGFUZZ)
+
+# The demo page in a real browser (skips loudly when chromium is missing).
+e2e:
+	bash e2e/run.sh
+
+# Go micro-benchmarks; `make bench` (bench/bench.mk) runs the peer suite.
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./codec ./route ./presence
+	$(GO) test -run '^$$' -bench BroadcastRoom -benchtime 200x .
+
+clean:
+	rm -f ripple ripple-bench
+	rm -rf bench/out e2e/out
+
+-include bench/bench.mk

@@ -1,0 +1,150 @@
+package ripple_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ripple-rt/ripple"
+	"github.com/ripple-rt/ripple/internal/wstest"
+)
+
+// The subscribers of BenchmarkBroadcastRoom live in a child process (this
+// test binary again), so that 10,000 of them fit under a 20,000 open-file
+// limit next to the server's 10,000 sockets.
+const subscriberEnv = "RIPPLE_BENCH_SUBSCRIBERS" // "addr path n"
+
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(subscriberEnv); spec != "" {
+		os.Exit(runSubscribers(spec))
+	}
+	os.Exit(m.Run())
+}
+
+// runSubscribers opens n connections, counts the frames they receive and
+// answers every line on stdin with the total so far.
+func runSubscribers(spec string) int {
+	f := strings.Fields(spec)
+	n, _ := strconv.Atoi(f[2])
+	var frames atomic.Int64
+	for i := range n {
+		c, err := wstest.Upgrade(f[0], f[1])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "subscriber", i, err)
+			return 1
+		}
+		go func() {
+			for {
+				if _, _, err := c.ReadFrame(time.Hour); err != nil {
+					return
+				}
+				frames.Add(1)
+			}
+		}()
+	}
+	fmt.Println("ready")
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		fmt.Println(frames.Load())
+	}
+	return 0
+}
+
+type subscribers struct {
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *bufio.Scanner
+}
+
+func startSubscribers(b *testing.B, addr, path string, n int) *subscribers {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %s %d", subscriberEnv, addr, path, n))
+	cmd.Stderr = os.Stderr
+	in, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	s := &subscribers{cmd: cmd, in: in, out: bufio.NewScanner(out)}
+	if !s.out.Scan() || s.out.Text() != "ready" {
+		b.Fatalf("subscribers did not start: %q", s.out.Text())
+	}
+	return s
+}
+
+func (s *subscribers) received() int64 {
+	fmt.Fprintln(s.in, "?")
+	s.out.Scan()
+	n, _ := strconv.ParseInt(s.out.Text(), 10, 64)
+	return n
+}
+
+func (s *subscribers) stop() {
+	s.in.Close()
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+}
+
+// BenchmarkBroadcastRoom measures one BroadcastRoom to a room of subs
+// members, until every member has the frame. allocs/op must not grow with
+// subs: the frame is encoded once and each loop writes the same bytes.
+func BenchmarkBroadcastRoom(b *testing.B) {
+	for _, subs := range []int{10, 1000, 10000} {
+		b.Run(fmt.Sprintf("subs=%d/size=64", subs), func(b *testing.B) {
+			srv := ripple.New(ripple.Config{})
+			if err := srv.Handle("/ws/room/:id", func(ev *ripple.Event) ripple.Reply {
+				if ev.Type == ripple.Connect {
+					return ripple.Reply{Join: []string{"room:" + ev.Params.Get("id")}}
+				}
+				return ripple.Reply{}
+			}); err != nil {
+				b.Fatal(err)
+			}
+			if err := srv.Start("127.0.0.1:0"); err != nil {
+				b.Fatal(err)
+			}
+			defer srv.Shutdown(b.Context())
+			subsProc := startSubscribers(b, srv.Addr().String(), "/ws/room/bench", subs)
+			defer subsProc.stop()
+			for len(srv.ClientsIn("room:bench")) < subs {
+				time.Sleep(time.Millisecond)
+			}
+			msg := []byte(strings.Repeat("x", 64))
+			b.ReportAllocs()
+			b.SetBytes(int64(len(msg)))
+			// At most window broadcasts are in flight, so the measure is the
+			// steady state and not the growth of backlogged socket buffers.
+			window := max(1, 50000/subs)
+			var sent int64
+			wait := func() {
+				for subsProc.received() < sent*int64(subs) {
+					time.Sleep(100 * time.Microsecond)
+				}
+			}
+			srv.BroadcastRoom("room:bench", msg) // warm up: scratch slices reach their size
+			sent++
+			wait()
+			b.ResetTimer()
+			for i := range b.N {
+				if n := srv.BroadcastRoom("room:bench", msg); n != subs {
+					b.Fatalf("recipients = %d", n)
+				}
+				sent++
+				if (i+1)%window == 0 {
+					wait()
+				}
+			}
+			wait()
+			b.StopTimer()
+			want := (sent - 1) * int64(subs)
+			b.ReportMetric(float64(want)/b.Elapsed().Seconds(), "deliveries/s")
+		})
+	}
+}

@@ -1,0 +1,95 @@
+package codec_test
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/ripple-rt/ripple/codec"
+)
+
+const goodHead = "GET /ws/room/a%20b?x=1 HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+	"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: http://o\r\nCookie: sid=42\r\n\r\n"
+
+func TestHeadEnd(t *testing.T) {
+	for i := range len(goodHead) - 1 {
+		if n := codec.HeadEnd([]byte(goodHead[:i])); n != 0 {
+			t.Fatalf("prefix %d: HeadEnd = %d", i, n)
+		}
+	}
+	if n := codec.HeadEnd([]byte(goodHead + "extra")); n != len(goodHead) {
+		t.Fatalf("HeadEnd = %d, want %d", n, len(goodHead))
+	}
+	if !codec.IsUpgrade([]byte(goodHead)) || codec.IsUpgrade([]byte("GET / HTTP/1.1\r\nHost: h\r\n\r\n")) {
+		t.Fatal("IsUpgrade")
+	}
+}
+
+func TestUpgrade(t *testing.T) {
+	var out bytes.Buffer
+	req, _, err := codec.Upgrade([]byte(goodHead), &out, codec.UpgradeConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(&out), nil)
+	if err != nil || resp.StatusCode != 101 || resp.Header.Get("Sec-WebSocket-Accept") != "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" {
+		t.Fatalf("response %v %v", resp, err)
+	}
+	if req.Path != "/ws/room/a b" || req.Query().Get("x") != "1" || req.Host != "h" || req.Header.Get("Origin") != "http://o" {
+		t.Fatalf("request %+v", req)
+	}
+	if c, err := req.Cookie("sid"); err != nil || c.Value != "42" {
+		t.Fatalf("cookie %v %v", c, err)
+	}
+	if req.Header.Get("Upgrade") != "" || req.Header.Get("Sec-Websocket-Key") != "" {
+		t.Fatalf("handshake headers kept: %v", req.Header)
+	}
+}
+
+func TestUpgradeRejections(t *testing.T) {
+	replace := func(old, new string) string { return strings.Replace(goodHead, old, new, 1) }
+	tests := []struct {
+		name   string
+		head   string
+		check  func(*codec.Request) (http.Header, error)
+		status int
+		header string
+	}{
+		{"no key", replace("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", ""), nil, 400, ""},
+		{"bad key", replace("dGhlIHNhbXBsZSBub25jZQ==", "short"), nil, 400, ""},
+		{"no version", replace("Sec-WebSocket-Version: 13\r\n", ""), nil, 400, ""},
+		{"bad version", replace("Version: 13", "Version: 8"), nil, 426, "Sec-Websocket-Version"},
+		{"no host", replace("Host: h\r\n", ""), nil, 400, ""},
+		{"post", replace("GET", "POST"), nil, 405, ""},
+		{"http/1.0", replace("HTTP/1.1", "HTTP/1.0"), nil, 505, ""},
+		{"rejected by check", goodHead, func(*codec.Request) (http.Header, error) {
+			return nil, &codec.Reject{Status: 401, Reason: "no", Header: http.Header{"Www-Authenticate": {"Bearer"}}}
+		}, 401, "Www-Authenticate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			_, _, err := codec.Upgrade([]byte(tt.head), &out, codec.UpgradeConfig{Check: tt.check})
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			resp, rerr := http.ReadResponse(bufio.NewReader(&out), nil)
+			if rerr != nil || resp.StatusCode != tt.status {
+				t.Fatalf("response %v %v, want %d", resp, rerr, tt.status)
+			}
+			if tt.header != "" && resp.Header.Get(tt.header) == "" {
+				t.Fatalf("missing header %s in %v", tt.header, resp.Header)
+			}
+		})
+	}
+	var rej *codec.Reject
+	_, _, err := codec.Upgrade([]byte(goodHead), &bytes.Buffer{}, codec.UpgradeConfig{Check: func(*codec.Request) (http.Header, error) {
+		return nil, &codec.Reject{Status: 403, Reason: "x"}
+	}})
+	if err == nil || errors.As(err, &rej) && rej.Status != 403 {
+		t.Fatalf("err = %v", err)
+	}
+}
