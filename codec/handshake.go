@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws"
 )
 
@@ -83,7 +84,8 @@ var ErrHeadTooLarge = errors.New("codec: request head too large")
 
 // Accept is what an accepted upgrade agreed on.
 type Accept struct {
-	Header http.Header // extra headers sent with the 101
+	Header  http.Header // extra headers sent with the 101
+	Deflate bool        // permessage-deflate, no context takeover either way
 }
 
 // UpgradeConfig drives Upgrade. The zero value accepts every well-formed
@@ -93,6 +95,8 @@ type UpgradeConfig struct {
 	// header it returns is added to the 101; returning a *Reject refuses the
 	// upgrade with its status.
 	Check func(*Request) (http.Header, error)
+	// Deflate accepts permessage-deflate when the client offers it.
+	Deflate bool
 }
 
 // Upgrade answers the complete request head with the 101 response (or an
@@ -122,6 +126,14 @@ func Upgrade(head []byte, out *bytes.Buffer, cfg UpgradeConfig) (*Request, Accep
 			k := textproto.CanonicalMIMEHeaderKey(string(key))
 			req.Header[k] = append(req.Header[k], string(value))
 			return nil
+		},
+		Negotiate: func(opt httphead.Option) (httphead.Option, error) {
+			if !cfg.Deflate || acc.Deflate {
+				return httphead.Option{}, nil
+			}
+			resp, ok := negotiateDeflate(opt)
+			acc.Deflate = ok
+			return resp, nil
 		},
 		OnBeforeUpgrade: func() (ws.HandshakeHeader, error) {
 			if cfg.Check != nil {

@@ -34,9 +34,9 @@ func DecodeReply(data []byte) (Reply, error) {
 		var err error
 		switch key {
 		case "send":
-			r.Send, err = message(val)
+			r.Send, err = messageArg(val)
 		case "broadcast":
-			r.Broadcast, err = message(val)
+			r.Broadcast, err = messageArg(val)
 		case "broadcast_room":
 			r.BroadcastRoom, r.Room, err = roomMessage(val, r.Room)
 		case "room":
@@ -63,9 +63,9 @@ func DecodeReply(data []byte) (Reply, error) {
 	return r, nil
 }
 
-// message takes a JSON string as the message text; any other JSON value is
+// messageArg takes a JSON string as the message text; any other JSON value is
 // sent as its encoding.
-func message(val []byte) ([]byte, error) {
+func messageArg(val []byte) ([]byte, error) {
 	var s string
 	if err := codec.UnmarshalJSON(val, &s); err == nil {
 		return []byte(s), nil
@@ -83,11 +83,11 @@ func roomMessage(val []byte, room string) ([]byte, string, error) {
 	}
 	if len(val) > 0 && val[0] == '{' {
 		if err := codec.UnmarshalJSON(val, &obj); err == nil && obj.Channel != nil {
-			msg, err := message(obj.Message)
+			msg, err := messageArg(obj.Message)
 			return msg, *obj.Channel, err
 		}
 	}
-	msg, err := message(val)
+	msg, err := messageArg(val)
 	return msg, room, err
 }
 

@@ -32,7 +32,7 @@ func (e *Engine) apply(c *conn, r Reply) error {
 		op = codec.OpBinary
 	}
 	if r.Send != nil {
-		c.write(codec.Compile(op, r.Send))
+		c.send(op, r.Send)
 	}
 	if r.BroadcastRoom != nil {
 		channels := []string{r.Room}
@@ -42,11 +42,11 @@ func (e *Engine) apply(c *conn, r Reply) error {
 		if len(channels) == 0 {
 			errs = append(errs, errors.New("broadcast_room: connection has joined no channel"))
 		} else {
-			e.fanout(channels, codec.Compile(op, r.BroadcastRoom), c.sh, nil)
+			e.fanout(channels, newMessage(op, r.BroadcastRoom), c.sh, nil)
 		}
 	}
 	if r.Broadcast != nil {
-		e.broadcast(codec.Compile(op, r.Broadcast), c.sh)
+		e.broadcast(newMessage(op, r.Broadcast), c.sh)
 	}
 	for _, ch := range r.Untrack {
 		if err := e.untrack(c, ch); err != nil {
@@ -65,7 +65,7 @@ func (e *Engine) apply(c *conn, r Reply) error {
 // and returns how many members there were. The members on the loop we run on
 // (here; nil when unknown) are written inline; every other loop with members
 // gets one task.
-func (e *Engine) fanout(channels []string, frame []byte, here *shard, except *conn) int {
+func (e *Engine) fanout(channels []string, msg *message, here *shard, except *conn) int {
 	var bits uint64
 	for _, ch := range channels {
 		bits |= e.rooms.loops(ch)
@@ -81,52 +81,52 @@ func (e *Engine) fanout(channels []string, frame []byte, here *shard, except *co
 		}
 		n += sh.countMembers(channels)
 		if sh == here {
-			e.writeMembers(sh, channels, frame, except)
+			e.writeMembers(sh, channels, msg, except)
 		} else {
-			sh.post(func() { e.writeMembers(sh, channels, frame, except) })
+			sh.post(func() { e.writeMembers(sh, channels, msg, except) })
 		}
 	}
 	return n
 }
 
 // writeMembers writes frame to the shard's members of channels. Loop only.
-func (e *Engine) writeMembers(sh *shard, channels []string, frame []byte, except *conn) {
+func (e *Engine) writeMembers(sh *shard, channels []string, msg *message, except *conn) {
 	members := sh.members(channels)
 	for _, c := range members {
 		if c != except {
-			c.write(frame)
+			c.write(msg.frameFor(c))
 		}
 	}
 	e.stats.FramesOut.Add(int64(len(members)))
-	e.stats.BytesOut.Add(int64(len(members) * len(frame)))
+	e.stats.BytesOut.Add(int64(len(members) * len(msg.plain)))
 	sh.done()
 }
 
 // broadcast writes frame to every open connection and returns their number.
-func (e *Engine) broadcast(frame []byte, here *shard) int {
+func (e *Engine) broadcast(msg *message, here *shard) int {
 	e.stats.Broadcasts.Add(1)
 	for _, sh := range e.shards {
 		if sh == here {
-			e.writeAll(sh, frame)
+			e.writeAll(sh, msg)
 		} else {
-			sh.post(func() { e.writeAll(sh, frame) })
+			sh.post(func() { e.writeAll(sh, msg) })
 		}
 	}
 	return int(e.conns.count.Load())
 }
 
 // writeAll writes frame to every open connection of the shard. Loop only.
-func (e *Engine) writeAll(sh *shard, frame []byte) {
+func (e *Engine) writeAll(sh *shard, msg *message) {
 	sh.scratch = append(sh.scratch[:0], sh.conns...)
 	n := 0
 	for _, c := range sh.scratch {
 		if c.state == stateOpen {
-			c.write(frame)
+			c.write(msg.frameFor(c))
 			n++
 		}
 	}
 	e.stats.FramesOut.Add(int64(n))
-	e.stats.BytesOut.Add(int64(n * len(frame)))
+	e.stats.BytesOut.Add(int64(n * len(msg.plain)))
 	sh.done()
 }
 

@@ -45,6 +45,12 @@ type Config struct {
 	// route; past it the connection is closed with 1008. Zero means 1024.
 	MaxPending int
 
+	// DisableCompression turns permessage-deflate off. By default it is
+	// negotiated when the client offers it (no context takeover either way,
+	// so a broadcast is compressed once for all recipients); messages under
+	// 128 bytes are sent uncompressed.
+	DisableCompression bool
+
 	// AllowedOrigins, when not empty, is the list of Origin header values an
 	// upgrade may carry ("*" matches any); others get 403. Requests without an
 	// Origin header (non-browser clients) are allowed.

@@ -40,6 +40,7 @@ type conn struct {
 	lastPing int64  // engine clock at the last ping sent
 	deadline int64  // handshake or close deadline, engine clock
 	tracked  []string
+	deflate  bool // permessage-deflate negotiated
 	// Workers routes only: events waiting for the pool, and whether one is
 	// running there now.
 	pending []*Event

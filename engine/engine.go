@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/panjf2000/gnet/v2"
@@ -232,16 +233,17 @@ func (e *Engine) readHandshake(c *conn) gnet.Action {
 	}
 
 	var out bytes.Buffer
-	req, acc, err := codec.Upgrade(head, &out, codec.UpgradeConfig{Check: func(r *codec.Request) (http.Header, error) {
-		return e.check(c, r)
-	}})
+	req, acc, err := codec.Upgrade(head, &out, codec.UpgradeConfig{
+		Check:   func(r *codec.Request) (http.Header, error) { return e.check(c, r) },
+		Deflate: !e.cfg.DisableCompression,
+	})
 	_, _ = gc.Discard(end)
 	if err != nil {
 		e.stats.Rejected.Add(1)
 		e.cfg.Observer.Rejected(rejectStatus(err))
 		return e.refuse(c, out.String())
 	}
-	_ = acc
+	c.deflate, c.dec.Deflate = acc.Deflate, acc.Deflate
 	if _, err := gc.Write(out.Bytes()); err != nil {
 		return gnet.None // closed by gnet
 	}
@@ -360,9 +362,18 @@ func (e *Engine) readFrames(c *conn) gnet.Action {
 			if c.state != stateOpen {
 				continue // closing: the client's data is dropped
 			}
+			payload := m.Payload
+			if m.Compressed {
+				if payload, err = e.inflate(c, m); err != nil {
+					off = len(buf)
+					code, reason := codec.AsClose(err)
+					c.close(code, reason, false)
+					return gnet.None
+				}
+			}
 			e.stats.MessagesIn.Add(1)
 			e.stats.BytesIn.Add(int64(len(m.Payload)))
-			e.dispatch(c, Message, m.Payload, m.Kind == codec.KindBinary)
+			e.dispatch(c, Message, payload, m.Kind == codec.KindBinary)
 		case codec.KindPing:
 			if c.state == stateOpen {
 				c.write(codec.Compile(codec.OpPong, m.Payload))
@@ -386,6 +397,23 @@ func (e *Engine) readFrames(c *conn) gnet.Action {
 		}
 	}
 	return gnet.None
+}
+
+// inflate decompresses a permessage-deflate message into the shard's buffer
+// (valid until the next message) and checks text for UTF-8.
+func (e *Engine) inflate(c *conn, m codec.Message) ([]byte, error) {
+	sh := c.sh
+	out, err := codec.Inflate(sh.inflated[:0], m.Payload, e.cfg.MaxMessageSize)
+	if cap(out) <= 1<<20 {
+		sh.inflated = out[:0]
+	}
+	if err != nil {
+		return nil, err
+	}
+	if m.Kind == codec.KindText && !utf8.Valid(out) {
+		return nil, codec.ErrInvalidUTF8
+	}
+	return out, nil
 }
 
 // OnClose runs once per connection, on its loop: the connection leaves its

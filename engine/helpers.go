@@ -16,19 +16,19 @@ func (e *Engine) Send(id string, msg []byte) bool {
 	if c == nil {
 		return false
 	}
-	frame := codec.Compile(codec.OpText, msg)
-	return c.sh.post(func() { c.write(frame) })
+	msg = append([]byte(nil), msg...)
+	return c.sh.post(func() { c.send(codec.OpText, msg) })
 }
 
 // Broadcast sends msg to every connection and returns how many there were.
 func (e *Engine) Broadcast(msg []byte) int {
-	return e.broadcast(codec.Compile(codec.OpText, msg), nil)
+	return e.broadcast(newMessage(codec.OpText, msg), nil)
 }
 
 // BroadcastRoom sends msg to every member of channel and returns how many
 // there were.
 func (e *Engine) BroadcastRoom(channel string, msg []byte) int {
-	return e.fanout([]string{channel}, codec.Compile(codec.OpText, msg), nil, nil)
+	return e.fanout([]string{channel}, newMessage(codec.OpText, msg), nil, nil)
 }
 
 // Count is the number of open connections.

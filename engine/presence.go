@@ -52,15 +52,15 @@ func (e *Engine) setPresence(c *conn, channel, state string) error {
 func (e *Engine) publisher(channel string, tracker *conn) presence.Publisher {
 	return func(state, diff []byte, exclude string) {
 		if state != nil && tracker != nil {
-			frame := codec.Compile(codec.OpText, state)
-			tracker.sh.post(func() { tracker.write(frame) })
+			state = append([]byte(nil), state...)
+			tracker.sh.post(func() { tracker.send(codec.OpText, state) })
 		}
 		if diff != nil {
 			var except *conn
 			if tracker != nil && exclude == tracker.id {
 				except = tracker
 			}
-			e.fanout([]string{channel}, codec.Compile(codec.OpText, diff), nil, except)
+			e.fanout([]string{channel}, newMessage(codec.OpText, diff), nil, except)
 		}
 	}
 }

@@ -31,11 +31,12 @@ type shard struct {
 	since     int64 // time.Now().UnixNano() when the oldest queued task was posted
 
 	// Owned by the event loop; no locks.
-	spare   []func() // drained queue kept for reuse
-	conns   []*conn  // every connection of this loop, handshaking ones too
-	scratch []*conn  // member snapshot for one fan-out
-	ev      Event    // reused for handlers that run on the loop
-	mark    uint32   // fan-out serial, for de-duplicating recipients
+	spare    []func() // drained queue kept for reuse
+	conns    []*conn  // every connection of this loop, handshaking ones too
+	scratch  []*conn  // member snapshot for one fan-out
+	ev       Event    // reused for handlers that run on the loop
+	mark     uint32   // fan-out serial, for de-duplicating recipients
+	inflated []byte   // decompressed message, valid until the next one
 
 	// Guarded by mu. Written by any goroutine (Join helpers), read by the
 	// loop for fan-out and by ClientsIn.

@@ -14,6 +14,7 @@ type Stats struct {
 	FramesOut     atomic.Int64 // fan-out frames written, one per recipient
 	BytesOut      atomic.Int64 // bytes of those frames
 	Broadcasts    atomic.Int64 // broadcast and broadcast_room fan-outs
+	Compressions  atomic.Int64 // fan-out messages compressed (once each)
 	SlowConsumers atomic.Int64 // connections closed for not reading
 	Panics        atomic.Int64 // handler panics recovered
 }

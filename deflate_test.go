@@ -1,0 +1,85 @@
+package ripple_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/ripple-rt/ripple"
+	"github.com/ripple-rt/ripple/codec"
+	"github.com/ripple-rt/ripple/internal/wstest"
+)
+
+func dialDeflate(t *testing.T, s *wstest.Server, path string) *wstest.Client {
+	t.Helper()
+	d := websocket.Dialer{EnableCompression: true, HandshakeTimeout: wstest.Timeout}
+	conn, resp, err := d.Dial(s.URL(path), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ext := resp.Header.Get("Sec-WebSocket-Extensions"); !strings.Contains(ext, "permessage-deflate") {
+		t.Fatalf("deflate not negotiated: %q", ext)
+	}
+	c := wstest.Wrap(conn)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestDeflateEchoAndSharedBroadcast(t *testing.T) {
+	s := wstest.Start(t, ripple.Config{}, nil)
+	echo := dialDeflate(t, s, "/ws/echo")
+	echo.EnableWriteCompression(true)
+	big := strings.Repeat("compress me please ", 500)
+	wstest.Send(t, echo, big)
+	if got := wstest.ReadString(t, echo); got != big {
+		t.Fatalf("deflate echo: %d bytes back", len(got))
+	}
+
+	// A room of compressed and plain members: one compression for all.
+	var members []*wstest.Client
+	for i := range 6 {
+		if i%2 == 0 {
+			members = append(members, dialDeflate(t, s, "/ws/room/z"))
+		} else {
+			members = append(members, s.Dial(t, "/ws/room/z"))
+		}
+	}
+	wstest.Eventually(t, "members", func() bool { return len(s.ClientsIn("room:z")) == 6 })
+	before := s.Stats().Compressions.Load()
+	msg := `{"text":"` + strings.Repeat("z", 2000) + `"}`
+	if n := s.BroadcastRoom("room:z", []byte(msg)); n != 6 {
+		t.Fatalf("recipients %d", n)
+	}
+	for _, m := range members {
+		if got := wstest.ReadString(t, m); got != msg {
+			t.Fatalf("member got %d bytes", len(got))
+		}
+	}
+	if n := s.Stats().Compressions.Load() - before; n != 1 {
+		t.Fatalf("broadcast compressed %d times, want once", n)
+	}
+}
+
+func TestDeflateBombIsTooBig(t *testing.T) {
+	s := wstest.Start(t, ripple.Config{MaxMessageSize: 64 << 10}, nil)
+	head := strings.Replace(wstest.Request("/ws/echo"), "\r\n\r\n", "\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n", 1)
+	r, err := wstest.DialRaw(s.Addr, head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if resp, err := r.Response(); err != nil || resp.StatusCode != 101 {
+		t.Fatalf("upgrade %v %v", resp, err)
+	}
+	bomb := codec.Deflate(nil, make([]byte, 50<<20)) // 50 MiB of zeros in ~50 KiB
+	f := wstest.Frame(codec.OpBinary, true, bomb)
+	f[0] |= 0x40 // RSV1: compressed
+	if _, err := r.Write(f); err != nil {
+		t.Fatal(err)
+	}
+	code, _, err := r.ReadClose(wstest.Timeout)
+	if err != nil || code != codec.CloseTooBig {
+		t.Fatalf("close %d %v, want 1009", code, err)
+	}
+}

@@ -1,0 +1,56 @@
+package engine
+
+import (
+	"sync"
+
+	"github.com/ripple-rt/ripple/codec"
+)
+
+// minDeflate is the smallest payload worth compressing; smaller messages go
+// out uncompressed even on permessage-deflate connections (RFC 7692 allows
+// it per message).
+const minDeflate = 128
+
+// message is one outgoing message, compiled once into the frame(s) its
+// recipients need: the plain frame always, the compressed frame the first
+// time a permessage-deflate recipient needs it. One message is shared by
+// every loop of a fan-out; its frames are never modified.
+type message struct {
+	plain []byte // Immutable after construction.
+
+	op       codec.OpCode // Immutable after construction.
+	once     sync.Once
+	deflated []byte // Written once under once.
+}
+
+func newMessage(op codec.OpCode, payload []byte) *message {
+	return &message{op: op, plain: codec.Compile(op, payload)}
+}
+
+// payload is the message's payload, inside the plain frame.
+func (m *message) payload() []byte {
+	h, n, _ := codec.ParseHeader(m.plain)
+	return m.plain[n : n+int(h.Length)]
+}
+
+// frameFor returns the bytes to write to c.
+func (m *message) frameFor(c *conn) []byte {
+	if !c.deflate || len(m.plain) < minDeflate {
+		return m.plain
+	}
+	m.once.Do(func() {
+		m.deflated = codec.CompileDeflated(m.op, m.payload())
+		c.sh.e.stats.Compressions.Add(1)
+	})
+	return m.deflated
+}
+
+// send writes one message to c alone, compressed when c negotiated it and
+// the payload is large enough. Loop only.
+func (c *conn) send(op codec.OpCode, payload []byte) {
+	if c.deflate && len(payload) >= minDeflate {
+		c.write(codec.CompileDeflated(op, payload))
+		return
+	}
+	c.write(codec.Compile(op, payload))
+}
