@@ -44,17 +44,19 @@ type Message struct {
 // The zero value is ready to use with DefaultMaxMessageSize. A Decoder belongs
 // to one connection and is not safe for concurrent use.
 type Decoder struct {
+	buf []byte // fragments received so far
+
 	// MaxMessageSize bounds a message's payload (after reassembly). Zero means
 	// DefaultMaxMessageSize. Set before the first Decode.
-	MaxMessageSize int
+	MaxMessageSize int32
+	checked        int32 // buf[:checked] is known-valid UTF-8
+
 	// Deflate allows RSV1 on the first frame of a data message (negotiated
 	// permessage-deflate). Set before the first Decode.
 	Deflate bool
 
 	op         OpCode // opcode of the fragmented message in progress; 0 = none
 	compressed bool   // the message in progress is compressed
-	buf        []byte // fragments received so far
-	checked    int    // buf[:checked] is known-valid UTF-8
 }
 
 func (d *Decoder) limit() int64 {
@@ -123,7 +125,7 @@ func (d *Decoder) Decode(p []byte) (m Message, n int, err error) {
 			} else {
 				var c int
 				c, ok = validPrefix(d.buf[d.checked:])
-				d.checked += c
+				d.checked += int32(c)
 			}
 			if !ok {
 				return m, n, ErrInvalidUTF8

@@ -102,7 +102,7 @@ func TestDecoder(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			// Whole input at once, then byte by byte: same result.
 			for _, step := range []int{len(tt.input), 1, 7} {
-				d := &codec.Decoder{MaxMessageSize: tt.max}
+				d := &codec.Decoder{MaxMessageSize: int32(tt.max)}
 				got, err := decodeChunked(d, tt.input, step)
 				if !errors.Is(err, tt.err) {
 					t.Fatalf("step %d: err = %v, want %v", step, err, tt.err)

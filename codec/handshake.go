@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/textproto"
 	"net/url"
@@ -46,11 +47,19 @@ func IsUpgrade(head []byte) bool {
 // WebSocket handshake itself (no Upgrade, Connection, Sec-WebSocket-*), and
 // is nil when there were none, so a bare client costs nothing.
 type Request struct {
-	Path       string
-	RawQuery   string
-	Host       string
-	Header     http.Header
-	RemoteAddr string
+	Path     string
+	RawQuery string
+	Host     string
+	Header   http.Header
+	Remote   net.Addr // the client's address
+}
+
+// RemoteAddr is the client's address as "host:port".
+func (r *Request) RemoteAddr() string {
+	if r == nil || r.Remote == nil {
+		return ""
+	}
+	return r.Remote.String()
 }
 
 // Query parses the raw query string.

@@ -29,28 +29,50 @@ type conn struct {
 	route  *Route
 	params route.Params
 	req    *codec.Request
-	user   string
 
-	// Owned by the event loop; no locks.
-	state    connState
-	dec      codec.Decoder
-	idx      int    // position in sh.conns
-	mark     uint32 // last fan-out that reached it (see shard.members)
-	lastRead int64  // engine clock at the last inbound bytes
-	lastPing int64  // engine clock at the last ping sent
-	deadline int64  // handshake or close deadline, engine clock
-	tracked  []string
-	deflate  bool // permessage-deflate negotiated
+	// Owned by the event loop; no locks. Fields are ordered to pack: a
+	// million idle connections pay for every byte here.
+	dec       codec.Decoder
+	lastRead  int64           // engine clock at the last inbound bytes
+	timer     int64           // open: when the last ping went out; handshake, closing: the deadline
+	idx       int32           // position in sh.conns
+	mark      uint32          // last fan-out that reached it (see shard.members)
+	closeCode codec.CloseCode // first close code sent or received; 0 = none yet
+	state     connState
+	deflate   bool       // permessage-deflate negotiated
+	x         *connExtra // what few connections need; nil until then
+
+	// Guarded by sh.mu.
+	gone  bool // closed: no more joins
+	chans []string
+}
+
+// connExtra holds the state most connections never need, so that they do
+// not pay for it. Owned by the event loop, except user (immutable after the
+// upgrade).
+type connExtra struct {
+	user    string   // identity from the Auth hook
+	tracked []string // channels where the connection is tracked
 	// Workers routes only: events waiting for the pool, and whether one is
 	// running there now.
 	pending []*Event
 	running bool
+}
 
-	closeCode codec.CloseCode // first close code sent or received; 0 = none yet
+// extra returns c's connExtra, allocating it on first use. Loop only.
+func (c *conn) extra() *connExtra {
+	if c.x == nil {
+		c.x = &connExtra{}
+	}
+	return c.x
+}
 
-	// Guarded by sh.mu.
-	chans []string
-	gone  bool // closed: no more joins
+// user is the identity the Auth hook returned, or "".
+func (c *conn) user() string {
+	if c.x == nil {
+		return ""
+	}
+	return c.x.user
 }
 
 // write queues frame on the connection. Loop only. A connection whose queue
@@ -90,7 +112,7 @@ func (c *conn) close(code codec.CloseCode, reason string, wait bool) {
 		return // the write failed and closed it
 	}
 	c.state = stateClosing
-	c.deadline = c.sh.e.clock() + int64(c.sh.e.cfg.CloseTimeout)
+	c.timer = c.sh.e.clock() + int64(c.sh.e.cfg.CloseTimeout)
 	if !wait {
 		_ = c.gc.Close() // gnet flushes the frame, then closes
 	}

@@ -11,22 +11,23 @@ import (
 // for a Workers route, through the connection's queue to the pool. Loop only.
 func (e *Engine) dispatch(c *conn, typ EventType, msg []byte, binary bool) {
 	if c.route.Workers {
-		if len(c.pending) >= e.cfg.MaxPending && typ == Message {
+		x := c.extra()
+		if len(x.pending) >= e.cfg.MaxPending && typ == Message {
 			c.close(codec.ClosePolicyViolation, "too many pending messages", false)
 			return
 		}
 		ev := &Event{Type: typ, ConnectionID: c.id, Binary: binary, Params: c.params,
-			Request: c.req, User: c.user, e: e, c: c}
+			Request: c.req, User: x.user, e: e, c: c}
 		if msg != nil {
 			ev.Message = append([]byte(nil), msg...)
 		}
-		c.pending = append(c.pending, ev)
+		x.pending = append(x.pending, ev)
 		e.runNext(c)
 		return
 	}
 	ev := &c.sh.ev
 	*ev = Event{Type: typ, ConnectionID: c.id, Message: msg, Binary: binary, Params: c.params,
-		Request: c.req, User: c.user, e: e, c: c}
+		Request: c.req, User: c.user(), e: e, c: c}
 	reply, ok := e.call(c, ev)
 	*ev = Event{}
 	e.finish(c, typ, reply, ok)
@@ -35,20 +36,21 @@ func (e *Engine) dispatch(c *conn, typ EventType, msg []byte, binary bool) {
 // runNext hands c's oldest pending event to the pool unless one is already
 // running there. The reply comes back to the loop, in order. Loop only.
 func (e *Engine) runNext(c *conn) {
-	if c.running || len(c.pending) == 0 {
+	x := c.extra()
+	if x.running || len(x.pending) == 0 {
 		return
 	}
-	ev := c.pending[0]
-	c.pending[0] = nil
-	c.pending = c.pending[1:]
-	if len(c.pending) == 0 {
-		c.pending = nil
+	ev := x.pending[0]
+	x.pending[0] = nil
+	x.pending = x.pending[1:]
+	if len(x.pending) == 0 {
+		x.pending = nil
 	}
-	c.running = true
+	x.running = true
 	e.pool.submit(func() {
 		reply, ok := e.call(c, ev)
 		if !c.sh.post(func() {
-			c.running = false
+			x.running = false
 			e.finish(c, ev.Type, reply, ok)
 			e.runNext(c)
 		}) && ev.Type == Disconnect {

@@ -181,8 +181,8 @@ func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	}
 	sh := e.shardOf(gc)
 	now := e.clock()
-	c := &conn{gc: gc, sh: sh, lastRead: now, deadline: now + int64(e.cfg.HandshakeTimeout)}
-	c.dec.MaxMessageSize = e.cfg.MaxMessageSize
+	c := &conn{gc: gc, sh: sh, lastRead: now, timer: now + int64(e.cfg.HandshakeTimeout)}
+	c.dec.MaxMessageSize = int32(e.cfg.MaxMessageSize)
 	sh.add(c)
 	e.handshakes.Add(1)
 	gc.SetContext(c)
@@ -300,7 +300,9 @@ func (e *Engine) check(c *conn, r *codec.Request) (http.Header, error) {
 			return nil, &codec.Reject{Status: http.StatusUnauthorized, Reason: err.Error(),
 				Header: http.Header{"Www-Authenticate": {`Bearer realm="ripple"`}}}
 		}
-		c.user = user
+		if user != "" {
+			c.extra().user = user
+		}
 	}
 	c.route, c.params = rt, params
 	return nil, nil
@@ -323,11 +325,11 @@ func (e *Engine) originAllowed(origin string) bool {
 func (e *Engine) open(c *conn, req *codec.Request) {
 	e.handshakes.Add(-1)
 	e.stats.Upgraded.Add(1)
-	req.RemoteAddr = c.gc.RemoteAddr().String()
+	req.Remote = c.gc.RemoteAddr()
 	c.id = uuid.NewString()
 	c.req = req
 	c.state = stateOpen
-	c.lastPing = e.clock()
+	c.timer = e.clock()
 	e.conns.add(c)
 	e.dispatch(c, Connect, nil, false)
 }
@@ -440,10 +442,12 @@ func (e *Engine) OnClose(gc gnet.Conn, _ error) gnet.Action {
 		c.closeCode = codec.CloseAbnormal
 	}
 	e.cfg.Observer.Closed(c.closeCode)
-	for _, ch := range c.tracked {
-		_ = e.presence.Untrack(ch, c.id, e.publisher(ch, nil))
+	if c.x != nil {
+		for _, ch := range c.x.tracked {
+			_ = e.presence.Untrack(ch, c.id, e.publisher(ch, nil))
+		}
+		c.x.tracked = nil
 	}
-	c.tracked = nil
 	e.leaveAll(c)
 	c.dec = codec.Decoder{}
 	e.disconnects.Add(1)
@@ -469,7 +473,7 @@ func (e *Engine) sweep(sh *shard, now int64) {
 		c := sh.conns[i]
 		switch c.state {
 		case stateHandshake:
-			if now > c.deadline {
+			if now > c.timer {
 				e.handshakes.Add(-1)
 				c.state = stateClosed
 				_, _ = c.gc.Write([]byte("HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"))
@@ -480,12 +484,12 @@ func (e *Engine) sweep(sh *shard, now int64) {
 			switch {
 			case idle > 0 && silent > idle:
 				c.close(codec.CloseGoingAway, "idle timeout", false)
-			case ping > 0 && silent >= ping && now-c.lastPing >= ping:
-				c.lastPing = now
+			case ping > 0 && silent >= ping && now-c.timer >= ping:
+				c.timer = now
 				c.write(pingFrame)
 			}
 		case stateClosing:
-			if now > c.deadline {
+			if now > c.timer {
 				c.state = stateClosed
 				_ = c.gc.Close()
 			}

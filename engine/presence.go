@@ -19,19 +19,22 @@ func (e *Engine) track(c *conn, channel, userID string, meta map[string]any) err
 	if err := e.presence.Track(channel, c.id, userID, meta, e.publisher(channel, c)); err != nil {
 		return err
 	}
-	if !slices.Contains(c.tracked, channel) {
-		c.tracked = append(c.tracked, channel)
+	if x := c.extra(); !slices.Contains(x.tracked, channel) {
+		x.tracked = append(x.tracked, channel)
 	}
 	return nil
 }
 
 // untrack stops tracking c in channel. Loop only.
 func (e *Engine) untrack(c *conn, channel string) error {
-	i := slices.Index(c.tracked, channel)
+	i := -1
+	if c.x != nil {
+		i = slices.Index(c.x.tracked, channel)
+	}
 	if i < 0 {
 		return presence.ErrNotTracked
 	}
-	c.tracked = slices.Delete(c.tracked, i, i+1)
+	c.x.tracked = slices.Delete(c.x.tracked, i, i+1)
 	return e.presence.Untrack(channel, c.id, e.publisher(channel, nil))
 }
 

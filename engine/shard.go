@@ -100,13 +100,13 @@ func (sh *shard) drain(context.Context) error {
 
 // add registers a new connection with the loop.
 func (sh *shard) add(c *conn) {
-	c.idx = len(sh.conns)
+	c.idx = int32(len(sh.conns))
 	sh.conns = append(sh.conns, c)
 }
 
 // remove forgets c; O(1) by swapping the last connection into its place.
 func (sh *shard) remove(c *conn) {
-	last := len(sh.conns) - 1
+	last := int32(len(sh.conns) - 1)
 	if c.idx < 0 || c.idx > last || sh.conns[c.idx] != c {
 		return
 	}
