@@ -1,0 +1,127 @@
+package presence_test
+
+import (
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"testing"
+
+	"github.com/ripple-rt/ripple/presence"
+)
+
+var benchModes = []presence.Mode{presence.ModeUser, presence.ModeConnection}
+
+// fill tracks members connections of distinct users in channel, publishing
+// nothing.
+func fill(b *testing.B, r *presence.Registry, channel string, members int) {
+	b.Helper()
+	for i := 0; i < members; i++ {
+		id := strconv.Itoa(i)
+		if err := r.Track(channel, "c"+id, "user-"+id, map[string]any{"name": "User " + id}, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkTrackUntrack measures one Track (with the tracker's full
+// presence_state and the join diff) plus one Untrack (the leave diff) of a
+// new user in a channel that already has members users.
+func BenchmarkTrackUntrack(b *testing.B) {
+	for _, mode := range benchModes {
+		for _, members := range []int{10, 1000, 10000} {
+			b.Run(fmt.Sprintf("mode=%s/members=%d", mode, members), func(b *testing.B) {
+				r := presence.NewRegistry(mode)
+				fill(b, r, "room", members)
+				var msgBytes int
+				pub := func(state, diff []byte, _ string) { msgBytes += len(state) + len(diff) }
+				meta := map[string]any{"name": "Bench"}
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := r.Track("room", "bench", "bench-user", meta, pub); err != nil {
+						b.Fatal(err)
+					}
+					if err := r.Untrack("room", "bench", pub); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+				b.ReportMetric(float64(msgBytes)/float64(b.N), "msg_bytes/op")
+			})
+		}
+	}
+}
+
+// BenchmarkSetState measures a state change of a user with tabs connections
+// in a channel of 1000 users.
+func BenchmarkSetState(b *testing.B) {
+	for _, mode := range benchModes {
+		for _, tabs := range []int{1, 10} {
+			b.Run(fmt.Sprintf("mode=%s/tabs=%d", mode, tabs), func(b *testing.B) {
+				r := presence.NewRegistry(mode)
+				fill(b, r, "room", 1000)
+				for i := 0; i < tabs; i++ {
+					if err := r.Track("room", "tab"+strconv.Itoa(i), "bench-user", map[string]any{"name": "Bench"}, nil); err != nil {
+						b.Fatal(err)
+					}
+				}
+				pub := func(_, _ []byte, _ string) {}
+				states := []string{"typing", "online"}
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					if err := r.SetState("room", "tab0", states[i&1], pub); err != nil {
+						b.Fatal(err)
+					}
+					i++
+				}
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+			})
+		}
+	}
+}
+
+// BenchmarkTrackUntrackParallel runs Track+Untrack from GOMAXPROCS
+// goroutines, each in its own channel of 10 users: channels share no lock.
+func BenchmarkTrackUntrackParallel(b *testing.B) {
+	for _, mode := range benchModes {
+		b.Run("mode="+mode.String()+"/members=10", func(b *testing.B) {
+			r := presence.NewRegistry(mode)
+			var next atomic.Int64
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				ch := "room:" + strconv.FormatInt(next.Add(1), 10)
+				for i := 0; i < 10; i++ {
+					id := strconv.Itoa(i)
+					if err := r.Track(ch, "c"+id, "user-"+id, nil, nil); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+				pub := func(_, _ []byte, _ string) {}
+				for pb.Next() {
+					if err := r.Track(ch, "bench", "bench-user", nil, pub); err != nil {
+						b.Error(err)
+						return
+					}
+					if err := r.Untrack(ch, "bench", pub); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+		})
+	}
+}
+
+// BenchmarkList measures List of a channel with 1000 users.
+func BenchmarkList(b *testing.B) {
+	r := presence.NewRegistry(presence.ModeUser)
+	fill(b, r, "room", 1000)
+	b.ReportAllocs()
+	for b.Loop() {
+		if len(r.List("room")) != 1000 {
+			b.Fatal("short list")
+		}
+	}
+}

@@ -1,0 +1,259 @@
+package ripple_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ripple-rt/ripple"
+	"github.com/ripple-rt/ripple/internal/wstest"
+)
+
+// TestPresenceChurnOverTheWire runs random concurrent connects, tracks,
+// set_presence, untracks and disconnects over many users and tabs in a few
+// channels, with real clients on a real server. At the end every surviving
+// client's view, rebuilt from the presence_state and presence_diff messages
+// it received in order, must equal ListPresence: with the seed's client
+// algorithm (user mode) and with the phoenix npm package's
+// Presence.syncState/syncDiff (both modes; metas too in connection mode).
+func TestPresenceChurnOverTheWire(t *testing.T) {
+	for _, mode := range []ripple.Config{{PresenceMode: ripple.PresenceByUser}, {PresenceMode: ripple.PresenceByConnection}} {
+		name := mode.PresenceMode.String()
+		t.Run("mode="+name, func(t *testing.T) { presenceChurn(t, mode, name) })
+	}
+}
+
+type tab struct {
+	c        *wstest.Client
+	user     string
+	channel  string
+	tracked  bool
+	closed   bool
+	received []json.RawMessage
+}
+
+func presenceChurn(t *testing.T, cfg ripple.Config, mode string) {
+	s := startScripted(t, cfg)
+	channels := []string{"room:c0", "room:c1", "room:c2"}
+	const workers, opsPerWorker, users = 6, 60, 12
+
+	var mu sync.Mutex
+	var tabs []*tab
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			var mine []*tab
+			for range opsPerWorker {
+				open := mine[:0:0]
+				for _, tb := range mine {
+					if !tb.closed {
+						open = append(open, tb)
+					}
+				}
+				switch op := rng.IntN(10); {
+				case op < 4 || len(open) == 0: // a new tab: connect and track
+					tb := &tab{user: fmt.Sprintf("u%d", rng.IntN(users)), channel: channels[rng.IntN(len(channels))]}
+					c, err := wstest.DialURL(s.URL("/ws/script"))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					tb.c = c
+					send(t, tb, fmt.Sprintf(`{"join":%q,"track":{"channel":%q,"user_id":%q,"device":"d%d"}}`, tb.channel, tb.channel, tb.user, rng.IntN(100)))
+					tb.tracked = true
+					mine = append(mine, tb)
+					mu.Lock()
+					tabs = append(tabs, tb)
+					mu.Unlock()
+				case op < 6:
+					tb := open[rng.IntN(len(open))]
+					state := []string{"typing", "online", "away"}[rng.IntN(3)]
+					if tb.tracked {
+						send(t, tb, fmt.Sprintf(`{"set_presence":{"channel":%q,"state":%q}}`, tb.channel, state))
+					}
+				case op < 7:
+					tb := open[rng.IntN(len(open))]
+					if tb.tracked {
+						send(t, tb, fmt.Sprintf(`{"untrack":%q}`, tb.channel))
+						tb.tracked = false
+					} else {
+						send(t, tb, fmt.Sprintf(`{"track":{"channel":%q,"user_id":%q}}`, tb.channel, tb.user))
+						tb.tracked = true
+					}
+				default: // close the tab
+					tb := open[rng.IntN(len(open))]
+					tb.closed = true
+					tb.c.Close()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+
+	// Quiesce: every survivor's actions applied (a send after them comes
+	// back), every closed tab gone, then a marker through each channel: the
+	// loops run tasks in order, so it arrives after every diff.
+	survivors := 0
+	for _, tb := range tabs {
+		if !tb.closed {
+			survivors++
+			send(t, tb, `{"send":"sync"}`)
+			collectUntil(t, tb, `sync`)
+		}
+	}
+	wstest.Eventually(t, "closed tabs gone", func() bool { return s.Count() == survivors })
+	for _, ch := range channels {
+		s.BroadcastRoom(ch, []byte(`"marker"`))
+	}
+	byChannel := map[string][]*tab{}
+	for _, tb := range tabs {
+		if !tb.closed {
+			collectUntil(t, tb, `"marker"`)
+			if tb.tracked {
+				byChannel[tb.channel] = append(byChannel[tb.channel], tb)
+			}
+		}
+	}
+
+	dir := t.TempDir()
+	var files []string
+	for _, ch := range channels {
+		expected := s.ListPresence(ch)
+		wantUsers := make([]string, 0, len(expected))
+		for _, p := range expected {
+			wantUsers = append(wantUsers, p.UserID)
+		}
+		sort.Strings(wantUsers)
+		if mode == "user" {
+			for _, tb := range byChannel[ch] {
+				if got := seedView(t, tb.received); !reflect.DeepEqual(got, wantUsers) {
+					t.Errorf("%s: seed algorithm view of a %s tab = %v, ListPresence = %v", ch, tb.user, got, wantUsers)
+				}
+			}
+		}
+		type client struct {
+			ID       string            `json:"id"`
+			Messages []json.RawMessage `json:"messages"`
+		}
+		in := struct {
+			Mode     string            `json:"mode"`
+			Clients  []client          `json:"clients"`
+			Expected []ripple.Presence `json:"expected"`
+		}{Mode: mode, Expected: expected}
+		for i, tb := range byChannel[ch] {
+			in.Clients = append(in.Clients, client{ID: fmt.Sprintf("%s-%d", tb.user, i), Messages: tb.received})
+		}
+		b, err := json.Marshal(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := filepath.Join(dir, ch[5:]+".json")
+		if err := os.WriteFile(f, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+		t.Logf("%s: %d users, %d tracked survivors", ch, len(expected), len(byChannel[ch]))
+	}
+	runPhoenixCheck(t, files)
+}
+
+func send(t *testing.T, tb *tab, msg string) {
+	if err := tb.c.WriteMessage(1, []byte(msg)); err != nil {
+		t.Errorf("write: %v", err)
+	}
+}
+
+// collectUntil records every message of tb up to and including want.
+func collectUntil(t *testing.T, tb *tab, want string) {
+	t.Helper()
+	for {
+		_, msg, err := tb.c.Next(wstest.Timeout)
+		if err != nil {
+			t.Fatalf("%s waiting for %s: %v", tb.user, want, err)
+		}
+		if string(msg) == want {
+			return
+		}
+		if json.Valid(msg) {
+			tb.received = append(tb.received, json.RawMessage(msg))
+		}
+	}
+}
+
+// seedView applies the seed's client code: presence_state replaces the view,
+// a diff's joins set users and its leaves delete them. It returns the users.
+func seedView(t *testing.T, msgs []json.RawMessage) []string {
+	presences := map[string]json.RawMessage{}
+	for _, raw := range msgs {
+		var m struct {
+			Event   string          `json:"event"`
+			Payload json.RawMessage `json:"payload"`
+		}
+		if json.Unmarshal(raw, &m) != nil {
+			continue
+		}
+		switch m.Event {
+		case "presence_state":
+			presences = map[string]json.RawMessage{}
+			if err := json.Unmarshal(m.Payload, &presences); err != nil {
+				t.Fatal(err)
+			}
+		case "presence_diff":
+			var d struct{ Joins, Leaves map[string]json.RawMessage }
+			if err := json.Unmarshal(m.Payload, &d); err != nil {
+				t.Fatal(err)
+			}
+			for u, p := range d.Joins {
+				presences[u] = p
+			}
+			for u := range d.Leaves {
+				delete(presences, u)
+			}
+		}
+	}
+	users := make([]string, 0, len(presences))
+	for u := range presences {
+		users = append(users, u)
+	}
+	sort.Strings(users)
+	return users
+}
+
+// runPhoenixCheck replays the transcripts through the phoenix npm package.
+func runPhoenixCheck(t *testing.T, files []string) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("SKIPPING the phoenix.js check: node is not installed")
+	}
+	if _, err := os.Stat("presence/phoenixcheck/node_modules/phoenix"); err != nil {
+		t.Skip("SKIPPING the phoenix.js check: run `npm ci --prefix presence/phoenixcheck` first")
+	}
+	cmd := exec.Command(node, append([]string{"presence/phoenixcheck/check.js"}, files...)...)
+	done := make(chan struct{})
+	var out []byte
+	go func() { out, err = cmd.CombinedOutput(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		_ = cmd.Process.Kill()
+		t.Fatal("phoenix check timed out")
+	}
+	if err != nil {
+		t.Fatalf("phoenix.js disagrees with ListPresence: %v\n%s", err, out)
+	}
+	t.Logf("phoenix.js: %s", out)
+}
