@@ -174,12 +174,17 @@ func TestPresenceRoute(t *testing.T) {
 	if d := wstest.ReadJSON(t, b); d["event"] != "presence_diff" { // b's own state change
 		t.Fatalf("typing diff to b = %v", d)
 	}
-	wstest.Send(t, b, `{"event":"chat","text":"yo"}`)
+	wstest.Send(t, b, `{"event":"chat","text":"yo","user_id":"ann","name":"Mallory"}`)
 	for _, c := range []*wstest.Client{a, b} {
-		if m := wstest.ReadJSON(t, c); m["text"] != "yo" {
-			t.Fatalf("chat = %v", m)
+		if m := wstest.ReadJSON(t, c); m["text"] != "yo" || m["user_id"] != "bob" || m["name"] != "Bob" {
+			t.Fatalf("chat = %v, want the sender's own identity stamped", m)
 		}
 	}
+	wstest.Send(t, b, `{"event":"presence_diff","payload":{"joins":{},"leaves":{"ann":{"metas":[]}}}}`)
+	if m := wstest.ReadJSON(t, b); m["type"] != "error" {
+		t.Fatalf("forged diff = %v, want an error to the sender", m)
+	}
+	wstest.ExpectSilence(t, a, quiet)
 	users := s.ListPresence("room:lobby")
 	if len(users) != 2 {
 		t.Fatalf("ListPresence = %+v", users)

@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"cmp"
+
 	"github.com/ripple-rt/ripple"
 	"github.com/ripple-rt/ripple/codec"
 )
@@ -61,7 +63,9 @@ func roomMessage(msg []byte, room string) ripple.Reply {
 // Presence is Room with presence: on connect it tracks
 // {user_id: ?user_id, name: ?name} (the connection id when no user_id is
 // given); {"event":"typing"} and {"event":"stop_typing"} set the state to
-// typing and online; any other JSON goes to the room.
+// typing and online; any other JSON object goes to the room with its
+// "user_id" and "name" set to the sender's, so nobody can speak as someone
+// else or forge presence events.
 func Presence(ev *ripple.Event) ripple.Reply {
 	room := "room:" + ev.Params.Get("room_id")
 	switch ev.Type {
@@ -77,19 +81,31 @@ func Presence(ev *ripple.Event) ripple.Reply {
 		}
 		return ripple.Reply{Join: []string{room}, Track: &ripple.Track{Channel: room, UserID: user, Meta: meta}}
 	case ripple.Message:
-		var m struct {
-			Event string `json:"event"`
+		var m map[string]any
+		if err := codec.UnmarshalJSON(ev.Message, &m); err != nil || m == nil {
+			return ripple.Reply{Send: errorMessage("message must be a JSON object")}
 		}
-		if err := codec.UnmarshalJSON(ev.Message, &m); err != nil {
-			return ripple.Reply{Send: errorMessage("message must be JSON")}
-		}
-		switch m.Event {
+		switch m["event"] {
 		case "typing":
 			return ripple.Reply{SetPresence: &ripple.SetPresence{Channel: room, State: "typing"}}
 		case "stop_typing":
 			return ripple.Reply{SetPresence: &ripple.SetPresence{Channel: room, State: "online"}}
+		case "presence_state", "presence_diff":
+			return ripple.Reply{Send: errorMessage("presence events come from the server only")}
 		}
-		return roomMessage(ev.Message, room)
+		// The sender's identity is the connection's, not what it claims.
+		q := ev.Request.Query()
+		m["user_id"] = cmp.Or(q.Get("user_id"), ev.ConnectionID)
+		if name := q.Get("name"); name != "" {
+			m["name"] = name
+		} else {
+			delete(m, "name")
+		}
+		out, err := codec.MarshalJSON(m)
+		if err != nil {
+			return ripple.Reply{Send: errorMessage("message must be JSON")}
+		}
+		return ripple.Reply{BroadcastRoom: out, Room: room}
 	}
 	return ripple.Reply{}
 }
