@@ -97,6 +97,7 @@ func (c *conn) write(frame []byte) {
 func (c *conn) close(code codec.CloseCode, reason string, wait bool) {
 	switch c.state {
 	case stateHandshake:
+		c.sh.e.handshakes.Add(-1)
 		c.state = stateClosed
 		_ = c.gc.Close()
 		return
