@@ -10,6 +10,9 @@ import (
 // dispatch delivers one event of c to its route's handler: on the loop, or,
 // for a Workers route, through the connection's queue to the pool. Loop only.
 func (e *Engine) dispatch(c *conn, typ EventType, msg []byte, binary bool) {
+	if typ == Message && msg == nil {
+		msg = []byte{} // an empty message is still a message: a handler echoing it sends it
+	}
 	if c.route.Workers {
 		x := c.extra()
 		if len(x.pending) >= e.cfg.MaxPending && typ == Message {
@@ -19,7 +22,7 @@ func (e *Engine) dispatch(c *conn, typ EventType, msg []byte, binary bool) {
 		ev := &Event{Type: typ, ConnectionID: c.id, Binary: binary, Params: c.params,
 			Request: c.req, User: x.user, e: e, c: c}
 		if msg != nil {
-			ev.Message = append([]byte(nil), msg...)
+			ev.Message = append(make([]byte, 0, len(msg)), msg...)
 		}
 		x.pending = append(x.pending, ev)
 		e.runNext(c)

@@ -75,7 +75,8 @@ type Route struct {
 }
 
 // Reply is the set of actions a Handler answers with. Empty fields do
-// nothing. Actions apply in this order: Join, Track, SetPresence, Send,
+// nothing: a nil Send, Broadcast or BroadcastRoom sends nothing, while an
+// empty non-nil slice sends an empty message. Actions apply in this order: Join, Track, SetPresence, Send,
 // BroadcastRoom, Broadcast, Untrack, Leave.
 type Reply struct {
 	// Send goes to the event's connection only.
