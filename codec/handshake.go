@@ -2,12 +2,14 @@ package codec
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/gobwas/httphead"
@@ -88,6 +90,34 @@ type Reject struct {
 
 func (r *Reject) Error() string { return "codec: upgrade rejected: " + r.Reason }
 
+// Upgrade refusals decided before gobwas/ws parses the request.
+var (
+	ErrBadMethod = errors.New("codec: a WebSocket upgrade must be a GET")
+	ErrBadKey    = errors.New("codec: Sec-WebSocket-Key must be 16 bytes in base64")
+)
+
+// precheck applies the rules gobwas/ws leaves to the server: the method is
+// GET (answered 400 with "Allow: GET") and Sec-WebSocket-Key is the base64
+// of 16 bytes, not merely 24 characters (RFC 6455 section 4.2.1).
+func precheck(head []byte) error {
+	line, rest, _ := bytes.Cut(head, []byte("\r\n"))
+	if !bytes.HasPrefix(line, []byte("GET ")) {
+		return ErrBadMethod
+	}
+	for l := range bytes.SplitSeq(rest, []byte("\r\n")) {
+		k, v, ok := bytes.Cut(l, []byte(":"))
+		if !ok || !bytes.EqualFold(bytes.TrimSpace(k), []byte("Sec-WebSocket-Key")) {
+			continue
+		}
+		var key [18]byte
+		n, err := base64.StdEncoding.Decode(key[:], bytes.TrimSpace(v))
+		if err != nil || n != 16 {
+			return ErrBadKey
+		}
+	}
+	return nil
+}
+
 // ErrHeadTooLarge is returned when a request head does not fit the limit.
 var ErrHeadTooLarge = errors.New("codec: request head too large")
 
@@ -113,6 +143,15 @@ type UpgradeConfig struct {
 // agreed. A non-nil error means the response
 // written is a refusal and the connection must be closed after it is sent.
 func Upgrade(head []byte, out *bytes.Buffer, cfg UpgradeConfig) (*Request, Accept, error) {
+	if err := precheck(head); err != nil {
+		out.WriteString("HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n")
+		if err == ErrBadMethod {
+			out.WriteString("Allow: GET\r\n")
+		}
+		out.WriteString("Content-Length: " + strconv.Itoa(len(err.Error())) + "\r\nConnection: close\r\n\r\n")
+		out.WriteString(err.Error())
+		return nil, Accept{}, err
+	}
 	req := &Request{}
 	var acc Accept
 	u := ws.Upgrader{

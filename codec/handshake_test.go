@@ -63,7 +63,9 @@ func TestUpgradeRejections(t *testing.T) {
 		{"no version", replace("Sec-WebSocket-Version: 13\r\n", ""), nil, 400, ""},
 		{"bad version", replace("Version: 13", "Version: 8"), nil, 426, "Sec-Websocket-Version"},
 		{"no host", replace("Host: h\r\n", ""), nil, 400, ""},
-		{"post", replace("GET", "POST"), nil, 405, ""},
+		{"post", replace("GET", "POST"), nil, 400, "Allow"},
+		{"key not base64", replace("dGhlIHNhbXBsZSBub25jZQ==", "!!!!!!!!!!!!!!!!!!!!!!!!"), nil, 400, ""},
+		{"key of 17 bytes", replace("dGhlIHNhbXBsZSBub25jZQ==", "dGhlIHNhbXBsZSBub25jZQ=="[:20]+"ZXg="), nil, 400, ""},
 		{"http/1.0", replace("HTTP/1.1", "HTTP/1.0"), nil, 505, ""},
 		{"rejected by check", goodHead, func(*codec.Request) (http.Header, error) {
 			return nil, &codec.Reject{Status: 401, Reason: "no", Header: http.Header{"Www-Authenticate": {"Bearer"}}}

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"time"
+
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/ripple-rt/ripple/codec"
@@ -36,6 +38,7 @@ type conn struct {
 	lastRead  int64           // engine clock at the last inbound bytes
 	timer     int64           // open: when the last ping went out; handshake, closing: the deadline
 	idx       int32           // position in sh.conns
+	out       int32           // 1 + position in sh.dirty while frames wait for the batch flush; 0 = none
 	mark      uint32          // last fan-out that reached it (see shard.members)
 	closeCode codec.CloseCode // first close code sent or received; 0 = none yet
 	state     connState
@@ -75,19 +78,63 @@ func (c *conn) user() string {
 	return c.x.user
 }
 
-// write queues frame on the connection. Loop only. A connection whose queue
-// passes MaxOutbound is closed as a slow consumer.
+// write queues frame on the connection. Loop only. While the loop runs a
+// batch of tasks, frames are collected per connection and written with one
+// writev each when the batch ends (shard.flush); otherwise they are written
+// at once. A connection whose queue passes MaxOutbound is closed as a slow
+// consumer.
 func (c *conn) write(frame []byte) {
 	if c.state != stateOpen {
 		return
 	}
-	if _, err := c.gc.Write(frame); err != nil {
+	sh := c.sh
+	if !sh.batching {
+		c.writeNow(frame)
+		return
+	}
+	if c.out == 0 {
+		sh.dirty = append(sh.dirty, c)
+		if len(sh.pending) < len(sh.dirty) {
+			sh.pending = append(sh.pending, nil)
+		}
+		c.out = int32(len(sh.dirty))
+	}
+	sh.pending[c.out-1] = append(sh.pending[c.out-1], frame)
+}
+
+// writeNow writes frames (one or several, as one writev) and applies the
+// slow-consumer cap. Loop only.
+func (c *conn) writeNow(frames ...[]byte) {
+	var err error
+	if len(frames) == 1 {
+		_, err = c.gc.Write(frames[0])
+	} else {
+		_, err = c.gc.Writev(frames)
+	}
+	if err != nil || c.state != stateOpen {
 		return // gnet closed the connection; OnClose has run
 	}
 	if c.gc.OutboundBuffered() > c.sh.e.cfg.MaxOutbound {
+		// The close frame waits behind the backlog: a client that resumes
+		// reading within CloseTimeout still gets everything and the 1008.
 		c.sh.e.stats.SlowConsumers.Add(1)
-		c.close(codec.ClosePolicyViolation, "slow consumer", false)
+		c.close(codec.ClosePolicyViolation, "slow consumer", true)
 	}
+}
+
+// flushPending writes the frames c has waiting in the current batch, so that
+// nothing queued before a close frame is lost behind it. Loop only.
+func (c *conn) flushPending() {
+	if c.out == 0 {
+		return
+	}
+	sh := c.sh
+	frames := sh.pending[c.out-1]
+	sh.pending[c.out-1] = frames[:0]
+	if len(frames) > 0 && c.state == stateOpen {
+		c.writeNow(frames...)
+	}
+	clear(frames)
 }
 
 // close starts the closing handshake: it sends a close frame and, with wait,
@@ -108,12 +155,18 @@ func (c *conn) close(code codec.CloseCode, reason string, wait bool) {
 	if c.closeCode == 0 {
 		c.closeCode = code
 	}
+	if code != codec.ClosePolicyViolation { // a slow consumer's backlog is dropped
+		c.flushPending()
+		if c.state != stateOpen {
+			return
+		}
+	}
 	_, _ = c.gc.Write(codec.CloseFrame(code, reason))
 	if c.state != stateOpen {
 		return // the write failed and closed it
 	}
 	c.state = stateClosing
-	c.timer = c.sh.e.clock() + int64(c.sh.e.cfg.CloseTimeout)
+	c.timer = time.Now().UnixNano() + int64(c.sh.e.cfg.CloseTimeout)
 	if !wait {
 		_ = c.gc.Close() // gnet flushes the frame, then closes
 	}

@@ -180,7 +180,7 @@ func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		return nil, gnet.Close
 	}
 	sh := e.shardOf(gc)
-	now := e.clock()
+	now := time.Now().UnixNano() // deadlines count from the real accept time, not the last tick
 	c := &conn{gc: gc, sh: sh, lastRead: now, timer: now + int64(e.cfg.HandshakeTimeout)}
 	c.dec.MaxMessageSize = int32(e.cfg.MaxMessageSize)
 	sh.add(c)

@@ -31,12 +31,15 @@ type shard struct {
 	since     int64 // time.Now().UnixNano() when the oldest queued task was posted
 
 	// Owned by the event loop; no locks.
-	spare    []func() // drained queue kept for reuse
-	conns    []*conn  // every connection of this loop, handshaking ones too
-	scratch  []*conn  // member snapshot for one fan-out
-	ev       Event    // reused for handlers that run on the loop
-	mark     uint32   // fan-out serial, for de-duplicating recipients
-	inflated []byte   // decompressed message, valid until the next one
+	spare    []func()   // drained queue kept for reuse
+	conns    []*conn    // every connection of this loop, handshaking ones too
+	scratch  []*conn    // member snapshot for one fan-out
+	ev       Event      // reused for handlers that run on the loop
+	mark     uint32     // fan-out serial, for de-duplicating recipients
+	batching bool       // a drain is running: writes wait for flush
+	dirty    []*conn    // connections with frames waiting, in first-write order
+	pending  [][][]byte // pending[i]: the frames waiting for dirty[i]
+	inflated []byte     // decompressed message, valid until the next one
 
 	// Guarded by mu. Written by any goroutine (Join helpers), read by the
 	// loop for fan-out and by ClientsIn.
@@ -84,10 +87,13 @@ func (sh *shard) drain(context.Context) error {
 	since := sh.since
 	sh.qmu.Unlock()
 	sh.e.cfg.Observer.QueueDelay(time.Duration(time.Now().UnixNano() - since))
+	sh.batching = true
 	for i, fn := range q {
 		fn()
 		q[i] = nil
 	}
+	sh.batching = false
+	sh.flush()
 	if cap(q) <= 4096 {
 		sh.qmu.Lock()
 		if sh.spare == nil {
@@ -96,6 +102,22 @@ func (sh *shard) drain(context.Context) error {
 		sh.qmu.Unlock()
 	}
 	return nil
+}
+
+// flush writes every frame the batch queued: one write (or writev) per
+// connection, whatever the number of messages it got. Loop only.
+func (sh *shard) flush() {
+	for i, c := range sh.dirty {
+		frames := sh.pending[i]
+		sh.pending[i] = frames[:0]
+		sh.dirty[i] = nil
+		c.out = 0
+		if len(frames) > 0 && c.state == stateOpen {
+			c.writeNow(frames...)
+		}
+		clear(frames)
+	}
+	sh.dirty = sh.dirty[:0]
 }
 
 // add registers a new connection with the loop.
