@@ -78,19 +78,20 @@ func (c *conn) user() string {
 	return c.x.user
 }
 
-// write queues frame on the connection. Loop only. While the loop runs a
-// batch of tasks, frames are collected per connection and written with one
-// writev each when the batch ends (shard.flush); otherwise they are written
-// at once. A connection whose queue passes MaxOutbound is closed as a slow
-// consumer.
+// write queues frame on the connection. Loop only. Frames wait until the
+// end of the loop's round (shard.flush, run after the round's task batch),
+// then each connection gets all of its frames in one write or writev: when
+// several messages reach a connection in one round, that is one syscall
+// instead of several. A connection whose queue passes MaxOutbound is closed
+// as a slow consumer.
 func (c *conn) write(frame []byte) {
 	if c.state != stateOpen {
 		return
 	}
 	sh := c.sh
-	if !sh.batching {
-		c.writeNow(frame)
-		return
+	if !sh.flushing {
+		sh.flushing = true
+		sh.post(noop) // make sure a drain, and so a flush, follows
 	}
 	if c.out == 0 {
 		sh.dirty = append(sh.dirty, c)
@@ -103,8 +104,11 @@ func (c *conn) write(frame []byte) {
 }
 
 // writeNow writes frames (one or several, as one writev) and applies the
-// slow-consumer cap. Loop only.
+// slow-consumer cap: a connection may always have one round of output in
+// flight, however large (a 6 MiB echo is fine); it is closed when output is
+// still queued from before and the queue now passes MaxOutbound. Loop only.
 func (c *conn) writeNow(frames ...[]byte) {
+	backlog := c.gc.OutboundBuffered()
 	var err error
 	if len(frames) == 1 {
 		_, err = c.gc.Write(frames[0])
@@ -114,7 +118,7 @@ func (c *conn) writeNow(frames ...[]byte) {
 	if err != nil || c.state != stateOpen {
 		return // gnet closed the connection; OnClose has run
 	}
-	if c.gc.OutboundBuffered() > c.sh.e.cfg.MaxOutbound {
+	if backlog > 0 && c.gc.OutboundBuffered() > c.sh.e.cfg.MaxOutbound {
 		// The close frame waits behind the backlog: a client that resumes
 		// reading within CloseTimeout still gets everything and the 1008.
 		c.sh.e.stats.SlowConsumers.Add(1)

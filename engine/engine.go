@@ -196,7 +196,6 @@ func (e *Engine) OnTraffic(gc gnet.Conn) gnet.Action {
 	if c == nil {
 		return gnet.Close
 	}
-	c.lastRead = e.clock()
 	switch c.state {
 	case stateHandshake:
 		return e.readHandshake(c)
@@ -351,6 +350,9 @@ func (e *Engine) readFrames(c *conn) gnet.Action {
 	for off < len(buf) && (c.state == stateOpen || c.state == stateClosing) {
 		m, n, err := c.dec.Decode(buf[off:])
 		off += n
+		if n > 0 {
+			c.lastRead = e.clock() // whole frames, not trickled bytes, keep a connection alive
+		}
 		if err != nil {
 			off = len(buf)
 			code, reason := codec.AsClose(err)
@@ -384,6 +386,9 @@ func (e *Engine) readFrames(c *conn) gnet.Action {
 			off = len(buf)
 			if c.closeCode == 0 {
 				c.closeCode = m.Code
+			}
+			if c.state == stateOpen {
+				c.flushPending() // replies to earlier messages go before the close
 			}
 			if c.state == stateOpen {
 				// Echo the peer's code, as RFC 6455 section 5.5.1 asks.

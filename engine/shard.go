@@ -36,7 +36,7 @@ type shard struct {
 	scratch  []*conn    // member snapshot for one fan-out
 	ev       Event      // reused for handlers that run on the loop
 	mark     uint32     // fan-out serial, for de-duplicating recipients
-	batching bool       // a drain is running: writes wait for flush
+	flushing bool       // writes are waiting and a drain that flushes them is queued
 	dirty    []*conn    // connections with frames waiting, in first-write order
 	pending  [][][]byte // pending[i]: the frames waiting for dirty[i]
 	inflated []byte     // decompressed message, valid until the next one
@@ -87,12 +87,10 @@ func (sh *shard) drain(context.Context) error {
 	since := sh.since
 	sh.qmu.Unlock()
 	sh.e.cfg.Observer.QueueDelay(time.Duration(time.Now().UnixNano() - since))
-	sh.batching = true
 	for i, fn := range q {
 		fn()
 		q[i] = nil
 	}
-	sh.batching = false
 	sh.flush()
 	if cap(q) <= 4096 {
 		sh.qmu.Lock()
@@ -107,6 +105,7 @@ func (sh *shard) drain(context.Context) error {
 // flush writes every frame the batch queued: one write (or writev) per
 // connection, whatever the number of messages it got. Loop only.
 func (sh *shard) flush() {
+	sh.flushing = false
 	for i, c := range sh.dirty {
 		frames := sh.pending[i]
 		sh.pending[i] = frames[:0]
@@ -119,6 +118,8 @@ func (sh *shard) flush() {
 	}
 	sh.dirty = sh.dirty[:0]
 }
+
+func noop() {}
 
 // add registers a new connection with the loop.
 func (sh *shard) add(c *conn) {
