@@ -1,0 +1,102 @@
+package benchmsg
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+
+	"github.com/bytedance/sonic"
+)
+
+func TestScan(t *testing.T) {
+	cases := []struct {
+		name string
+		in   string
+		kind string
+		m    Msg
+		ok   bool
+	}{
+		{"plain", `{"type":"echo","payload":{"t":123,"s":4,"p":5,"r":6}}`, "echo", Msg{123, 4, 5, 6}, true},
+		{"reordered", `{"payload":{"s":4,"t":123},"type":"broadcast"}`, "broadcast", Msg{123, 4, -1, -1}, true},
+		{"whitespace", " {\n \"type\" : \"room\" ,\t\"payload\" : { \"t\" : 7 } } ", "room", Msg{7, -1, -1, -1}, true},
+		{"float", `{"type":"room","payload":{"t":1.234567e9,"s":2.0}}`, "room", Msg{1234567000, 2, -1, -1}, true},
+		{"negative", `{"type":"x","payload":{"t":-5}}`, "x", Msg{-5, -1, -1, -1}, true},
+		{"extra fields", `{"a":[1,{"b":null}],"type":"echo","payload":{"x":"p\"ad","t":1,"n":{"t":9}},"z":true}`, "echo", Msg{1, -1, -1, -1}, true},
+		{"payload not object", `{"type":"echo","payload":[1,2]}`, "echo", Msg{-1, -1, -1, -1}, true},
+		{"error reply", `{"type":"error","error":"invalid JSON"}`, "error", Msg{-1, -1, -1, -1}, true},
+		{"empty object", `{}`, "", Msg{-1, -1, -1, -1}, true},
+		{"not json", `hello`, "", Msg{}, false},
+		{"truncated", `{"type":"echo","payload":{"t":1`, "", Msg{}, false},
+		{"trailing", `{"type":"echo"} x`, "", Msg{}, false},
+		{"bad number", `{"type":"echo","payload":{"t":1e}}`, "", Msg{}, false},
+		{"array", `[1]`, "", Msg{}, false},
+	}
+	for _, tc := range cases {
+		t.Run("msg="+tc.name, func(t *testing.T) {
+			kind, m, ok := Scan([]byte(tc.in))
+			if ok != tc.ok {
+				t.Fatalf("ok = %v, want %v", ok, tc.ok)
+			}
+			if !ok {
+				return
+			}
+			if string(kind) != tc.kind || m != tc.m {
+				t.Errorf("got %q %+v, want %q %+v", kind, m, tc.kind, tc.m)
+			}
+		})
+	}
+}
+
+// Servers decode into `any` and encode again (floats, sorted keys): the fields
+// must survive exactly as long as t stays below 2^53.
+func TestRoundTripThroughReencoding(t *testing.T) {
+	in := Msg{T: 1<<53 - 1, S: 123456, P: 9, R: 1000}
+	b := Append(nil, "room", in, 16)
+	var v any
+	if err := sonic.ConfigDefault.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	for name, enc := range map[string]func(any) ([]byte, error){
+		"sonic": sonic.ConfigDefault.Marshal, "encoding/json": json.Marshal,
+	} {
+		out, err := enc(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kind, m, ok := Scan(out)
+		if !ok || string(kind) != "room" || m != in {
+			t.Errorf("%s: %s → %q %+v ok=%v", name, out, kind, m, ok)
+		}
+	}
+}
+
+func FuzzScan(f *testing.F) {
+	f.Add([]byte(`{"type":"echo","payload":{"t":1,"s":2,"p":3,"r":4}}`))
+	f.Add([]byte(`{"payload":{"s":4,"t":1.5e3},"type":"broadcast"}`))
+	f.Add([]byte(`{"type":"error","error":"x\"y"}`))
+	f.Add([]byte(`{"a":[[[[{}]]]],"type":"t"}`))
+	f.Add([]byte(`{"type":"echo","payload":{"t":99999999999999999999999}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		kind, _, ok := Scan(b)
+		if !ok {
+			return
+		}
+		// Whatever Scan accepts is an object, and kind lies inside b.
+		trimmed := bytes.TrimLeft(b, " \t\r\n")
+		if len(trimmed) == 0 || trimmed[0] != '{' {
+			t.Fatalf("accepted %q", b)
+		}
+		if len(kind) > 0 && !bytes.Contains(b, kind) {
+			t.Fatalf("kind %q not in %q", kind, b)
+		}
+	})
+}
+
+func BenchmarkScan(b *testing.B) {
+	msg := Append(nil, "broadcast", Msg{T: 123456789, S: 42, P: 3, R: -1}, 0)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(msg)))
+	for i := 0; i < b.N; i++ {
+		Scan(msg)
+	}
+}

@@ -1,0 +1,15 @@
+// Package benchmsg encodes and scans the timestamped JSON messages of the bench
+// protocol:
+//
+//	{"type":"broadcast","payload":{"t":123456789,"s":42,"p":3,"r":7}}
+//
+// t is the send time in nanoseconds since the run's epoch (small enough to stay
+// exact through a float64 re-encoding), s the publisher's sequence number, p the
+// publisher and r the room. Servers under test parse and re-encode messages, so
+// key order, whitespace and number formatting may change on the way back: Scan
+// parses instead of comparing bytes and accepts floats and exponents.
+//
+// Scan is allocation-free and tolerant: it never panics on any input and reports
+// ok == false for anything that is not a JSON object. Everything here is pure and
+// safe for concurrent use.
+package benchmsg

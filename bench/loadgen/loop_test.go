@@ -1,0 +1,110 @@
+//go:build linux
+
+package loadgen_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/ripple-rt/ripple/bench/loadgen"
+	"github.com/ripple-rt/ripple/bench/peers/gorillahub"
+	"github.com/ripple-rt/ripple/bench/wsproto"
+)
+
+func startPeer(t *testing.T) netip.AddrPort {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = gorillahub.Serve(ctx, ln, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return netip.MustParseAddrPort(ln.Addr().String())
+}
+
+// echoHandler sends one message per connection on open and closes the
+// connection when its echo comes back.
+type echoHandler struct {
+	opened, echoed, closed int
+	errs                   []error
+	done                   chan struct{}
+	total                  int
+}
+
+func (h *echoHandler) OnOpen(c *loadgen.Conn) {
+	h.opened++
+	c.WriteText([]byte(`{"n":` + strconv.Itoa(c.Tag) + `}`))
+}
+
+func (h *echoHandler) OnMessage(c *loadgen.Conn, op wsproto.Opcode, p []byte) {
+	if op == wsproto.OpText && string(p) == `{"n":`+strconv.Itoa(c.Tag)+`}` {
+		h.echoed++
+	}
+	c.Close()
+}
+
+func (h *echoHandler) OnClose(c *loadgen.Conn, err error) {
+	h.closed++
+	if !errors.Is(err, loadgen.ErrLocalClose) {
+		h.errs = append(h.errs, err)
+	}
+	if h.closed == h.total {
+		close(h.done)
+	}
+}
+
+func (h *echoHandler) OnTick(int64) {}
+
+func TestLoopEcho(t *testing.T) {
+	addr := startPeer(t)
+	const n = 200
+	h := &echoHandler{done: make(chan struct{}), total: n + 1}
+	l, err := loadgen.New(loadgen.Config{
+		Addr:        addr,
+		Sources:     []netip.Addr{netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("127.0.0.3")},
+		MaxInflight: 32,
+		DialRate:    5000,
+	}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runErr := make(chan error, 1)
+	go func() { runErr <- l.Run() }()
+	l.Execute(func() {
+		for i := 0; i < n; i++ {
+			l.Dial("/ws/echo", i)
+		}
+		l.Dial("/nope", -1) // 404: fails with a StatusError
+	})
+	select {
+	case <-h.done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("timeout: opened=%d echoed=%d closed=%d", l.Stats.Opened.Load(), h.echoed, h.closed)
+	}
+	l.Stop()
+	if err := <-runErr; err != nil {
+		t.Fatal(err)
+	}
+	if h.opened != n || h.echoed != n {
+		t.Errorf("opened=%d echoed=%d, want %d", h.opened, h.echoed, n)
+	}
+	var se *wsproto.StatusError
+	if len(h.errs) != 1 || !errors.As(h.errs[0], &se) || se.Code != 404 {
+		t.Errorf("errors = %v, want one HTTP 404", h.errs)
+	}
+	if got := loadgen.Reason(h.errs[0]); got != "http 404" {
+		t.Errorf("Reason = %q", got)
+	}
+}

@@ -1,0 +1,125 @@
+package report
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ripple-rt/ripple/bench/hist"
+	"github.com/ripple-rt/ripple/bench/scenario"
+)
+
+func result(sc, server string, thr float64, p99 int64, rss float64, connRate float64) *scenario.Result {
+	r := &scenario.Result{Scenario: sc, Server: server, OK: true, Opened: 100, Throughput: thr,
+		ConnectRate: connRate, RSSPerConn: rss, ThroughputUnit: "deliveries/s",
+		Latency: hist.Summary{N: 10, P50: p99 / 2, P90: p99 * 3 / 4, P99: p99, P999: p99 + 1, Max: p99 + 2}}
+	if sc == scenario.Idle {
+		r.Samples = []scenario.RSSSample{{Conns: 2000, RSS: 20 << 20}, {Conns: 19000, RSS: 20<<20 + int64(rss*17000)}}
+		r.Handshake = r.Latency
+	}
+	return r
+}
+
+func sample() *Report {
+	r := &Report{Settings: Settings{GOGC: 100, ServerCPUs: "0", ClientCPUs: "1", Procs: 1, Loops: 1}}
+	add := func(x *scenario.Result) { r.Results = append(r.Results, x) }
+	add(result(scenario.Idle, "ripple", 0, 1e6, 900, 12000))
+	add(result(scenario.Idle, "gorilla", 0, 2e6, 25000, 3000))
+	add(result(scenario.Idle, "nbio", 0, 2e6, 1100, 13000))
+	add(result(scenario.Broadcast, "ripple", 300000, 5e6, 0, 0))
+	add(result(scenario.Broadcast, "gorilla", 100000, 9e6, 0, 0))
+	add(result(scenario.Broadcast, "gws", 200000, 4e6, 0, 0))
+	add(result(scenario.Echo, "ripple", 50000, 1e6, 0, 0))
+	add(result(scenario.Echo, "nbio", 40000, 1e6, 0, 0))
+	bad := result(scenario.Rooms, "gws", 1000, 1e6, 0, 0)
+	bad.OK, bad.Failures = false, []string{"3 messages missing"}
+	add(bad)
+	add(&scenario.Result{Scenario: scenario.Presence, Server: "nbio", Skipped: "HTTP 404", OK: true})
+	return r
+}
+
+func TestEvaluate(t *testing.T) {
+	r := sample()
+	r.Evaluate()
+	want := map[string]struct {
+		pass    bool
+		missing bool
+	}{
+		"idle RSS per connection":                    {true, false},
+		"connect rate":                               {false, false}, // nbio 13000 > 12000
+		"broadcast deliveries/s vs gorilla hub":      {true, false},  // 3.0×
+		"broadcast deliveries/s vs best of gws/nbio": {true, false},  // 1.5×
+		"broadcast p99 latency":                      {false, false}, // gws 4ms < 5ms
+		"echo msgs/s":                                {true, false},
+	}
+	if len(r.Checks) != len(want) {
+		t.Fatalf("%d checks, want %d: %+v", len(r.Checks), len(want), r.Checks)
+	}
+	for _, c := range r.Checks {
+		w, ok := want[c.Name]
+		if !ok {
+			t.Errorf("unexpected check %q", c.Name)
+			continue
+		}
+		if c.Pass != w.pass || (c.Missing != "") != w.missing {
+			t.Errorf("%s: pass=%v missing=%q, want pass=%v", c.Name, c.Pass, c.Missing, w.pass)
+		}
+	}
+	var empty Report
+	empty.Evaluate()
+	for _, c := range empty.Checks {
+		if c.Missing == "" || c.Pass {
+			t.Errorf("check %q evaluated without results", c.Name)
+		}
+	}
+}
+
+func TestOutputs(t *testing.T) {
+	r := sample()
+	r.Evaluate()
+	var buf bytes.Buffer
+	r.WriteTable(&buf)
+	out := buf.String()
+	for _, want := range []string{"broadcast", "300.0k deliveries/s", "3.00×", "FAIL", "3 messages missing", "skipped", "Ripple targets", "[pass] broadcast deliveries/s vs gorilla hub", "GOGC=100"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	dir := t.TempDir()
+	if err := r.WriteJSON(filepath.Join(dir, "r.json")); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "r.html")
+	if err := r.WriteHTML(path); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(b)
+	if n := strings.Count(page, "<svg"); n < 5 {
+		t.Errorf("%d charts, want at least 5", n)
+	}
+	for _, bad := range []string{"<script", "src=", "href=", "https://"} {
+		if strings.Contains(page, bad) {
+			t.Errorf("report is not self-contained: contains %q", bad)
+		}
+	}
+}
+
+func TestFormat(t *testing.T) {
+	cases := []struct{ got, want string }{
+		{Dur(0), "-"}, {Dur(999), "999ns"}, {Dur(1500), "2µs"}, {Dur(2_500_000), "2.50ms"},
+		{Dur(250_000_000), "250ms"}, {Dur(3_000_000_000), "3.00s"},
+		{Count(0), "-"}, {Count(12.5), "12.5"}, {Count(999), "999"}, {Count(12345), "12.3k"}, {Count(2_500_000), "2.50M"},
+		{Bytes(900), "900B"}, {Bytes(1536), "1.50KiB"}, {Bytes(3 << 20), "3.0MiB"},
+	}
+	for _, tc := range cases {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,20 @@
+// Package scenario is the benchmark logic: the scenarios (idle, echo,
+// broadcast, rooms, presence) on both sides of the parent/worker split.
+//
+// Parent side (Run): checks the limits a run needs (open files, ports per
+// source address, memory) and explains how to lift them, starts the workers
+// (bench/fleet), moves them through the steps start → connect → run → settle →
+// stats with a barrier after each, shows progress, samples the server's RSS
+// and CPU from /proc, merges the workers' histograms and counters and checks
+// them: missing, duplicate, out-of-order, foreign or unparseable messages fail
+// the Result.
+//
+// Worker side (ServeWorker): one bench/loadgen loop per CPU, each with a
+// driver for the scenario. Drivers embed a timestamp (ns since the run's
+// epoch) and sequence numbers in every message (bench/benchmsg) and record
+// latency at every receiver.
+//
+// Goroutine rules: a driver's fields are owned by its loop; the few values
+// shared by the loops of one worker (broadcast windows) are atomics; the
+// parent's session is used by one goroutine.
+package scenario

@@ -1,0 +1,277 @@
+//go:build linux
+
+package scenario
+
+import (
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/ripple-rt/ripple/bench/benchmsg"
+	"github.com/ripple-rt/ripple/bench/loadgen"
+	"github.com/ripple-rt/ripple/bench/wsproto"
+)
+
+// member is one seat of a room; churn closes its connection and opens a new
+// one, possibly in another room of the same loop.
+type member struct {
+	conn    *loadgen.Conn
+	room    int   // index into roomLayout.rooms
+	stable  bool  // never churned
+	last    int64 // last sequence number received in the current room, -1: none
+	got     int64 // messages received in the current membership
+	dialing bool
+	user    string // presence user id
+}
+
+// roomLayout spreads rooms of RoomSize seats over workers and loops so that
+// every room lives on exactly one loop: all verification is local.
+type roomLayout struct {
+	rooms   []int // global room ids of this loop
+	members []member
+	size    int
+	rng     *rand.Rand
+	// per-loop share of the run's rates
+	churnRate float64
+	msgRate   float64
+	// pacing, counted from the run start
+	churns    int64
+	published int64
+	nextRoom  int
+}
+
+func newRoomLayout(spec *Spec, idx, stableSeats int) roomLayout {
+	size := spec.RoomSize
+	if size < stableSeats+1 {
+		size = stableSeats + 1
+	}
+	total := spec.Conns / size
+	if total < 1 {
+		total = 1
+	}
+	lay := roomLayout{size: size, rng: rand.New(rand.NewPCG(uint64(spec.Epoch), uint64(spec.Worker*1000+idx)))}
+	for k := spec.Worker; k < total; k += spec.Workers {
+		if (k/spec.Workers)%spec.Loops == idx {
+			lay.rooms = append(lay.rooms, k)
+		}
+	}
+	frac := float64(len(lay.rooms)) / float64(total)
+	lay.churnRate = spec.Churn * frac
+	lay.msgRate = spec.MsgRate * frac
+	for li := range lay.rooms {
+		for s := 0; s < size; s++ {
+			lay.members = append(lay.members, member{room: li, stable: s < stableSeats, last: -1})
+		}
+	}
+	return lay
+}
+
+// due returns how many events at rate per second are due at elapsed ns after
+// done have happened.
+func due(rate float64, elapsed int64, done int64) int64 {
+	n := int64(rate*float64(elapsed)/float64(time.Second)) - done
+	if n < 0 {
+		return 0
+	}
+	return n
+}
+
+// pickChurner returns a random non-stable member with an open connection, or -1.
+func (lay *roomLayout) pickChurner() int {
+	if len(lay.members) == 0 {
+		return -1
+	}
+	for try := 0; try < 16; try++ {
+		i := lay.rng.IntN(len(lay.members))
+		m := &lay.members[i]
+		if !m.stable && !m.dialing && m.conn != nil && m.conn.Open() {
+			return i
+		}
+	}
+	return -1
+}
+
+// roomsDriver: rooms of RoomSize connections on /ws/room/r<id>. Seat 0 of each
+// room publishes (MsgRate over all rooms), seats 0 and 1 stay for the whole run
+// and must receive every message of their room in order; the other seats churn
+// (Churn leave+join cycles per second over all rooms) and must never see a
+// message of another room, a duplicate or a gap after their first message.
+type roomsDriver struct {
+	base
+	roomLayout
+
+	// Owned by the event loop; no locks.
+	seq []int64 // per local room: messages published
+	buf []byte
+}
+
+func newRoomsDriver(spec *Spec, idx int) *roomsDriver {
+	d := &roomsDriver{base: newBase(spec, idx), roomLayout: newRoomLayout(spec, idx, 2)}
+	d.seq = make([]int64, len(d.rooms))
+	return d
+}
+
+func (d *roomsDriver) path(m *member) string {
+	return "/ws/room/r" + strconv.Itoa(d.rooms[m.room])
+}
+
+func (d *roomsDriver) connect(_ int, done func()) {
+	d.dialTo(len(d.members), func(tag int) string { return d.path(&d.members[tag]) }, done)
+}
+
+func (d *roomsDriver) OnOpen(c *loadgen.Conn) {
+	if c.Tag < 0 || c.Tag >= len(d.members) {
+		c.Abort()
+		return
+	}
+	m := &d.members[c.Tag]
+	if d.opened(c) {
+		m.conn = c
+		return
+	}
+	m.conn = c
+	m.dialing = false
+	m.last, m.got = -1, 0
+	d.join.Record(d.l.Now() - c.DialStart())
+	d.st.Churned++
+}
+
+func (d *roomsDriver) OnClose(c *loadgen.Conn, err error) {
+	d.closed(c, err)
+	if c.Tag >= 0 && c.Tag < len(d.members) {
+		m := &d.members[c.Tag]
+		if m.conn == nil || m.conn == c {
+			m.dialing = false
+		}
+	}
+}
+
+func (d *roomsDriver) startRun() {
+	d.beginRun()
+	d.l.SetTick(time.Millisecond)
+}
+
+func (d *roomsDriver) OnTick(now int64) {
+	if d.running {
+		elapsed := now - d.runStart
+		for n := due(d.msgRate, elapsed, d.published); n > 0; n-- {
+			d.publish()
+		}
+		for n := due(d.churnRate, elapsed, d.churns); n > 0; n-- {
+			d.churns++
+			d.churn()
+		}
+		return
+	}
+	d.checkDrained()
+}
+
+func (d *roomsDriver) publish() {
+	d.published++
+	if len(d.rooms) == 0 {
+		return
+	}
+	li := d.nextRoom
+	d.nextRoom = (d.nextRoom + 1) % len(d.rooms)
+	anchor := &d.members[li*d.size]
+	if anchor.conn == nil || !anchor.conn.Open() {
+		return
+	}
+	k := int64(d.rooms[li])
+	d.buf = benchmsg.Append(d.buf[:0], "room", benchmsg.Msg{T: d.wall(), S: d.seq[li], P: k, R: k}, d.spec.Size)
+	anchor.conn.WriteText(d.buf)
+	d.seq[li]++
+	d.sent.Add(1)
+}
+
+func (d *roomsDriver) churn() {
+	i := d.pickChurner()
+	if i < 0 {
+		return
+	}
+	m := &d.members[i]
+	m.conn.Close()
+	m.conn = nil
+	m.room = d.rng.IntN(len(d.rooms))
+	m.dialing = true
+	d.l.Dial(d.path(m), i)
+}
+
+func (d *roomsDriver) OnMessage(c *loadgen.Conn, _ wsproto.Opcode, p []byte) {
+	if c.Tag < 0 || c.Tag >= len(d.members) || d.members[c.Tag].conn != c {
+		return
+	}
+	m := &d.members[c.Tag]
+	kind, msg, ok := benchmsg.Scan(p)
+	switch {
+	case !ok:
+		d.st.Invalid++
+		return
+	case string(kind) == "error":
+		d.st.Errors++
+		return
+	case string(kind) != "room" || msg.R < 0 || msg.S < 0:
+		d.st.Invalid++
+		return
+	case msg.R != int64(d.rooms[m.room]):
+		d.st.Foreign++
+		return
+	}
+	switch {
+	case m.last < 0 && !m.stable:
+		// first message of a fresh member: any sequence number starts it
+	case msg.S <= m.last:
+		d.st.Dup++
+		return
+	case msg.S > m.last+1:
+		d.st.Reorder++
+		d.st.Missing += msg.S - m.last - 1
+	}
+	m.last = msg.S
+	m.got++
+	d.record(msg.T)
+}
+
+func (d *roomsDriver) stopRun(drained func()) {
+	d.endRun()
+	d.drained = drained
+	d.checkDrained()
+}
+
+// checkDrained finishes the drain once every stable member has every message
+// of its room.
+func (d *roomsDriver) checkDrained() {
+	if d.running || d.drained == nil {
+		return
+	}
+	for i := range d.members {
+		m := &d.members[i]
+		if m.stable && m.conn != nil && m.conn.Open() && m.last+1 < d.seq[m.room] {
+			return
+		}
+	}
+	d.l.SetTick(10 * time.Millisecond)
+	d.finishDrain()
+}
+
+func (d *roomsDriver) stats() *WorkerStats {
+	st := d.baseStats()
+	for i := range d.members {
+		m := &d.members[i]
+		if !m.stable {
+			continue
+		}
+		want := d.seq[m.room]
+		st.Expected += want
+		if m.last+1 < want {
+			st.Missing += want - m.last - 1
+		}
+		if st.PerConnMin < 0 || m.got < st.PerConnMin {
+			st.PerConnMin = m.got
+		}
+		if m.got > st.PerConnMax {
+			st.PerConnMax = m.got
+		}
+	}
+	return st
+}

@@ -1,0 +1,250 @@
+//go:build linux
+
+package suite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ripple-rt/ripple/bench/procfs"
+	"github.com/ripple-rt/ripple/bench/progress"
+	"github.com/ripple-rt/ripple/bench/report"
+	"github.com/ripple-rt/ripple/bench/scenario"
+	"github.com/ripple-rt/ripple/bench/target"
+)
+
+// Config is a suite run.
+type Config struct {
+	// Servers are built and started by the suite (target.Names). Ignored when
+	// URL is set.
+	Servers []string
+	// URL drives an already running server instead; Name labels it.
+	URL  string
+	Name string
+	PID  int // of the server at URL, when known
+
+	Scenarios []string
+	// Repeat runs every server/scenario pair this many times (interleaved) and
+	// keeps the best run by the scenario's key figure; a verification failure
+	// in any repeat fails the pair. Default 1.
+	Repeat int
+	// Specs holds each scenario's settings.
+	Specs map[string]scenario.Spec
+	// Options is the template for every scenario.Run (Spec is replaced).
+	Options scenario.Options
+
+	ServerCPUs string // taskset list for servers; empty: no pinning
+	GOGC       int
+	ServerArgs map[string][]string // extra flags per server name
+	Root       string              // repository root (for go build)
+	OutDir     string              // server logs go to OutDir/logs
+	Command    string              // the command line, for the report
+	Bar        *progress.Bar
+}
+
+// Run runs every scenario against every server and returns the report. It
+// fails only when nothing could be measured at all.
+func Run(ctx context.Context, cfg Config) (*report.Report, error) {
+	start := time.Now()
+	rep := &report.Report{Started: start}
+	rep.Settings = settings(cfg)
+	bar := cfg.Bar
+	if bar == nil {
+		bar = progress.New(nil)
+	}
+
+	type srv struct {
+		name string
+		bin  string
+	}
+	var servers []srv
+	if cfg.URL != "" {
+		name := cfg.Name
+		if name == "" {
+			name = "server"
+		}
+		servers = append(servers, srv{name: name})
+	} else {
+		tmp, err := os.MkdirTemp("", "ripple-bench-bin-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp)
+		b := &target.Builder{Root: cfg.Root, Dir: tmp}
+		for _, name := range cfg.Servers {
+			bar.Println("building " + name + " …")
+			bin, err := b.Build(name)
+			if err != nil {
+				rep.Errors = append(rep.Errors, report.RunError{Server: name, Error: err.Error()})
+				bar.Println("  " + err.Error())
+				continue
+			}
+			servers = append(servers, srv{name: name, bin: bin})
+		}
+	}
+	if len(servers) == 0 {
+		return rep, errors.New("suite: no server could be built")
+	}
+
+	repeat := max(cfg.Repeat, 1)
+	for _, sc := range cfg.Scenarios {
+		runs := make([][]*scenario.Result, len(servers))
+		for i := 0; i < repeat; i++ {
+			for si, s := range servers {
+				if ctx.Err() != nil {
+					return rep, ctx.Err()
+				}
+				res, err := runOne(ctx, cfg, sc, s.name, s.bin, bar)
+				if err != nil {
+					rep.Errors = append(rep.Errors, report.RunError{Server: s.name, Scenario: sc, Error: err.Error()})
+					bar.Println(fmt.Sprintf("%s %s: ERROR %v", s.name, sc, err))
+				}
+				if res != nil {
+					runs[si] = append(runs[si], res)
+					bar.Println(summaryLine(res))
+				}
+			}
+		}
+		for _, rs := range runs {
+			if len(rs) > 0 {
+				rep.Results = append(rep.Results, best(rs))
+			}
+		}
+	}
+	rep.Elapsed = time.Since(start).Seconds()
+	rep.Evaluate()
+	return rep, nil
+}
+
+func runOne(ctx context.Context, cfg Config, sc, name, bin string, bar *progress.Bar) (*scenario.Result, error) {
+	opt := cfg.Options
+	opt.Spec = cfg.Specs[sc]
+	opt.Spec.Scenario = sc
+	opt.Bar = bar
+	if cfg.URL != "" {
+		return scenario.Run(ctx, opt, scenario.Target{Name: name, URL: cfg.URL, PID: cfg.PID})
+	}
+	logPath := ""
+	if cfg.OutDir != "" {
+		logPath = filepath.Join(cfg.OutDir, "logs", name+"-"+sc+".log")
+	}
+	s, err := target.Start(name, bin, target.Options{CPUs: cfg.ServerCPUs, GOGC: cfg.GOGC, LogPath: logPath, Args: cfg.ServerArgs[name]})
+	if err != nil {
+		return nil, err
+	}
+	res, runErr := scenario.Run(ctx, opt, scenario.Target{Name: name, URL: s.URL, PID: s.PID})
+	alive := s.Alive()
+	stopErr := s.Stop(15 * time.Second)
+	if !alive {
+		msg := fmt.Sprintf("the server died during the run (%v)%s", s.ExitError(), s.Tail())
+		if res != nil {
+			res.Failures = append(res.Failures, msg)
+			res.OK = false
+		} else {
+			runErr = fmt.Errorf("%v; %s", runErr, msg)
+		}
+	} else if stopErr != nil && res != nil {
+		res.Notes = append(res.Notes, stopErr.Error())
+	}
+	return res, runErr
+}
+
+// best picks the run with the best key figure (lowest RSS per connection for
+// idle, highest throughput otherwise) and carries every repeat's failures.
+func best(rs []*scenario.Result) *scenario.Result {
+	if len(rs) == 1 {
+		return rs[0]
+	}
+	key := func(r *scenario.Result) float64 {
+		if r.Scenario == scenario.Idle {
+			return -r.RSSPerConn
+		}
+		return r.Throughput
+	}
+	b := rs[0]
+	var figures []string
+	for _, r := range rs {
+		if r.Skipped != "" {
+			return r
+		}
+		if key(r) > key(b) {
+			b = r
+		}
+		if r.Scenario == scenario.Idle {
+			figures = append(figures, report.Bytes(r.RSSPerConn)+"/conn")
+		} else {
+			figures = append(figures, report.Count(r.Throughput))
+		}
+	}
+	out := *b
+	out.Notes = append(append([]string(nil), b.Notes...), fmt.Sprintf("best of %d runs: %s", len(rs), strings.Join(figures, ", ")))
+	for i, r := range rs {
+		if r != b && !r.OK {
+			out.OK = false
+			for _, f := range r.Failures {
+				out.Failures = append(out.Failures, fmt.Sprintf("run %d: %s", i+1, f))
+			}
+		}
+	}
+	return &out
+}
+
+func summaryLine(r *scenario.Result) string {
+	if r.Skipped != "" {
+		return fmt.Sprintf("%s %s: skipped (%s)", r.Server, r.Scenario, r.Skipped)
+	}
+	status := "ok"
+	if !r.OK {
+		status = fmt.Sprintf("FAIL %v", r.Failures)
+	}
+	switch r.Scenario {
+	case scenario.Idle:
+		return fmt.Sprintf("%s idle: %d conns, %s/conn RSS, %s conns/s, handshake p50 %s p99 %s — %s",
+			r.Server, r.Conns, report.Bytes(r.RSSPerConn), report.Count(r.ConnectRate),
+			report.Dur(r.Handshake.P50), report.Dur(r.Handshake.P99), status)
+	}
+	return fmt.Sprintf("%s %s: %d conns, %s %s, p50 %s p99 %s p99.9 %s, cpu server %.0f%% generator %.0f%% — %s",
+		r.Server, r.Scenario, r.Conns, report.Count(r.Throughput), r.ThroughputUnit,
+		report.Dur(r.Latency.P50), report.Dur(r.Latency.P99), report.Dur(r.Latency.P999),
+		r.ServerCPU*100, r.ClientCPU*100, status)
+}
+
+func settings(cfg Config) report.Settings {
+	s := report.Settings{
+		Command:    cfg.Command,
+		GOGC:       cfg.GOGC,
+		ServerCPUs: cfg.ServerCPUs,
+		ClientCPUs: cfg.Options.ClientCPUs,
+		Procs:      cfg.Options.Procs,
+		GoVersion:  runtime.Version(),
+		NumCPU:     runtime.NumCPU(),
+		Servers:    cfg.Servers,
+		Scenarios:  cfg.Scenarios,
+	}
+	if cfg.URL != "" {
+		s.Servers = []string{cfg.URL}
+	}
+	for _, sp := range cfg.Specs {
+		s.Loops = max(s.Loops, sp.Loops)
+	}
+	var u unix.Utsname
+	if unix.Uname(&u) == nil {
+		s.Kernel = "linux " + unix.ByteSliceToString(u.Release[:])
+	}
+	var rl unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil {
+		s.NoFile = rl.Max
+	}
+	if lo, hi, err := procfs.PortRange(); err == nil {
+		s.PortRange = fmt.Sprintf("%d-%d", lo, hi)
+	}
+	return s
+}

@@ -1,0 +1,403 @@
+// Command ripple-bench is Ripple's benchmark suite: it drives WebSocket
+// servers with an event-driven load generator and reports connection memory,
+// connect rate, echo and broadcast throughput and latency, room churn and
+// presence churn, side by side with peer servers (gorilla/websocket hub,
+// lxzan/gws, lesismal/nbio). See bench/README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ripple-rt/ripple/bench/progress"
+	"github.com/ripple-rt/ripple/bench/report"
+	"github.com/ripple-rt/ripple/bench/scenario"
+	"github.com/ripple-rt/ripple/bench/suite"
+	"github.com/ripple-rt/ripple/bench/target"
+)
+
+const usageHead = `usage: ripple-bench <scenario> [flags]
+
+scenarios:
+  idle       open -n connections (default 19000) at -rate; server RSS per connection
+             (slope between the first and last -checkpoints), kernel TCP memory,
+             connect rate, handshake p50/p99
+  echo       -n connections on /ws/shootout (default 10000), -window echoes in flight each
+             for -d: msgs/s and round-trip p50/p99/p99.9, every reply verified
+  broadcast  one room of -n (default 10000) on /ws/room/bench (or -route shootout),
+             -publishers publishing with -window in flight: deliveries/s and latency
+             at every subscriber, per-publisher order and counts verified
+  rooms      rooms of -room-size on /ws/room/<id>, -msg-rate publishes/s, -churn
+             leave+join cycles/s: deliveries/s, latency, no foreign/missing messages
+  presence   rooms of -room-size on /ws/presence/<id>, -churn track/untrack cycles/s:
+             diffs/s, diff latency, watchers' lists checked (skipped on HTTP 404)
+  all        every scenario above in turn, with their defaults (make bench)
+  c1m        idle with 1,000,000 connections against ripple, -procs auto; needs the
+             raised limits listed in bench/README.md (make bench-c1m)
+
+target (one of):
+  -server ripple|gorilla|gws|nbio|all|a,b,...   build each with go build and run it
+                                                 on a free loopback port (default all)
+  -url ws://127.0.0.1:PORT                       drive a server that is already running
+
+Results: a table on stdout, <out>/<name>.json and a self-contained <out>/<name>.html.
+Exit status: 0 all verified, 1 a verification failed, 2 a run could not be made.
+
+flags:
+`
+
+type defaults struct {
+	n           int
+	dur         time.Duration
+	window      int
+	publishers  int
+	roomSize    int
+	churn       float64
+	msgRate     float64
+	checkpoints string
+}
+
+var scenarioDefaults = map[string]defaults{
+	scenario.Idle:      {n: 19000, checkpoints: "2000,6000,12000"},
+	scenario.Echo:      {n: 10000, dur: 10 * time.Second, window: 1},
+	scenario.Broadcast: {n: 10000, dur: 10 * time.Second, window: 1, publishers: 4},
+	scenario.Rooms:     {n: 10000, dur: 10 * time.Second, roomSize: 10, churn: 200, msgRate: 2000},
+	scenario.Presence:  {n: 2000, dur: 10 * time.Second, roomSize: 10, churn: 100},
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "worker" {
+		// RIPPLE_BENCH_WORKER_PROFILE=prefix writes each worker's CPU profile
+		// to prefix.<pid>, to see what limits the generator.
+		if prefix := os.Getenv("RIPPLE_BENCH_WORKER_PROFILE"); prefix != "" {
+			if f, err := os.Create(fmt.Sprintf("%s.%d", prefix, os.Getpid())); err == nil {
+				if pprof.StartCPUProfile(f) == nil {
+					defer pprof.StopCPUProfile()
+				}
+			}
+		}
+		if err := scenario.ServeWorker(os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(stderr, "worker:", err)
+			return 2
+		}
+		return 0
+	}
+	name := ""
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		name, args = args[0], args[1:]
+	}
+	fs := flag.NewFlagSet("ripple-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usageHead)
+		fs.PrintDefaults()
+	}
+	var (
+		server      = fs.String("server", "all", "servers to build and run: ripple, gorilla, gws, nbio, all, or a comma list")
+		url         = fs.String("url", "", "drive a running server at this ws:// URL instead of starting one")
+		label       = fs.String("name", "server", "label of the -url server in the report")
+		pid         = fs.Int("pid", 0, "process id of the -url server (default: found from its listening port)")
+		n           = fs.Int("n", 0, "connections (default per scenario, see above)")
+		rate        = fs.Float64("rate", 0, "dials per second, all workers together (0: unbounded, -inflight bounds concurrency)")
+		dur         = fs.Duration("d", 0, "length of the measured run (default 10s)")
+		drain       = fs.Duration("drain", 10*time.Second, "max wait for in-flight messages after the run")
+		procs       = fs.Int("procs", 1, "worker processes (0: in-process, -1: as many as the open-file limit needs)")
+		loops       = fs.Int("loops", 0, "event loops per worker (default: the generator CPUs, at least 1)")
+		window      = fs.Int("window", 0, "messages in flight per connection (echo) or publisher (broadcast)")
+		publishers  = fs.Int("publishers", 0, "broadcast publishers (default 4)")
+		pubRate     = fs.Float64("pub-rate", 0, "broadcast: messages/s per publisher (0: as fast as the window allows)")
+		route       = fs.String("route", "room", "broadcast route: room (/ws/room/bench) or shootout (/ws/shootout)")
+		roomSize    = fs.Int("room-size", 0, "rooms, presence: connections per room (default 10)")
+		churn       = fs.Float64("churn", -1, "rooms, presence: leave+join cycles per second, all rooms together")
+		msgRate     = fs.Float64("msg-rate", -1, "rooms: published messages per second, all rooms together")
+		size        = fs.Int("size", 0, "padding bytes added to every message")
+		cps         = fs.String("checkpoints", "", "idle: comma list of connection counts to sample server RSS at (the last is -n)")
+		settle      = fs.Duration("settle", 5*time.Second, "idle: max wait for the server's RSS to settle at each checkpoint")
+		gogc        = fs.Int("gogc", 100, "GOGC of every server the suite starts")
+		serverCPUs  = fs.String("server-cpus", "auto", `CPUs for servers (taskset -c list; "none": no pinning; auto: first half)`)
+		clientCPUs  = fs.String("client-cpus", "auto", `CPUs for the generator workers ("none": no pinning; auto: second half)`)
+		inflight    = fs.Int("inflight", 256, "dials plus handshakes in flight per event loop")
+		hsTimeout   = fs.Duration("handshake-timeout", 10*time.Second, "fail a dial that has not upgraded in this time")
+		sources     = fs.Int("sources", 0, "source addresses per worker, from 127.0.0.2 (0: as the port range needs, at least 4)")
+		out         = fs.String("out", "bench/out", "directory for the JSON and HTML reports and server logs")
+		src         = fs.String("src", ".", "repository root, or a directory inside it (for go build)")
+		repeat      = fs.Int("repeat", 1, "run every server/scenario pair this many times, interleaved, and keep the best")
+		rippleFlags = fs.String("ripple-flags", "", "extra flags passed to cmd/ripple (space separated)")
+	)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if name == "" {
+		fs.Usage()
+		return 2
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	var scenarios []string
+	switch name {
+	case "all":
+		scenarios = scenario.Names
+	case "c1m":
+		scenarios = []string{scenario.Idle}
+		if !set["server"] {
+			*server = "ripple"
+		}
+		if !set["n"] {
+			*n = 1_000_000
+		}
+		if !set["procs"] {
+			*procs = -1
+		}
+		if !set["rate"] {
+			*rate = 20000
+		}
+		if !set["checkpoints"] {
+			*cps = "100000,500000"
+		}
+	default:
+		if _, ok := scenarioDefaults[name]; !ok {
+			fmt.Fprintf(stderr, "ripple-bench: unknown scenario %q\n\n", name)
+			fs.Usage()
+			return 2
+		}
+		scenarios = []string{name}
+	}
+
+	if name == "c1m" {
+		if probs := scenario.CheckLimits(*n); len(probs) > 0 {
+			fmt.Fprintf(stderr, "ripple-bench c1m: this machine cannot hold %d loopback connections yet:\n", *n)
+			for _, p := range probs {
+				fmt.Fprintln(stderr, "  "+p.String())
+			}
+			fmt.Fprintln(stderr, "see bench/README.md (C1M); rerun after raising them")
+			return 2
+		}
+	}
+
+	// CPU pinning.
+	ncpu := runtime.NumCPU()
+	_, tsErr := exec.LookPath("taskset")
+	autoS, autoC := "", ""
+	if ncpu >= 2 && tsErr == nil {
+		half := ncpu / 2
+		autoS, autoC = cpuList(0, half-1), cpuList(half, ncpu-1)
+	}
+	pick := func(v, auto string) string {
+		switch v {
+		case "auto":
+			return auto
+		case "none", "":
+			return ""
+		}
+		return v
+	}
+	sCPUs, cCPUs := pick(*serverCPUs, autoS), pick(*clientCPUs, autoC)
+	if *url != "" {
+		sCPUs = ""
+	}
+	if *loops <= 0 {
+		*loops = max(1, cpuCount(cCPUs))
+		if cCPUs == "" {
+			*loops = 1
+		}
+	}
+
+	specs := map[string]scenario.Spec{}
+	var checkpoints []int
+	for _, sc := range scenarios {
+		d := scenarioDefaults[sc]
+		sp := scenario.Spec{
+			Conns: d.n, Rate: *rate, Loops: *loops, MaxInflight: *inflight,
+			HandshakeTimeout: scenario.Duration(*hsTimeout), Duration: scenario.Duration(d.dur),
+			Drain: scenario.Duration(*drain), Size: *size, Window: d.window, Publishers: d.publishers,
+			PubRate: *pubRate, Route: *route, RoomSize: d.roomSize, Churn: d.churn, MsgRate: d.msgRate,
+		}
+		if set["n"] || name == "c1m" {
+			sp.Conns = *n
+		}
+		if set["d"] {
+			sp.Duration = scenario.Duration(*dur)
+		}
+		if set["window"] {
+			sp.Window = *window
+		}
+		if set["publishers"] {
+			sp.Publishers = *publishers
+		}
+		if set["room-size"] {
+			sp.RoomSize = *roomSize
+		}
+		if set["churn"] {
+			sp.Churn = *churn
+		}
+		if set["msg-rate"] {
+			sp.MsgRate = *msgRate
+		}
+		specs[sc] = sp
+		if sc == scenario.Idle {
+			list := d.checkpoints
+			if set["checkpoints"] || name == "c1m" {
+				list = *cps
+			}
+			for _, f := range strings.Split(list, ",") {
+				if v, err := strconv.Atoi(strings.TrimSpace(f)); err == nil && v > 0 {
+					checkpoints = append(checkpoints, v)
+				}
+			}
+		}
+	}
+
+	var servers []string
+	if *url == "" {
+		if *server == "all" {
+			servers = target.Names
+		} else {
+			for _, s := range strings.Split(*server, ",") {
+				s = strings.TrimSpace(s)
+				if _, err := target.Package(s); err != nil {
+					fmt.Fprintln(stderr, "ripple-bench:", err)
+					return 2
+				}
+				servers = append(servers, s)
+			}
+		}
+	}
+	root := ""
+	if *url == "" {
+		r, err := target.FindRoot(*src)
+		if err != nil {
+			fmt.Fprintln(stderr, "ripple-bench:", err)
+			return 2
+		}
+		root = r
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(stderr, "ripple-bench:", err)
+		return 2
+	}
+	var serverArgs map[string][]string
+	if *rippleFlags != "" {
+		serverArgs = map[string][]string{"ripple": strings.Fields(*rippleFlags)}
+	}
+
+	bar := progress.New(stderr)
+	cfg := suite.Config{
+		Servers: servers, URL: *url, Name: *label, PID: *pid,
+		Scenarios: scenarios, Specs: specs, Repeat: *repeat,
+		Options: scenario.Options{
+			Procs: *procs, Exe: exe, ClientCPUs: cCPUs, Sources: *sources,
+			Checkpoints: checkpoints, Settle: *settle,
+		},
+		ServerCPUs: sCPUs, GOGC: *gogc, ServerArgs: serverArgs, Root: root, OutDir: *out,
+		Command: "ripple-bench " + strings.Join(os.Args[1:], " "), Bar: bar,
+	}
+	where := "unpinned"
+	if sCPUs != "" || cCPUs != "" {
+		where = fmt.Sprintf("servers on CPU %s, generator on CPU %s (taskset)", orNone(sCPUs), orNone(cCPUs))
+	}
+	procsText := strconv.Itoa(*procs)
+	switch {
+	case *procs < 0:
+		procsText = "auto"
+	case *procs == 0:
+		procsText = "in-process"
+	}
+	fmt.Fprintf(stderr, "ripple-bench %s: %s; GOGC=%d; worker processes %s × %d loop(s); %d CPUs\n",
+		name, where, *gogc, procsText, *loops, ncpu)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := suite.Run(ctx, cfg)
+	if rep == nil {
+		fmt.Fprintln(stderr, "ripple-bench:", err)
+		return 2
+	}
+	fmt.Fprintln(stdout)
+	rep.WriteTable(stdout)
+	base := name
+	if name == "all" {
+		base = "report"
+	}
+	jsonPath := filepath.Join(*out, base+".json")
+	htmlPath := filepath.Join(*out, base+".html")
+	if werr := rep.WriteJSON(jsonPath); werr != nil {
+		fmt.Fprintln(stderr, "ripple-bench:", werr)
+	}
+	if werr := rep.WriteHTML(htmlPath); werr != nil {
+		fmt.Fprintln(stderr, "ripple-bench:", werr)
+	}
+	fmt.Fprintf(stderr, "\nwrote %s and %s\n", jsonPath, htmlPath)
+	if err != nil {
+		fmt.Fprintln(stderr, "ripple-bench:", err)
+		return 2
+	}
+	return exitCode(rep)
+}
+
+func exitCode(rep *report.Report) int {
+	if len(rep.Errors) > 0 {
+		return 2
+	}
+	for _, r := range rep.Results {
+		if !r.OK {
+			return 1
+		}
+	}
+	return 0
+}
+
+func cpuList(lo, hi int) string {
+	if lo == hi {
+		return strconv.Itoa(lo)
+	}
+	return fmt.Sprintf("%d-%d", lo, hi)
+}
+
+// cpuCount counts the CPUs of a taskset list like "0-3,6".
+func cpuCount(list string) int {
+	n := 0
+	for _, part := range strings.Split(list, ",") {
+		a, b, isRange := strings.Cut(part, "-")
+		x, err1 := strconv.Atoi(strings.TrimSpace(a))
+		if !isRange {
+			if err1 == nil {
+				n++
+			}
+			continue
+		}
+		y, err2 := strconv.Atoi(strings.TrimSpace(b))
+		if err1 == nil && err2 == nil && y >= x {
+			n += y - x + 1
+		}
+	}
+	return n
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "any"
+	}
+	return s
+}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ripple-rt/ripple/bench/peers/gorillahub"
+	"github.com/ripple-rt/ripple/bench/report"
+	"github.com/ripple-rt/ripple/bench/scenario"
+)
+
+// TestMain lets the test binary serve as a worker process, as ripple-bench
+// re-executes itself with the argument "worker".
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "worker" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+func TestHelp(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"-h"}, &out, &errb); code != 0 {
+		t.Fatalf("-h exit %d", code)
+	}
+	for _, want := range []string{"usage: ripple-bench <scenario>", "broadcast", "-server", "-url", "-procs"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("usage lacks %q", want)
+		}
+	}
+	if code := run([]string{"nope"}, &out, &errb); code != 2 {
+		t.Errorf("unknown scenario: exit %d, want 2", code)
+	}
+}
+
+func TestURLWithWorkerProcess(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = gorillahub.Serve(ctx, ln, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}()
+	defer func() { cancel(); <-done }()
+
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	code := run([]string{"broadcast", "-url", "ws://" + ln.Addr().String(), "-name", "gorilla", "-n", "30",
+		"-publishers", "2", "-d", "500ms", "-procs", "1", "-client-cpus", "none", "-out", dir}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
+	}
+	if !strings.Contains(out.String(), "deliveries/s") {
+		t.Errorf("table lacks the broadcast row:\n%s", out.String())
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "broadcast.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep report.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 1 || rep.Results[0].Scenario != scenario.Broadcast || !rep.Results[0].OK || rep.Results[0].Procs != 1 {
+		t.Fatalf("results: %+v", rep.Results)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "broadcast.html")); err != nil {
+		t.Error(err)
+	}
+}
