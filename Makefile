@@ -34,7 +34,10 @@ unit:
 FUZZ_TARGETS := \
 	./codec:FuzzDecoder \
 	./codec:FuzzHandshake \
-	./engine:FuzzDecodeReply
+	./engine:FuzzDecodeReply \
+	./bench/wsproto:FuzzParseFrame \
+	./bench/wsproto:FuzzParseResponse \
+	./bench/benchmsg:FuzzScan
 
 fuzz-short:
 	@for t in $(FUZZ_TARGETS) $(EXTRA_FUZZ_TARGETS); do \
