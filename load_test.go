@@ -276,3 +276,32 @@ func startWithRoutes(t *testing.T, cfg ripple.Config, pattern string, h ripple.H
 	t.Cleanup(func() { _ = srv.Shutdown(t.Context()) })
 	return &wstest.Server{Server: srv, Addr: srv.Addr().String()}
 }
+
+// TestBurstInOneRound queues thousands of messages for the same connections
+// within one loop round (more frames than a writev may carry) and checks
+// they all arrive, in order.
+func TestBurstInOneRound(t *testing.T) {
+	s := wstest.Start(t, ripple.Config{}, nil)
+	var members []*wstest.Raw
+	for range 2 {
+		c, err := wstest.Upgrade(s.Addr, "/ws/room/burst")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		members = append(members, c)
+	}
+	wstest.Eventually(t, "members", func() bool { return len(s.ClientsIn("room:burst")) == 2 })
+	const n = 5000
+	for i := range n {
+		s.BroadcastRoom("room:burst", []byte(strconv.Itoa(i)))
+	}
+	for ci, c := range members {
+		for i := range n {
+			_, p, err := c.ReadFrame(wstest.Timeout)
+			if err != nil || string(p) != strconv.Itoa(i) {
+				t.Fatalf("member %d, message %d: %q %v", ci, i, p, err)
+			}
+		}
+	}
+}

@@ -113,7 +113,7 @@ func (c *conn) writeNow(frames ...[]byte) {
 	if len(frames) == 1 {
 		_, err = c.gc.Write(frames[0])
 	} else {
-		_, err = c.gc.Writev(frames)
+		err = c.writeCoalesced(frames)
 	}
 	if err != nil || c.state != stateOpen {
 		return // gnet closed the connection; OnClose has run
@@ -124,6 +124,39 @@ func (c *conn) writeNow(frames ...[]byte) {
 		c.sh.e.stats.SlowConsumers.Add(1)
 		c.close(codec.ClosePolicyViolation, "slow consumer", true)
 	}
+}
+
+// maxCoalesce bounds the bytes copied into one write.
+const maxCoalesce = 64 << 10
+
+// writeCoalesced writes several frames with as few writes as possible:
+// small frames are copied into the shard's reused buffer and written
+// together (cheaper than the iovec array a writev allocates, and never over
+// the kernel's iovec limit); a large frame is written from its own bytes.
+func (c *conn) writeCoalesced(frames [][]byte) error {
+	sh := c.sh
+	buf := sh.coalesce[:0]
+	defer func() { sh.coalesce = buf[:0] }()
+	for _, f := range frames {
+		if len(buf) > 0 && len(buf)+len(f) > maxCoalesce {
+			if _, err := c.gc.Write(buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
+		}
+		if len(f) >= maxCoalesce {
+			if _, err := c.gc.Write(f); err != nil {
+				return err
+			}
+			continue
+		}
+		buf = append(buf, f...)
+	}
+	if len(buf) > 0 {
+		_, err := c.gc.Write(buf)
+		return err
+	}
+	return nil
 }
 
 // flushPending writes the frames c has waiting in the current batch, so that

@@ -39,6 +39,7 @@ type shard struct {
 	flushing bool       // writes are waiting and a drain that flushes them is queued
 	dirty    []*conn    // connections with frames waiting, in first-write order
 	pending  [][][]byte // pending[i]: the frames waiting for dirty[i]
+	coalesce []byte     // reused to write several small frames at once
 	inflated []byte     // decompressed message, valid until the next one
 
 	// Guarded by mu. Written by any goroutine (Join helpers), read by the
