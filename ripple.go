@@ -143,6 +143,14 @@ func (s *Server) ClientsIn(channel string) []string { return s.e.ClientsIn(chann
 // Close closes connection id with code 1000 and reason; false if unknown.
 func (s *Server) Close(id, reason string) bool { return s.e.Close(id, reason) }
 
+// CloseWith closes connection id with code and reason; false if unknown.
+func (s *Server) CloseWith(id string, code codec.CloseCode, reason string) bool {
+	return s.e.CloseWith(id, code, reason)
+}
+
+// Presence returns the presence registry (for metrics and inspection).
+func (s *Server) Presence() *presence.Registry { return s.e.Presence() }
+
 // ListPresence returns the users present in channel.
 func (s *Server) ListPresence(channel string) []Presence { return s.e.ListPresence(channel) }
 

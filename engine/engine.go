@@ -480,6 +480,8 @@ func (e *Engine) sweep(sh *shard, now int64) {
 		case stateHandshake:
 			if now > c.timer {
 				e.handshakes.Add(-1)
+				e.stats.Rejected.Add(1)
+				e.cfg.Observer.Rejected(http.StatusRequestTimeout)
 				c.state = stateClosed
 				_, _ = c.gc.Write([]byte("HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"))
 				_ = c.gc.Close()

@@ -75,12 +75,16 @@ func (e *Engine) Leave(id, channel string) error {
 // Close closes connection id with code 1000 and reason, waiting for the
 // client's close reply up to CloseTimeout. It reports whether the connection
 // existed.
-func (e *Engine) Close(id, reason string) bool {
+func (e *Engine) Close(id, reason string) bool { return e.CloseWith(id, codec.CloseNormal, reason) }
+
+// CloseWith is Close with a chosen close code (1000, or 3000–4999 for the
+// application's own, or a protocol code such as 1008 or 1011).
+func (e *Engine) CloseWith(id string, code codec.CloseCode, reason string) bool {
 	c := e.conns.get(id)
 	if c == nil {
 		return false
 	}
-	return c.sh.post(func() { c.close(codec.CloseNormal, reason, true) })
+	return c.sh.post(func() { c.close(code, reason, true) })
 }
 
 // ListPresence returns the users present in channel with their metas.

@@ -1,0 +1,182 @@
+package auth_test
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/gorilla/websocket"
+
+	"github.com/ripple-rt/ripple"
+	"github.com/ripple-rt/ripple/auth"
+	"github.com/ripple-rt/ripple/internal/wstest"
+)
+
+var secret = []byte("test-secret-0123456789")
+
+// token signs claims with method and key.
+func token(t testing.TB, method jwt.SigningMethod, key any, claims jwt.MapClaims) string {
+	t.Helper()
+	s, err := jwt.NewWithClaims(method, claims).SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestVerify(t *testing.T) {
+	now := time.Now()
+	v, err := auth.New(auth.Config{Secret: secret, Issuer: "app", Audience: "ripple"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := jwt.MapClaims{"sub": "42", "iss": "app", "aud": "ripple", "exp": now.Add(time.Hour).Unix()}
+	with := func(k string, val any) jwt.MapClaims {
+		c := jwt.MapClaims{}
+		for kk, vv := range good {
+			c[kk] = vv
+		}
+		if val == nil {
+			delete(c, k)
+		} else {
+			c[k] = val
+		}
+		return c
+	}
+	unsigned, _ := jwt.NewWithClaims(jwt.SigningMethodNone, good).SignedString(jwt.UnsafeAllowNoneSignatureType)
+	for _, tc := range []struct {
+		name  string
+		tok   string
+		want  string // subject
+		isErr error
+		cause error
+	}{
+		{name: "valid", tok: token(t, jwt.SigningMethodHS256, secret, good), want: "42"},
+		{name: "no exp is allowed", tok: token(t, jwt.SigningMethodHS256, secret, with("exp", nil)), want: "42"},
+		{name: "within leeway", tok: token(t, jwt.SigningMethodHS256, secret, with("exp", now.Add(-10*time.Second).Unix())), want: "42"},
+		{name: "expired", tok: token(t, jwt.SigningMethodHS256, secret, with("exp", now.Add(-time.Hour).Unix())), isErr: auth.ErrInvalidToken, cause: jwt.ErrTokenExpired},
+		{name: "not yet valid", tok: token(t, jwt.SigningMethodHS256, secret, with("nbf", now.Add(time.Hour).Unix())), isErr: auth.ErrInvalidToken, cause: jwt.ErrTokenNotValidYet},
+		{name: "wrong secret", tok: token(t, jwt.SigningMethodHS256, []byte("other"), good), isErr: auth.ErrInvalidToken, cause: jwt.ErrTokenSignatureInvalid},
+		{name: "HS512 refused", tok: token(t, jwt.SigningMethodHS512, secret, good), isErr: auth.ErrInvalidToken},
+		{name: "alg none refused", tok: unsigned, isErr: auth.ErrInvalidToken},
+		{name: "wrong issuer", tok: token(t, jwt.SigningMethodHS256, secret, with("iss", "evil")), isErr: auth.ErrInvalidToken, cause: jwt.ErrTokenInvalidIssuer},
+		{name: "wrong audience", tok: token(t, jwt.SigningMethodHS256, secret, with("aud", "other")), isErr: auth.ErrInvalidToken, cause: jwt.ErrTokenInvalidAudience},
+		{name: "no sub", tok: token(t, jwt.SigningMethodHS256, secret, with("sub", nil)), isErr: auth.ErrNoSubject},
+		{name: "garbage", tok: "not.a.token", isErr: auth.ErrInvalidToken, cause: jwt.ErrTokenMalformed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sub, err := v.Verify(tc.tok)
+			if tc.isErr == nil {
+				if err != nil || sub != tc.want {
+					t.Fatalf("Verify = %q, %v; want %q", sub, err, tc.want)
+				}
+				return
+			}
+			if !errors.Is(err, tc.isErr) || (tc.cause != nil && !errors.Is(err, tc.cause)) {
+				t.Fatalf("Verify = %q, %v; want %v (%v)", sub, err, tc.isErr, tc.cause)
+			}
+		})
+	}
+}
+
+func TestNewNeedsSecret(t *testing.T) {
+	if _, err := auth.New(auth.Config{}); !errors.Is(err, auth.ErrNoSecret) {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestToken(t *testing.T) {
+	for _, tc := range []struct {
+		query, header, want string
+	}{
+		{"token=abc", "", "abc"},
+		{"a=1&token=abc", "Bearer def", "abc"},
+		{"", "Bearer def", "def"},
+		{"", "bearer  def ", "def"},
+		{"", "Basic xyz", ""},
+		{"", "", ""},
+	} {
+		r := &ripple.Request{RawQuery: tc.query}
+		if tc.header != "" {
+			r.Header = http.Header{"Authorization": {tc.header}}
+		}
+		if got := auth.Token(r); got != tc.want {
+			t.Errorf("Token(%q, %q) = %q, want %q", tc.query, tc.header, got, tc.want)
+		}
+	}
+}
+
+// whoami answers every connection with its user.
+func whoami(ev *ripple.Event) ripple.Reply {
+	if ev.Type != ripple.Connect {
+		return ripple.Reply{}
+	}
+	return ripple.Reply{Send: []byte("user=" + ev.User)}
+}
+
+// TestUpgrade runs the hooks on a real server with real tokens.
+func TestUpgrade(t *testing.T) {
+	v, err := auth.New(auth.Config{Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook := func(r *ripple.Request) (string, error) {
+		if strings.HasPrefix(r.Path, "/optional") {
+			return v.Optional(r)
+		}
+		return v.Required(r)
+	}
+	srv := wstest.Start(t, ripple.Config{Auth: hook}, map[string]ripple.Handler{"/whoami": whoami, "/optional": whoami})
+	alice := token(t, jwt.SigningMethodHS256, secret, jwt.MapClaims{"sub": "alice", "exp": time.Now().Add(time.Minute).Unix()})
+	expired := token(t, jwt.SigningMethodHS256, secret, jwt.MapClaims{"sub": "alice", "exp": time.Now().Add(-time.Hour).Unix()})
+
+	dial := func(path string, h http.Header) (*wstest.Client, *http.Response, error) {
+		d := websocket.Dialer{HandshakeTimeout: wstest.Timeout}
+		conn, resp, err := d.Dial(srv.URL(path), h)
+		if err != nil {
+			return nil, resp, err
+		}
+		c := wstest.Wrap(conn)
+		t.Cleanup(func() { _ = c.Close() })
+		return c, resp, nil
+	}
+	for _, tc := range []struct {
+		name      string
+		path      string
+		header    http.Header
+		want      string // first message; "" for a refusal
+		challenge string // WWW-Authenticate of a refusal
+	}{
+		{name: "query token", path: "/whoami?token=" + url.QueryEscape(alice), want: "user=alice"},
+		{name: "bearer header", path: "/whoami", header: http.Header{"Authorization": {"Bearer " + alice}}, want: "user=alice"},
+		{name: "missing", path: "/whoami", challenge: `Bearer realm="ripple"`},
+		{name: "expired", path: "/whoami?token=" + expired, challenge: `Bearer realm="ripple", error="invalid_token"`},
+		{name: "forged", path: "/whoami?token=" + alice[:len(alice)-2] + "xx", challenge: `error="invalid_token"`},
+		{name: "optional without token", path: "/optional", want: "user="},
+		{name: "optional with token", path: "/optional?token=" + alice, want: "user=alice"},
+		{name: "optional with a bad token", path: "/optional?token=" + expired, challenge: `error="invalid_token"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, resp, err := dial(tc.path, tc.header)
+			if tc.want != "" {
+				if err != nil {
+					t.Fatalf("dial: %v", err)
+				}
+				if got := wstest.ReadString(t, c); got != tc.want {
+					t.Fatalf("got %q, want %q", got, tc.want)
+				}
+				return
+			}
+			if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("want 401, got %v %v", resp, err)
+			}
+			if h := resp.Header.Get("Www-Authenticate"); !strings.Contains(h, tc.challenge) {
+				t.Fatalf("WWW-Authenticate %q, want %q", h, tc.challenge)
+			}
+		})
+	}
+}
