@@ -109,8 +109,12 @@ func precheck(head []byte) error {
 		if !ok || !bytes.EqualFold(bytes.TrimSpace(k), []byte("Sec-WebSocket-Key")) {
 			continue
 		}
+		v = bytes.TrimSpace(v)
+		if len(v) != 24 { // base64 of 16 bytes; also keeps Decode within key
+			return ErrBadKey
+		}
 		var key [18]byte
-		n, err := base64.StdEncoding.Decode(key[:], bytes.TrimSpace(v))
+		n, err := base64.StdEncoding.Decode(key[:], v)
 		if err != nil || n != 16 {
 			return ErrBadKey
 		}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -191,11 +192,24 @@ func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 
 // OnTraffic reads what arrived: the request head before the upgrade, frames
 // after it.
-func (e *Engine) OnTraffic(gc gnet.Conn) gnet.Action {
+func (e *Engine) OnTraffic(gc gnet.Conn) (action gnet.Action) {
 	c, _ := gc.Context().(*conn)
 	if c == nil {
 		return gnet.Close
 	}
+	// Bad input must never take the server down: a bug reached by one
+	// connection's bytes costs that connection only.
+	defer func() {
+		if r := recover(); r != nil {
+			e.stats.Panics.Add(1)
+			e.log.Error("panic reading a connection", "conn", c.id, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			if c.state == stateHandshake {
+				e.handshakes.Add(-1)
+			}
+			c.state = stateClosed
+			action = gnet.Close
+		}
+	}()
 	switch c.state {
 	case stateHandshake:
 		return e.readHandshake(c)
