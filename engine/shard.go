@@ -108,14 +108,9 @@ func (sh *shard) drain(context.Context) error {
 func (sh *shard) flush() {
 	sh.flushing = false
 	for i, c := range sh.dirty {
-		frames := sh.pending[i]
-		sh.pending[i] = frames[:0]
-		sh.dirty[i] = nil
+		c.flushPending()
 		c.out = 0
-		if len(frames) > 0 && c.state == stateOpen {
-			c.writeNow(frames...)
-		}
-		clear(frames)
+		sh.dirty[i] = nil
 	}
 	sh.dirty = sh.dirty[:0]
 }
