@@ -1,0 +1,297 @@
+package cluster
+
+import (
+	"context"
+	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Hooks the engine calls for its own connections. They record the change
+// locally and queue the Redis write; none waits for Redis. Calls for one
+// connection must come in the order the changes happen (the engine makes
+// them on the connection's loop, or under the lock that orders them).
+
+// Connected registers local connection connID cluster-wide (Count, Clients,
+// and directed messages to it).
+func (n *Node) Connected(connID string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	lc := n.connLocked(connID)
+	if lc.connected {
+		return
+	}
+	lc.connected = true
+	n.enqueue(n.connOp(connID, "+"))
+}
+
+// Disconnected removes local connection connID everywhere: its presences
+// (untracked as by Untrack), its memberships and its registration.
+func (n *Node) Disconnected(connID string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	lc := n.conns[connID]
+	if lc == nil {
+		return
+	}
+	for ch := range lc.tracks {
+		n.enqueue(n.untrackOp(ch, connID))
+	}
+	for ch := range lc.chans {
+		n.leftLocked(connID, ch)
+	}
+	if lc.connected {
+		n.enqueue(n.connOp(connID, "-"))
+	}
+	delete(n.conns, connID)
+}
+
+// Joined records that local connection connID became a member of channel.
+// The channel's first local member subscribes the node to it.
+func (n *Node) Joined(connID, channel string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	lc := n.connLocked(connID)
+	if _, ok := lc.chans[channel]; ok {
+		return
+	}
+	if lc.chans == nil {
+		lc.chans = make(map[string]struct{}, 1)
+	}
+	lc.chans[channel] = struct{}{}
+	n.members[channel]++
+	if n.members[channel] == 1 {
+		n.subDirty[channel] = struct{}{}
+		signal(n.subWake)
+	}
+	n.enqueue(n.roomOp(connID, channel, "+"))
+}
+
+// Left records that local connection connID left channel. The channel's
+// last local member unsubscribes the node.
+func (n *Node) Left(connID, channel string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.conns[connID] != nil {
+		n.leftLocked(connID, channel)
+	}
+}
+
+func (n *Node) leftLocked(connID, channel string) {
+	lc := n.conns[connID]
+	if _, ok := lc.chans[channel]; !ok {
+		return
+	}
+	delete(lc.chans, channel)
+	if n.members[channel]--; n.members[channel] == 0 {
+		delete(n.members, channel)
+		n.subDirty[channel] = struct{}{}
+		signal(n.subWake)
+	}
+	n.enqueue(n.roomOp(connID, channel, "-"))
+	n.dropIfEmpty(connID, lc)
+}
+
+// connLocked returns the record of connID, creating it.
+func (n *Node) connLocked(connID string) *localConn {
+	lc := n.conns[connID]
+	if lc == nil {
+		lc = &localConn{}
+		n.conns[connID] = lc
+	}
+	return lc
+}
+
+// dropIfEmpty forgets a record that holds nothing any more.
+func (n *Node) dropIfEmpty(connID string, lc *localConn) {
+	if !lc.connected && len(lc.chans) == 0 && len(lc.tracks) == 0 {
+		delete(n.conns, connID)
+	}
+}
+
+// isMember reports whether channel has local members.
+func (n *Node) isMember(channel string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.members[channel] > 0
+}
+
+func (n *Node) connOp(connID, sign string) op {
+	return op{state: true, add: func(p redis.Pipeliner, inc string) redis.Cmder {
+		o := owner(n.id, inc)
+		return scripts.conn.EvalSha(n.ctx, p, []string{n.k.hb(n.id), n.k.conns(o)}, inc, sign, connID)
+	}}
+}
+
+func (n *Node) roomOp(connID, channel, sign string) op {
+	return op{state: true, add: func(p redis.Pipeliner, inc string) redis.Cmder {
+		o := owner(n.id, inc)
+		return scripts.room.EvalSha(n.ctx, p, []string{n.k.hb(n.id), n.k.rooms(o), n.k.room(o, channel)},
+			inc, sign, connID, channel)
+	}}
+}
+
+// replayOps returns the writes that announce every local record again.
+// Call with n.mu held.
+func (n *Node) replayOps() []op {
+	var ops []op
+	for id, lc := range n.conns {
+		if lc.connected {
+			ops = append(ops, n.connOp(id, "+"))
+		}
+		for ch := range lc.chans {
+			ops = append(ops, n.roomOp(id, ch, "+"))
+		}
+		for ch, t := range lc.tracks {
+			ops = append(ops, n.trackOp(ch, id, t.user, t.meta))
+		}
+	}
+	return ops
+}
+
+// Fan-out to other nodes. The publishing node delivers to its own members
+// itself (it skips its own messages when they come back from Redis).
+
+// PublishRoom sends payload to the members of channels on every other node
+// (Local.DeliverRoom there), each member once even when it is in several of
+// them, as the engine's own fan-out does. It does not wait.
+func (n *Node) PublishRoom(channels []string, binary bool, payload []byte) {
+	switch len(channels) {
+	case 0:
+		return
+	case 1:
+		n.publish(n.k.chanTopic(channels[0]), encodeFields(kindRoom, []byte(n.id), binFlag(binary), payload))
+		return
+	}
+	list, err := jsonAPI.Marshal(channels)
+	if err != nil {
+		return // unreachable: a []string always encodes
+	}
+	id := []byte(n.id + "." + strconv.FormatUint(n.msgSeq.Add(1), 36))
+	msg := encodeFields(kindRooms, id, binFlag(binary), list, payload)
+	n.stats.Published.Add(1)
+	n.mu.Lock()
+	for _, ch := range channels {
+		topic := n.k.chanTopic(ch)
+		n.enqueue(op{add: func(p redis.Pipeliner, _ string) redis.Cmder {
+			return p.Publish(n.ctx, topic, msg)
+		}})
+	}
+	n.mu.Unlock()
+}
+
+// PublishAll sends payload to every connection of every other node
+// (Local.DeliverAll there). It does not wait.
+func (n *Node) PublishAll(binary bool, payload []byte) {
+	msg := encodeFields(kindAll, []byte(n.id), binFlag(binary), payload)
+	n.publish(n.k.allTopic(), msg)
+}
+
+func (n *Node) publish(topic string, msg []byte) {
+	n.stats.Published.Add(1)
+	n.mu.Lock()
+	n.enqueue(op{add: func(p redis.Pipeliner, _ string) redis.Cmder {
+		return p.Publish(n.ctx, topic, msg)
+	}})
+	n.mu.Unlock()
+}
+
+// Directed helpers: they act on a connection of any node. For a connection
+// of this node they call Local directly. They wait for Redis (one round trip
+// behind this node's queued writes) and report whether the connection
+// exists.
+
+// Send writes payload to connection connID.
+func (n *Node) Send(ctx context.Context, connID string, binary bool, payload []byte) (bool, error) {
+	return n.direct(ctx, connID, func() { n.local.Send(connID, binary, payload) },
+		encodeFields(kindSend, binFlag(binary), []byte(connID), payload))
+}
+
+// CloseConn closes connection connID with code 1000 and reason.
+func (n *Node) CloseConn(ctx context.Context, connID, reason string) (bool, error) {
+	return n.direct(ctx, connID, func() { n.local.Close(connID, reason) },
+		encodeFields(kindClose, []byte(connID), []byte(reason)))
+}
+
+// Join makes connection connID a member of channel.
+func (n *Node) Join(ctx context.Context, connID, channel string) (bool, error) {
+	return n.direct(ctx, connID, func() { n.local.Join(connID, channel) },
+		encodeFields(kindJoin, []byte(connID), []byte(channel)))
+}
+
+// Leave removes connection connID from channel.
+func (n *Node) Leave(ctx context.Context, connID, channel string) (bool, error) {
+	return n.direct(ctx, connID, func() { n.local.Leave(connID, channel) },
+		encodeFields(kindLeave, []byte(connID), []byte(channel)))
+}
+
+func (n *Node) direct(ctx context.Context, connID string, here func(), msg []byte) (bool, error) {
+	node, ok := Route(connID)
+	if !ok {
+		return false, ErrBadConnID
+	}
+	if node == n.id {
+		n.mu.Lock()
+		lc := n.conns[connID]
+		known := lc != nil && lc.connected
+		n.mu.Unlock()
+		if known {
+			here()
+		}
+		return known, nil
+	}
+	c, err := n.read(ctx, func(p redis.Pipeliner, _ string) redis.Cmder {
+		return scripts.direct.EvalSha(n.ctx, p, []string{n.k.nodes()},
+			n.k.prefix, node, connID, n.k.nodeTopic(node), msg)
+	})
+	if err != nil {
+		return false, err
+	}
+	v, err := c.(*redis.Cmd).Int()
+	return v == 1, err
+}
+
+// Cluster-wide reads. They count the live incarnations only (a node is out
+// as soon as its deadline passes, before it is reaped) and see every write
+// this node queued before them.
+
+// Count is the number of connections in the cluster.
+func (n *Node) Count(ctx context.Context) (int, error) {
+	c, err := n.clients(ctx, "count", "")
+	if err != nil {
+		return 0, err
+	}
+	return c.Int()
+}
+
+// Clients returns the ids of every connection in the cluster.
+func (n *Node) Clients(ctx context.Context) ([]string, error) {
+	c, err := n.clients(ctx, "all", "")
+	if err != nil {
+		return nil, err
+	}
+	return c.StringSlice()
+}
+
+// ClientsIn returns the ids of the members of channel in the cluster.
+func (n *Node) ClientsIn(ctx context.Context, channel string) ([]string, error) {
+	c, err := n.clients(ctx, "in", channel)
+	if err != nil {
+		return nil, err
+	}
+	return c.StringSlice()
+}
+
+func (n *Node) clients(ctx context.Context, what, channel string) (*redis.Cmd, error) {
+	c, err := n.read(ctx, func(p redis.Pipeliner, _ string) redis.Cmder {
+		return scripts.clients.EvalSha(n.ctx, p, []string{n.k.nodes()}, n.k.prefix, what, channel)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c.(*redis.Cmd), nil
+}
+
+// validConnID reports whether id can travel in messages (no NUL).
+func validConnID(id string) bool { return id != "" && !strings.ContainsRune(id, 0) }

@@ -1,0 +1,75 @@
+// Package cluster makes several Ripple servers one: rooms, broadcasts,
+// directed messages, connection counts and presence work across nodes
+// through one Redis server (pub/sub and Lua scripts). Without it (no -redis
+// flag) a server runs alone as before; see INTEGRATION.md for how the
+// engine plugs it in.
+//
+// # What it owns
+//
+// A Node is one server's membership: a node id, an incarnation, a Redis
+// client and one pub/sub connection. It owns
+//
+//   - routing: connection ids are "<node id>.<uuid>" (Node.NewConnID), so
+//     Route tells which node holds a connection;
+//   - directed messages: Send, CloseConn, Join and Leave act on a
+//     connection of any node, through that node's channel n:<node>;
+//   - rooms: the node subscribes c:<ch> while ch has local members
+//     (Joined/Left count them) and PublishRoom/PublishAll reach the members
+//     of every other node; the publishing node delivers to its own members
+//     itself, so nothing is encoded twice and local fan-out is unchanged;
+//   - cluster-wide Count, Clients and ClientsIn, from per-node sets the node
+//     keeps in Redis (Connected, Disconnected, Joined, Left);
+//   - presence (RedisPresence, the node's Backend): Lua scripts change a
+//     channel's presences, bump its sequence and PUBLISH the event in one
+//     step, so every channel has one total order; each node following the
+//     channel replays the events into a view and sends its own members
+//     exactly the presence_state and presence_diff messages package
+//     presence would (both modes);
+//   - liveness: heartbeats with a deadline, a reaper that claims a dead
+//     incarnation with SET NX and removes its connections and presences
+//     (one leave diff per user that thereby leaves), and fencing: a node
+//     found dead re-announces its live connections under a new incarnation.
+//
+// It does not own connections, frames or event loops: what other nodes ask
+// of this node's connections goes to Local, which the engine implements.
+// It does not keep presences for a single server either: MemoryPresence
+// wraps presence.Registry behind the same Backend interface, and
+// clustertest.BackendSuite checks both.
+//
+// # Delivery guarantees
+//
+// Presence diffs reach every member on every node once, in the channel's
+// order. Redis pub/sub does lose messages (go-redis drops them when its
+// buffer stays full, a reconnect loses what was published meanwhile, a
+// restart loses everything), so a node never assumes it got everything: an
+// event out of sequence, a (re)subscription, or a channel whose sequence in
+// Redis stayed ahead of the view for a VerifyInterval makes the node load a
+// snapshot and send its members ONE corrective diff from what they hold to
+// the snapshot. Room messages, broadcasts and directed messages are best
+// effort, as on a single node a slow consumer may lose them; a write that
+// failed in transit is sent again, so one may arrive twice.
+//
+// A channel's first local member gets the channel's diffs once the node's
+// subscription is confirmed, one round trip after Joined; a tracker always
+// gets a presence_state consistent with the diffs that follow it.
+//
+// Writes are queued and pipelined: the engine's hooks never wait for Redis.
+// Reads (Count, List, ...) and directed helpers wait one round trip and see
+// every write this node queued before them.
+//
+// # Goroutines and locks
+//
+// A Node runs five goroutines: the executor (the only one that writes the
+// node's state to Redis, in queue order; it also fences), the heartbeat,
+// the reaper, the subscription manager and the receiver (which owns the
+// views and calls Local, one call at a time). Node.mu guards the local
+// records and the queue; it is a leaf lock: no Local method and no Redis
+// call runs under it, so the engine may call the hooks while holding its
+// own locks. Local must not block.
+//
+// # Redis
+//
+// One standalone Redis server (the scripts compute key names, so Redis
+// Cluster is not supported); every key and channel starts with
+// Config.Prefix. The key layout is documented on keys.
+package cluster

@@ -1,0 +1,422 @@
+package cluster
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The receive goroutine owns every view. It reads the node's one pub/sub
+// connection: the node's directed channel, the broadcast channel, and c:<ch>
+// for each channel with local members (room messages and presence events
+// share it, so they arrive in publish order).
+//
+// A view is (re)loaded from a snapshot whenever Redis confirms a
+// subscription to its channel — the first one, and every one go-redis makes
+// again after a reconnect (a Redis restart is one) — and whenever an event
+// does not follow the view's sequence (go-redis drops messages when its
+// buffer stays full, so gaps happen and are detected here). A lost last
+// event cannot show as a gap; every VerifyInterval the goroutine therefore
+// compares each view with the channel's sequence in Redis one interval
+// earlier and resyncs the views left behind.
+
+// syncReq waits until the view of channel has reached at. newest is the
+// cluster's newest epoch when at was read: a later epoch started after.
+type syncReq struct {
+	channel string
+	at      pos
+	newest  uint64
+	done    chan struct{}
+}
+
+// receiver is the state of the receive goroutine. Owned by it; no locks.
+type receiver struct {
+	views   map[string]*view
+	broken  map[string]bool      // views whose resync failed; retried
+	checked map[string]pos       // Redis positions at the last verify
+	waiters map[string][]syncReq // Sync calls by channel
+	copies  map[string]int       // multi-channel messages: copies still due
+	verify  chan map[string]pos  // results of a verify fetch
+	busy    bool                 // a verify fetch is running
+}
+
+func (n *Node) runReceive() {
+	defer n.wg.Done()
+	r := &receiver{
+		views:   map[string]*view{},
+		broken:  map[string]bool{},
+		checked: map[string]pos{},
+		waiters: map[string][]syncReq{},
+		copies:  map[string]int{},
+		verify:  make(chan map[string]pos, 1),
+	}
+	t := time.NewTicker(n.cfg.VerifyInterval)
+	defer t.Stop()
+	chanPrefix := n.k.prefix + "c:"
+	for {
+		select {
+		case m, ok := <-n.msgs:
+			if !ok {
+				return
+			}
+			switch m := m.(type) {
+			case *redis.Subscription:
+				if ch, ok := strings.CutPrefix(m.Channel, chanPrefix); ok {
+					n.subscription(r, ch, m.Kind)
+				}
+			case *redis.Message:
+				if ch, ok := strings.CutPrefix(m.Channel, chanPrefix); ok {
+					n.channelMessage(r, ch, m.Payload)
+				} else {
+					n.nodeMessage(m.Payload)
+				}
+			}
+		case req := <-n.syncReqs:
+			r.waiters[req.channel] = append(r.waiters[req.channel], req)
+			n.wakeWaiters(r, req.channel)
+		case <-t.C:
+			for ch := range r.broken {
+				n.resync(r, ch)
+			}
+			if !r.busy && len(r.views) > 0 {
+				r.busy = true
+				chans := make([]string, 0, len(r.views))
+				for ch := range r.views {
+					chans = append(chans, ch)
+				}
+				go n.fetchPositions(chans, r.verify)
+			}
+		case res := <-r.verify:
+			r.busy = false
+			n.compare(r, res)
+		case <-n.ctx.Done():
+			return
+		}
+	}
+}
+
+// subscription handles Redis' confirmation of a (re)subscription.
+func (n *Node) subscription(r *receiver, ch, kind string) {
+	switch kind {
+	case "subscribe":
+		n.resync(r, ch)
+	case "unsubscribe":
+		if !n.isMember(ch) {
+			delete(r.views, ch)
+			delete(r.broken, ch)
+			n.wakeWaiters(r, ch)
+		}
+	}
+}
+
+// channelMessage handles a room message or a presence event of ch.
+func (n *Node) channelMessage(r *receiver, ch, msg string) {
+	if len(msg) > 0 && msg[0] == kindRoom {
+		if _, f, ok := splitFields(msg, 3); ok && f[0] != n.id {
+			n.stats.Received.Add(1)
+			n.local.DeliverRoom([]string{ch}, f[1] == string(flagBinary), []byte(f[2]))
+		}
+		return
+	}
+	if len(msg) > 0 && msg[0] == kindRooms {
+		n.roomsMessage(r, msg)
+		return
+	}
+	if drop := n.dropEvent.Load(); drop != nil && (*drop)(ch, msg) {
+		return
+	}
+	v := r.views[ch]
+	if v == nil || r.broken[ch] {
+		return // not following (yet), or waiting for a snapshot anyway
+	}
+	ev, ok := parseEvent(msg)
+	if !ok {
+		n.log.Warn("cluster: malformed presence event", "channel", ch)
+		return
+	}
+	apply, skip := v.accepts(pos{ev.epoch, ev.seq})
+	if skip {
+		return
+	}
+	if apply {
+		out, ok := v.apply(ev, n.claimer(ch))
+		if ok {
+			n.deliver(ch, out)
+			n.wakeWaiters(r, ch)
+			return
+		}
+	}
+	n.stats.Gaps.Add(1)
+	n.resync(r, ch)
+}
+
+// roomsMessage delivers a message for several channels once: on the first
+// of its copies to arrive (one per channel this node follows), to the
+// members of all of them; later copies are skipped.
+func (n *Node) roomsMessage(r *receiver, msg string) {
+	_, f, ok := splitFields(msg, 4)
+	if !ok {
+		return
+	}
+	id := f[0]
+	if node, _, _ := strings.Cut(id, "."); node == n.id {
+		return
+	}
+	if left, seen := r.copies[id]; seen {
+		if left <= 1 {
+			delete(r.copies, id)
+		} else {
+			r.copies[id] = left - 1
+		}
+		return
+	}
+	var channels []string
+	if err := jsonAPI.UnmarshalFromString(f[2], &channels); err != nil {
+		return
+	}
+	following := 0
+	for _, ch := range channels {
+		if r.views[ch] != nil {
+			following++
+		}
+	}
+	if following > 1 {
+		if len(r.copies) >= maxCopies {
+			clear(r.copies) // copies lost to unsubscriptions; start over
+		}
+		r.copies[id] = following - 1
+	}
+	n.stats.Received.Add(1)
+	n.local.DeliverRoom(channels, f[1] == string(flagBinary), []byte(f[3]))
+}
+
+// maxCopies bounds the multi-channel messages waiting for more copies.
+const maxCopies = 10_000
+
+// nodeMessage handles a directed or broadcast message.
+func (n *Node) nodeMessage(msg string) {
+	if len(msg) == 0 {
+		return
+	}
+	switch msg[0] {
+	case kindAll:
+		if _, f, ok := splitFields(msg, 3); ok && f[0] != n.id {
+			n.stats.Received.Add(1)
+			n.local.DeliverAll(f[1] == string(flagBinary), []byte(f[2]))
+		}
+	case kindSend:
+		if _, f, ok := splitFields(msg, 3); ok {
+			n.local.Send(f[1], f[0] == string(flagBinary), []byte(f[2]))
+		}
+	case kindClose:
+		if _, f, ok := splitFields(msg, 2); ok {
+			n.local.Close(f[0], f[1])
+		}
+	case kindJoin:
+		if _, f, ok := splitFields(msg, 2); ok {
+			n.local.Join(f[0], f[1])
+		}
+	case kindLeave:
+		if _, f, ok := splitFields(msg, 2); ok {
+			n.local.Leave(f[0], f[1])
+		}
+	}
+}
+
+// resync loads a snapshot of ch into its view: a first load when there is
+// no view, a correction otherwise. On failure the view is marked broken
+// (events are ignored) and retried at the next verify tick.
+func (n *Node) resync(r *receiver, ch string) {
+	if !n.isMember(ch) {
+		delete(r.views, ch)
+		delete(r.broken, ch)
+		n.wakeWaiters(r, ch)
+		return
+	}
+	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.Timeout)
+	flat, err := scripts.snapshot.Run(ctx, n.rdb, []string{n.k.entries(ch), n.k.meta(ch)}).StringSlice()
+	cancel()
+	if err != nil || len(flat) < 2 {
+		if n.ctx.Err() == nil {
+			n.log.Warn("cluster: presence snapshot failed", "channel", ch, "err", err)
+		}
+		if r.views[ch] == nil {
+			r.views[ch] = newView(n.cfg.PresenceMode, n.cfg.MaxStaleRefs)
+		}
+		r.broken[ch] = true
+		return
+	}
+	at := parsePos([]any{flat[0], flat[1]})
+	es := make([]entry, 0, (len(flat)-2)/2)
+	for i := 2; i+1 < len(flat); i += 2 {
+		if e, ok := parseEntry(flat[i], flat[i+1]); ok {
+			es = append(es, e)
+		}
+	}
+	v := r.views[ch]
+	if v == nil {
+		v = newView(n.cfg.PresenceMode, n.cfg.MaxStaleRefs)
+		r.views[ch] = v
+	}
+	correct := v.loaded
+	if correct {
+		n.stats.Resyncs.Add(1)
+	}
+	delete(r.broken, ch)
+	out := v.load(at, es, correct, n.claimer(ch))
+	if correct && len(out) > 0 && out[0].diff != nil {
+		n.stats.Corrections.Add(1)
+	}
+	n.deliver(ch, out)
+	n.wakeWaiters(r, ch)
+}
+
+// fetchPositions reads the Redis position of every channel and sends the
+// result (nil on error). Runs on its own goroutine.
+func (n *Node) fetchPositions(chans []string, out chan<- map[string]pos) {
+	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.Timeout)
+	defer cancel()
+	pipe := n.rdb.Pipeline()
+	cmds := make([]*redis.SliceCmd, len(chans))
+	for i, ch := range chans {
+		cmds[i] = pipe.HMGet(ctx, n.k.meta(ch), "e", "s")
+	}
+	var res map[string]pos
+	if _, err := pipe.Exec(ctx); err == nil {
+		res = make(map[string]pos, len(chans))
+		for i, ch := range chans {
+			res[ch] = parsePos(cmds[i].Val())
+		}
+	}
+	out <- res
+}
+
+// compare resyncs the views that are behind what Redis had one verify
+// interval ago, the channel's epoch being unchanged since.
+func (n *Node) compare(r *receiver, res map[string]pos) {
+	if res == nil {
+		return
+	}
+	for ch, cur := range res {
+		prev, had := r.checked[ch]
+		v := r.views[ch]
+		if !had || v == nil || r.broken[ch] || prev.epoch != cur.epoch {
+			continue
+		}
+		behind := v.at.epoch != prev.epoch || v.at.seq < prev.seq
+		if prev.epoch == 0 {
+			behind = !v.empty()
+		}
+		if behind {
+			n.stats.Gaps.Add(1)
+			n.resync(r, ch)
+		}
+	}
+	r.checked = res
+}
+
+// wakeWaiters releases the Sync calls on ch that the view has satisfied.
+func (n *Node) wakeWaiters(r *receiver, ch string) {
+	ws := r.waiters[ch]
+	if len(ws) == 0 {
+		return
+	}
+	v := r.views[ch]
+	keep := ws[:0]
+	for _, w := range ws {
+		switch {
+		case v == nil && !n.isMember(ch),
+			v != nil && !r.broken[ch] && reached(v, w.at, w.newest):
+			close(w.done)
+		default:
+			keep = append(keep, w)
+		}
+	}
+	if len(keep) == 0 {
+		delete(r.waiters, ch)
+	} else {
+		r.waiters[ch] = keep
+	}
+}
+
+// reached reports whether v has applied everything up to at (read when
+// newest was the cluster's newest epoch).
+func reached(v *view, at pos, newest uint64) bool {
+	switch {
+	case at.epoch == 0:
+		return v.empty() || v.at.epoch > newest
+	case v.at.epoch > at.epoch:
+		return true
+	case v.at.epoch == at.epoch:
+		return v.at.seq >= at.seq
+	}
+	return false
+}
+
+// claimer returns the claimFunc of channel ch.
+func (n *Node) claimer(ch string) claimFunc {
+	return func(connID string) bool {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		lc := n.conns[connID]
+		if lc == nil {
+			return false
+		}
+		t := lc.tracks[ch]
+		if t == nil || !t.pending {
+			return false
+		}
+		t.pending = false
+		return true
+	}
+}
+
+func (n *Node) deliver(ch string, out []delivery) {
+	for _, d := range out {
+		n.local.DeliverPresence(ch, d.state, d.tracker, d.diff, d.exclude)
+	}
+}
+
+// runSubscriptions applies membership changes to the pub/sub connection:
+// a channel is subscribed while it has local members.
+func (n *Node) runSubscriptions() {
+	defer n.wg.Done()
+	subscribed := map[string]bool{}
+	for {
+		select {
+		case <-n.subWake:
+		case <-n.ctx.Done():
+			return
+		}
+		n.mu.Lock()
+		var sub, unsub []string
+		for ch := range n.subDirty {
+			want := n.members[ch] > 0
+			if want != subscribed[ch] {
+				if want {
+					sub = append(sub, n.k.chanTopic(ch))
+					subscribed[ch] = true
+				} else {
+					unsub = append(unsub, n.k.chanTopic(ch))
+					delete(subscribed, ch)
+				}
+			}
+		}
+		clear(n.subDirty)
+		n.mu.Unlock()
+		// go-redis remembers the channels even when the command fails and
+		// subscribes them again on its next connection.
+		if len(unsub) > 0 {
+			if err := n.ps.Unsubscribe(n.ctx, unsub...); err != nil && n.ctx.Err() == nil {
+				n.log.Warn("cluster: unsubscribe", "err", err)
+			}
+		}
+		if len(sub) > 0 {
+			if err := n.ps.Subscribe(n.ctx, sub...); err != nil && n.ctx.Err() == nil {
+				n.log.Warn("cluster: subscribe", "err", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,30 @@
+package cluster
+
+import "sync/atomic"
+
+// Stats counts what a node did. Every field is updated atomically; read them
+// with Load.
+type Stats struct {
+	// Fenced counts the times this node found its incarnation dead and
+	// re-announced its connections under a new one.
+	Fenced atomic.Int64
+	// Reaped counts the dead incarnations this node removed.
+	Reaped atomic.Int64
+	// Resyncs counts snapshot reloads of a channel that had a view (after a
+	// gap, a reconnect or a failed check); each emits at most one
+	// corrective diff.
+	Resyncs atomic.Int64
+	// Gaps counts presence events that arrived out of sequence.
+	Gaps atomic.Int64
+	// Corrections counts corrective diffs emitted by resyncs.
+	Corrections atomic.Int64
+	// Retries counts Redis pipelines sent again after a transport error.
+	Retries atomic.Int64
+	// Published counts room and broadcast messages sent to other nodes.
+	Published atomic.Int64
+	// Dropped counts room messages and broadcasts dropped because the queue
+	// of Redis writes was full.
+	Dropped atomic.Int64
+	// Received counts room and broadcast messages delivered from other nodes.
+	Received atomic.Int64
+}
