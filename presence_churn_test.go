@@ -106,7 +106,8 @@ func presenceChurn(t *testing.T, cfg ripple.Config, mode string) {
 
 	// Quiesce: every survivor's actions applied (a send after them comes
 	// back), every closed tab gone, then a marker through each channel: the
-	// loops run tasks in order, so it arrives after every diff.
+	// loops run tasks in order, so it arrives after every diff once the
+	// presence batches are flushed.
 	survivors := 0
 	for _, tb := range tabs {
 		if !tb.closed {
@@ -116,6 +117,7 @@ func presenceChurn(t *testing.T, cfg ripple.Config, mode string) {
 		}
 	}
 	wstest.Eventually(t, "closed tabs gone", func() bool { return s.Count() == survivors })
+	s.Presence().Flush() // the last batch now, not an interval later
 	for _, ch := range channels {
 		s.BroadcastRoom(ch, []byte(`"marker"`))
 	}

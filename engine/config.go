@@ -65,6 +65,14 @@ type Config struct {
 	// PresenceMode selects presence diff semantics; the zero value is
 	// presence.ModeUser.
 	PresenceMode presence.Mode
+	// PresenceInterval batches each channel's presence changes: the first
+	// change after a quiet interval is published at once, the following
+	// ones together, at most one presence_diff per interval, with one
+	// presence_state encoded for every connection that tracked meanwhile.
+	// This keeps a join storm in a big room from costing a diff per join
+	// to every member. Zero means 50 ms; negative publishes every change
+	// at once.
+	PresenceInterval time.Duration
 
 	// Logger receives the engine's logs. Nil means slog.Default().
 	Logger *slog.Logger
@@ -96,6 +104,7 @@ func (c Config) withDefaults() Config {
 	defDur(&c.PingInterval, 25*time.Second)
 	defDur(&c.IdleTimeout, 60*time.Second)
 	defDur(&c.CloseTimeout, 3*time.Second)
+	defDur(&c.PresenceInterval, 50*time.Millisecond)
 	if c.Observer == nil {
 		c.Observer = nopObserver{}
 	}

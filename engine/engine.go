@@ -61,15 +61,19 @@ type Engine struct {
 func New(cfg Config) *Engine {
 	cfg = cfg.withDefaults()
 	e := &Engine{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		rooms:    newRoomIndex(),
-		conns:    newRegistry(),
-		presence: presence.NewRegistry(cfg.PresenceMode),
-		loops:    make(map[gnet.EventLoop]*shard),
-		booted:   make(chan struct{}),
-		stopped:  make(chan struct{}),
+		cfg:     cfg,
+		log:     cfg.Logger,
+		rooms:   newRoomIndex(),
+		conns:   newRegistry(),
+		loops:   make(map[gnet.EventLoop]*shard),
+		booted:  make(chan struct{}),
+		stopped: make(chan struct{}),
 	}
+	pc := presence.Config{Mode: cfg.PresenceMode}
+	if cfg.PresenceInterval > 0 {
+		pc.Interval, pc.Deliver = cfg.PresenceInterval, e.deliverPresence
+	}
+	e.presence = presence.New(pc)
 	e.shards = make([]*shard, cfg.Loops)
 	for i := range e.shards {
 		e.shards[i] = newShard(e, i)

@@ -67,3 +67,69 @@ func (e *Engine) publisher(channel string, tracker *conn) presence.Publisher {
 		}
 	}
 }
+
+// deliverPresence publishes one batch of the presence registry (see
+// Config.PresenceInterval). It runs with the channel's lock held, from a
+// loop or a timer goroutine, so it only posts one task to each loop with
+// trackers or members: the state (one message for every tracker) to the
+// trackers, then the diff to the other members. Each tracker's state
+// already holds the batch, so it does not get the diff, as without
+// batching. The shard queues are FIFO, so every member gets the channel's
+// batches in one order.
+func (e *Engine) deliverPresence(channel string, state []byte, trackers []string, diff []byte) {
+	var byShard [maxLoops][]*conn
+	if state != nil {
+		for _, id := range trackers {
+			if c := e.conns.get(id); c != nil {
+				byShard[c.sh.idx] = append(byShard[c.sh.idx], c)
+			}
+		}
+	}
+	var stateMsg, diffMsg *message
+	if state != nil {
+		stateMsg = newMessage(codec.OpText, state)
+	}
+	var bits uint64
+	if diff != nil {
+		diffMsg = newMessage(codec.OpText, diff)
+		bits = e.rooms.loops(channel)
+		e.stats.Broadcasts.Add(1)
+	}
+	for _, sh := range e.shards {
+		cs := byShard[sh.idx]
+		if len(cs) > 0 || bits&sh.bit != 0 {
+			sh.post(func() { e.writeBatch(sh, channel, cs, stateMsg, diffMsg) })
+		}
+	}
+}
+
+// writeBatch writes state to this loop's trackers of a presence batch and
+// diff to the channel's other members here. Loop only.
+func (e *Engine) writeBatch(sh *shard, channel string, trackers []*conn, state, diff *message) {
+	for _, c := range trackers {
+		c.write(state.frameFor(c))
+	}
+	n := 0
+	if diff != nil {
+		members := sh.members([]string{channel}) // marks each with sh.mark
+		for _, c := range trackers {
+			if c.mark == sh.mark {
+				c.mark-- // a member, skipped below
+			}
+		}
+		for _, c := range members {
+			if c.mark == sh.mark {
+				c.write(diff.frameFor(c))
+				n++
+			}
+		}
+		sh.done()
+	}
+	e.stats.FramesOut.Add(int64(len(trackers) + n))
+	if state != nil {
+		e.stats.BytesOut.Add(int64(len(trackers) * len(state.plain)))
+	}
+	if diff != nil {
+		e.stats.BytesOut.Add(int64(n * len(diff.plain)))
+	}
+}

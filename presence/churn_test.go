@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ripple-rt/ripple/presence"
 )
@@ -30,10 +31,13 @@ type churnConfig struct {
 	ops      int // per worker per round
 	rounds   int
 	seed     uint64
+	// batch > 0 publishes through Config.Deliver in batches of that
+	// interval instead of through each call's Publisher.
+	batch time.Duration
 }
 
 func (c churnConfig) name() string {
-	return fmt.Sprintf("mode=%s/max_stale=%d", c.mode, c.maxStale)
+	return fmt.Sprintf("mode=%s/max_stale=%d/batch=%s", c.mode, c.maxStale, c.batch)
 }
 
 func churnConfigs() []churnConfig {
@@ -42,12 +46,17 @@ func churnConfigs() []churnConfig {
 	user.mode = presence.ModeUser
 	compact.mode, compact.maxStale, compact.seed = presence.ModeUser, 2, 2
 	conn.mode, conn.seed = presence.ModeConnection, 3
+	configs := []churnConfig{user, compact, conn}
+	for _, c := range configs[:3] {
+		c.batch, c.seed = 2*time.Millisecond, c.seed+10
+		configs = append(configs, c)
+	}
 	if testing.Short() {
-		for _, c := range []*churnConfig{&user, &compact, &conn} {
-			c.ops, c.rounds = 150, 2
+		for i := range configs {
+			configs[i].ops, configs[i].rounds = 150, 2
 		}
 	}
-	return []churnConfig{user, compact, conn}
+	return configs
 }
 
 // churnClient is what one connection received, in publish order, from its
@@ -67,6 +76,7 @@ type churnChannel struct {
 	name    string
 	mu      sync.Mutex
 	clients map[string]*churnClient
+	merged  int // batches with several trackers
 }
 
 func (cc *churnChannel) publisher(t *testing.T, tracker string) presence.Publisher {
@@ -91,6 +101,32 @@ func (cc *churnChannel) publisher(t *testing.T, tracker string) presence.Publish
 				if cl.member && cl.id != exclude {
 					cl.msgs = append(cl.msgs, diff)
 				}
+			}
+		}
+	}
+}
+
+// deliver is the fake fan-out of a batching registry (Config.Deliver): the
+// trackers get the state, then every member, trackers included, the diff.
+func (cc *churnChannel) deliver(state []byte, trackers []string, diff []byte) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if len(trackers) > 1 {
+		cc.merged++
+	}
+	for _, id := range trackers {
+		cl := cc.clients[id]
+		if cl == nil {
+			cl = &churnClient{id: id}
+			cc.clients[id] = cl
+		}
+		cl.member = true
+		cl.msgs = append(cl.msgs, state)
+	}
+	if diff != nil {
+		for _, cl := range cc.clients {
+			if cl.member {
+				cl.msgs = append(cl.msgs, diff)
 			}
 		}
 	}
@@ -127,13 +163,23 @@ func connUser(id string) string {
 func newChurn(cfg churnConfig) *churnRun {
 	run := &churnRun{
 		cfg:     cfg,
-		r:       presence.New(presence.Config{Mode: cfg.mode, MaxStaleRefs: cfg.maxStale}),
 		decoded: make(map[*byte]*decodedMsg),
 		views:   make(map[*churnClient]*clientView),
 	}
+	byName := map[string]*churnChannel{}
 	for i := 0; i < cfg.channels; i++ {
-		run.chans = append(run.chans, &churnChannel{name: fmt.Sprintf("room:%d", i), clients: map[string]*churnClient{}})
+		cc := &churnChannel{name: fmt.Sprintf("room:%d", i), clients: map[string]*churnClient{}}
+		run.chans = append(run.chans, cc)
+		byName[cc.name] = cc
 	}
+	pc := presence.Config{Mode: cfg.mode, MaxStaleRefs: cfg.maxStale}
+	if cfg.batch > 0 {
+		pc.Interval = cfg.batch
+		pc.Deliver = func(channel string, state []byte, trackers []string, diff []byte) {
+			byName[channel].deliver(state, trackers, diff)
+		}
+	}
+	run.r = presence.New(pc)
 	for w := 0; w < cfg.workers; w++ {
 		m := make(map[int]map[string]string)
 		for i := range run.chans {
@@ -225,6 +271,8 @@ func (run *churnRun) round(t *testing.T, round int) {
 		})
 	}
 	wg.Wait()
+	// A batching registry may hold the last changes for an interval.
+	run.r.Flush()
 }
 
 // untrack untracks id from channel ci and records it in the worker's model.
@@ -236,7 +284,9 @@ func (run *churnRun) untrack(t *testing.T, model map[int]map[string]string, ci i
 	}
 	model[ci][id] = ""
 	cc.mu.Lock()
-	cc.clients[id].member = false
+	if cl := cc.clients[id]; cl != nil { // nil: untracked before its batch went out
+		cl.member = false
+	}
 	cc.mu.Unlock()
 	return true
 }
@@ -368,6 +418,16 @@ func TestChurn(t *testing.T) {
 				t.Errorf("no compaction happened with MaxStaleRefs %d", cfg.maxStale)
 			}
 			t.Logf("compactions: %d", run.r.Compactions())
+			if cfg.batch > 0 {
+				merged := 0
+				for _, cc := range run.chans {
+					merged += cc.merged
+				}
+				if merged == 0 {
+					t.Errorf("no batch carried several tracks")
+				}
+				t.Logf("batches with several tracks: %d", merged)
+			}
 			// The same views through the real phoenix npm package.
 			t.Run("phoenix_npm", func(t *testing.T) {
 				node := requirePhoenixCheck(t)

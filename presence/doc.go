@@ -85,6 +85,38 @@
 // most MaxStaleRefs encoded metas beyond its current ones. Compactions
 // counts them.
 //
+// # Batches
+//
+// Without batching every change is published at once, one presence_diff
+// per change and one presence_state per Track: filling a channel of n users
+// costs O(n²) messages, and a burst of joins into a big channel sends each
+// member one diff per join. With Config.Deliver and Config.Interval set
+// (the engine's default, 50 ms), a channel's changes are batched:
+//
+//   - the first change after a quiet interval is published at once;
+//   - later changes wait, and are published together one interval after the
+//     previous publication (by a timer), so a channel publishes at most one
+//     batch per interval however many connections come and go;
+//   - a batch is one presence_diff whose joins and leaves hold every user
+//     that changed, and one presence_state, encoded once, for all the
+//     connections that tracked in it (Deliver's trackers); it reflects the
+//     channel when the batch goes out, so it holds the batch's changes and
+//     the trackers do not need its diff;
+//   - a user appears at most once per batch: a second change of a user
+//     already in it publishes the batch first. The merged diff then means
+//     what the separate diffs meant, whichever order a client applies
+//     joins and leaves in (the seed's code deletes a user on any leave, so a
+//     leave and a join of one user must not share a diff);
+//   - the Untrack that empties a channel publishes at once, and Flush
+//     publishes every pending batch.
+//
+// The invariant above holds for every member and tracker (the churn tests
+// run with and without batching, through both client algorithms and the
+// phoenix npm package). A tracker that untracks before its batch goes out
+// gets no state. The stale-ref bookkeeping counts a meta as shown to others
+// when it was in a presence_state delivered to another connection: a later
+// batch's state, or its own batch's when that batch had other trackers.
+//
 // # Goroutines and locks
 //
 // A Registry is safe for concurrent use. Each channel has its own mutex;
@@ -92,7 +124,7 @@
 // channel is removed from the table, so channels without presences cost
 // nothing.
 //
-// The Publisher runs while its channel's mutex is held: the order of
+// The Publisher (or Deliver) runs while its channel's mutex is held: the order of
 // Publisher calls is the order of the channel's changes, and a caller that
 // enqueues the bytes into FIFO queues inside the callback keeps that order
 // for every recipient. The Publisher must not block and must not call back

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 )
 
@@ -79,6 +80,23 @@ type Config struct {
 	// them on every client. Exceeding it triggers a compaction (see the
 	// package doc). Values below 1 mean DefaultMaxStaleRefs.
 	MaxStaleRefs int
+
+	// Interval batches each channel's changes when Deliver is set: the
+	// first change after a quiet Interval is published at once, later ones
+	// are merged and published together Interval after the previous
+	// publication (see "Batches" in the package doc). Zero, or a nil
+	// Deliver, publishes every change at once through the Publisher passed
+	// to the call.
+	Interval time.Duration
+	// Deliver publishes one batch of a channel: state (nil when no
+	// connection tracked in the batch) goes to the trackers, diff (nil when
+	// nobody else must be told) to every member, trackers included. It is
+	// called with the channel's lock held, from the goroutine that made a
+	// change or from a timer goroutine, so it must not block and must not
+	// call back into the Registry. The slices are the callee's. With Deliver
+	// set, the Publisher arguments of Track, Untrack and SetState are
+	// ignored.
+	Deliver func(channel string, state []byte, trackers []string, diff []byte)
 }
 
 // Publisher receives the encoded messages of one presence change. It is
@@ -105,6 +123,8 @@ type Registry struct {
 	mode     Mode
 	prefix   string
 	maxStale int
+	interval time.Duration
+	deliver  func(channel string, state []byte, trackers []string, diff []byte)
 
 	// compactions counts ModeUser compactions, for metrics.
 	compactions atomic.Uint64
@@ -127,12 +147,17 @@ type channel struct {
 	users map[string]*user // by user id
 	order []*user          // users in a dense slice; user.idx is the position
 	conns map[string]*conn // by connection id
-	// gen counts Tracks, each of which sends a presence_state. A meta with
-	// born < gen was in the state of a later Track, i.e. shown to another
-	// connection.
+	// gen counts the published batches that carried a presence_state. A
+	// meta with born < gen was in a state published after its own, i.e.
+	// shown to another connection.
 	gen        uint64
 	nMetas     int // number of tracked connections
 	entryBytes int // sum of len(user.entry), to size presence_state exactly
+
+	// The changes not yet published, see batch.go.
+	b     batch
+	last  time.Time // when the last batch was published (batching only)
+	armed bool      // a timer will publish the batch
 }
 
 // user is one user's entry in a channel.
@@ -162,9 +187,13 @@ type conn struct {
 
 	// Guarded by the channel's mu.
 	meta Meta   // meta.raw points into u.entry while tracked
-	born uint64 // channel.gen of the state built by this conn's Track
-	// announced: the meta went out in a joins diff (ModeUser bookkeeping).
+	born uint64 // channel.gen of the batch that carries this conn's state
+	// announced: the meta went out in a joins diff, or in a presence_state
+	// published to another connection along with its own (ModeUser
+	// bookkeeping).
 	announced bool
+	// waiting: the conn is among the batch's trackers.
+	waiting bool
 }
 
 // NewRegistry returns an empty Registry in the given mode with default
@@ -174,6 +203,9 @@ func NewRegistry(mode Mode) *Registry { return New(Config{Mode: mode}) }
 // New returns an empty Registry configured by cfg.
 func New(cfg Config) *Registry {
 	r := &Registry{mode: cfg.Mode, prefix: cfg.RefPrefix, maxStale: cfg.MaxStaleRefs}
+	if cfg.Deliver != nil {
+		r.interval, r.deliver = max(cfg.Interval, 0), cfg.Deliver
+	}
 	if r.maxStale < 1 {
 		r.maxStale = DefaultMaxStaleRefs
 	}
@@ -266,6 +298,7 @@ func (r *Registry) Track(channelName, connID, userID string, meta map[string]any
 	if _, ok := ch.conns[connID]; ok {
 		return ErrAlreadyTracked
 	}
+	r.begin(ch, userID, pub)
 	u := ch.users[userID]
 	first := u == nil
 	if first {
@@ -273,33 +306,34 @@ func (r *Registry) Track(channelName, connID, userID string, meta map[string]any
 		ch.users[userID] = u
 		ch.order = append(ch.order, u)
 	}
-	ch.gen++
 	c := &conn{
 		id:    connID,
 		u:     u,
 		extra: extra,
 		meta:  Meta{Ref: ref, State: state, Fields: fields, raw: raw},
-		born:  ch.gen,
+		born:  ch.gen + 1,
 	}
 	ch.conns[connID] = c
 	u.conns = append(u.conns, c)
 	ch.nMetas++
 	ch.rebuildEntry(u)
 
-	var diff []byte
+	rec := r.records(pub)
 	if first || r.mode == ModeConnection {
 		c.announced = true
-		if pub != nil {
+		if rec {
 			j := u.entry // just this meta when the user is new
 			if !first {
 				j = entry(u.key, [][]byte{c.meta.raw}, nil)
 			}
-			diff = encodeDiff(j, nil)
+			ch.b.join(userID, j)
 		}
 	}
-	if pub != nil {
-		pub(ch.encodeState(), diff, connID)
+	if rec {
+		c.waiting = true
+		ch.b.trackers = append(ch.b.trackers, c)
 	}
+	r.changed(ch, pub)
 	return nil
 }
 
@@ -318,6 +352,10 @@ func (r *Registry) Untrack(channelName, connID string, pub Publisher) error {
 		return ErrNotTracked
 	}
 	u := c.u
+	r.begin(ch, u.id, pub)
+	if c.waiting {
+		ch.b.dropTracker(c)
+	}
 	delete(ch.conns, connID)
 	i := slices.Index(u.conns, c)
 	u.conns = slices.Delete(u.conns, i, i+1)
@@ -327,16 +365,16 @@ func (r *Registry) Untrack(channelName, connID string, pub Publisher) error {
 		ch.rebuildEntry(u)
 	}
 
-	var diff, compact []byte
+	rec := r.records(pub)
 	switch {
 	case r.mode == ModeConnection:
-		if pub != nil {
-			diff = encodeDiff(nil, entry(u.key, [][]byte{c.meta.raw}, nil))
+		if rec {
+			ch.b.leave(u.id, entry(u.key, [][]byte{c.meta.raw}, nil))
 		}
 	case last:
 		// The user leaves: retract every ref a client may hold.
-		if pub != nil {
-			diff = encodeDiff(nil, entry(u.key, u.stale, []*conn{c}))
+		if rec {
+			ch.b.leave(u.id, entry(u.key, u.stale, []*conn{c}))
 		}
 		u.stale = nil
 	case c.announced || ch.gen > c.born:
@@ -345,11 +383,13 @@ func (r *Registry) Untrack(channelName, connID string, pub Publisher) error {
 		u.stale = append(u.stale, bytes.Clone(c.meta.raw))
 		if len(u.stale) > r.maxStale {
 			// Compaction: leave with every held ref, then join with the
-			// current metas. Both client algorithms end with exactly the
-			// current metas; clients see the user leave and come back.
-			if pub != nil {
-				diff = encodeDiff(nil, entry(u.key, u.stale, u.conns))
-				compact = encodeDiff(u.entry, nil)
+			// current metas, as two diffs. Both client algorithms end with
+			// exactly the current metas; clients see the user leave and
+			// come back.
+			if rec {
+				ch.b.leave(u.id, entry(u.key, u.stale, u.conns))
+				r.flush(ch, pub)
+				ch.b.join(u.id, u.entry)
 			}
 			u.stale = nil
 			r.compactions.Add(1)
@@ -362,15 +402,14 @@ func (r *Registry) Untrack(channelName, connID string, pub Publisher) error {
 		ch.removeUser(u)
 	}
 	if len(ch.conns) == 0 {
+		// Publish before the channel is gone, so that a channel of the
+		// same name created next publishes after this one.
+		r.flush(ch, pub)
 		ch.dead = true
 		r.channels.CompareAndDelete(ch.name, ch)
+		return nil
 	}
-	if diff != nil {
-		pub(nil, diff, "")
-	}
-	if compact != nil {
-		pub(nil, compact, "")
-	}
+	r.changed(ch, pub)
 	return nil
 }
 
@@ -399,6 +438,7 @@ func (r *Registry) SetState(channelName, connID, state string, pub Publisher) er
 		return ErrNotTracked
 	}
 	u := c.u
+	r.begin(ch, u.id, pub)
 	old := c.meta
 	m := Meta{Ref: old.Ref, State: state, Fields: old.Fields}
 	if r.mode == ModeConnection {
@@ -407,28 +447,27 @@ func (r *Registry) SetState(channelName, connID, state string, pub Publisher) er
 	m.raw = appendMeta(nil, m.Ref, m.PrevRef, stateJSON, c.extra)
 	c.meta = m
 
-	var diff []byte
+	rec := r.records(pub)
 	if r.mode == ModeConnection {
 		// The updated meta moves to the end, where Phoenix clients put it.
 		i := slices.Index(u.conns, c)
 		copy(u.conns[i:], u.conns[i+1:])
 		u.conns[len(u.conns)-1] = c
 		ch.rebuildEntry(u)
-		if pub != nil {
-			diff = encodeDiff(entry(u.key, [][]byte{c.meta.raw}, nil), entry(u.key, [][]byte{old.raw}, nil))
+		if rec {
+			ch.b.join(u.id, entry(u.key, [][]byte{c.meta.raw}, nil))
+			ch.b.leave(u.id, entry(u.key, [][]byte{old.raw}, nil))
 		}
 	} else {
 		ch.rebuildEntry(u)
 		for _, o := range u.conns {
 			o.announced = true
 		}
-		if pub != nil {
-			diff = encodeDiff(u.entry, nil)
+		if rec {
+			ch.b.join(u.id, u.entry)
 		}
 	}
-	if pub != nil {
-		pub(nil, diff, "")
-	}
+	r.changed(ch, pub)
 	return nil
 }
 
