@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ripple-rt/ripple/presence"
 )
@@ -122,6 +123,59 @@ func BenchmarkList(b *testing.B) {
 	for b.Loop() {
 		if len(r.List("room")) != 1000 {
 			b.Fatal("short list")
+		}
+	}
+}
+
+// BenchmarkStorm measures a join storm: burst new users track in a channel
+// of members users, then untrack, with and without batching. Without it
+// every Track encodes a presence_state of the whole channel and every change
+// is a diff; with it a burst costs a few batches. publications/op counts the
+// states and diffs handed out, msg_bytes/op their size.
+func BenchmarkStorm(b *testing.B) {
+	const burst = 1000
+	for _, members := range []int{1000, 10000} {
+		for _, interval := range []time.Duration{0, 50 * time.Millisecond} {
+			b.Run(fmt.Sprintf("members=%d/burst=%d/batch=%s", members, burst, interval), func(b *testing.B) {
+				var pubs, msgBytes atomic.Int64
+				cfg := presence.Config{}
+				if interval > 0 {
+					cfg.Interval = interval
+					cfg.Deliver = func(_ string, state []byte, _ []string, diff []byte) {
+						pubs.Add(1)
+						msgBytes.Add(int64(len(state) + len(diff)))
+					}
+				}
+				r := presence.New(cfg)
+				fill(b, r, "room", members)
+				pub := func(state, diff []byte, _ string) {
+					pubs.Add(1)
+					msgBytes.Add(int64(len(state) + len(diff)))
+				}
+				ids := make([]string, burst)
+				for i := range ids {
+					ids[i] = "storm-" + strconv.Itoa(i)
+				}
+				meta := map[string]any{"name": "Storm"}
+				pubs.Store(0)
+				msgBytes.Store(0)
+				b.ReportAllocs()
+				for b.Loop() {
+					for _, id := range ids {
+						if err := r.Track("room", id, id, meta, pub); err != nil {
+							b.Fatal(err)
+						}
+					}
+					for _, id := range ids {
+						if err := r.Untrack("room", id, pub); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+				r.Flush()
+				b.ReportMetric(float64(pubs.Load())/float64(b.N), "publications/op")
+				b.ReportMetric(float64(msgBytes.Load())/float64(b.N), "msg_bytes/op")
+			})
 		}
 	}
 }
