@@ -2,14 +2,19 @@
 #   make bench                      quick suite, ripple vs gorilla, gws, nbio (< 10 min on 2 cores)
 #   make bench BENCH_FLAGS='-repeat 2 -server ripple,nbio'
 #   make bench-c1m                  1,000,000 idle connections against ripple (raised limits needed)
+#   make bench-storm                join storm: a presence room of 10,000, then 1,000 joins at once (ripple)
+#   make bench-storm BENCH_FLAGS='-room-size 3000 -burst 300'
 GO          ?= go
 BENCH_OUT   ?= bench/out
 BENCH_FLAGS ?=
 
-.PHONY: bench bench-c1m
+.PHONY: bench bench-c1m bench-storm
 
 bench:
 	$(GO) run ./cmd/ripple-bench all -out $(BENCH_OUT) $(BENCH_FLAGS)
 
 bench-c1m:
 	$(GO) run ./cmd/ripple-bench c1m -out $(BENCH_OUT) $(BENCH_FLAGS)
+
+bench-storm:
+	$(GO) run ./cmd/ripple-bench storm -server ripple -out $(BENCH_OUT) $(BENCH_FLAGS)

@@ -179,6 +179,8 @@ func newDriver(spec *Spec, idx int, shared any) (driver, error) {
 		return newRoomsDriver(spec, idx), nil
 	case Presence:
 		return newPresenceDriver(spec, idx), nil
+	case Storm:
+		return newStormDriver(spec, idx), nil
 	}
 	return nil, fmt.Errorf("scenario: unknown scenario %q", spec.Scenario)
 }

@@ -1,5 +1,7 @@
 // Package scenario is the benchmark logic: the scenarios (idle, echo,
-// broadcast, rooms, presence) on both sides of the parent/worker split.
+// broadcast, rooms, presence, storm) on both sides of the parent/worker split.
+// The storm scenario has its own parent flow (runStorm: fill, baseline,
+// burst, checks) and a bystander connection driven from the parent.
 //
 // Parent side (Run): checks the limits a run needs (open files, ports per
 // source address, memory) and explains how to lift them, starts the workers

@@ -80,6 +80,8 @@ type Result struct {
 	ClientCPU  float64 `json:"client_cpu"`  // cores busy in the workers during the run step
 	MachineCPU float64 `json:"machine_cpu"` // cores busy machine-wide during the run step (softirq included)
 	ServerPID  int     `json:"server_pid,omitempty"`
+
+	Storm *StormResult `json:"storm,omitempty"` // storm scenario
 }
 
 func (r *Result) fail(format string, a ...any) {

@@ -59,6 +59,9 @@ type Target struct {
 // with OK false is not an error; an error means the run could not be made
 // (limits, a worker failing, the server vanishing).
 func Run(ctx context.Context, opt Options, target Target) (*Result, error) {
+	if opt.Spec.Scenario == Storm {
+		return runStorm(ctx, opt, target)
+	}
 	spec := opt.Spec
 	res := &Result{Scenario: spec.Scenario, Server: target.Name, URL: target.URL}
 	addr, host, err := resolve(target.URL)

@@ -66,6 +66,7 @@ type Spec struct {
 	RoomSize         int      `json:"room_size"`         // rooms, presence
 	Churn            float64  `json:"churn"`             // rooms, presence: leave+join cycles per second, all workers
 	MsgRate          float64  `json:"msg_rate"`          // rooms, presence: published messages per second, all workers
+	Burst            int      `json:"burst,omitempty"`   // storm: users that connect at once after the fill
 }
 
 // share splits n items over parts, returning the count of part i.
@@ -151,6 +152,8 @@ type WorkerStats struct {
 	Ghosts          int64 `json:"ghosts"`  // presence: users listed that are gone
 	Absent          int64 `json:"absent"`  // presence: users present but not listed
 
+	Storm *StormStats `json:"storm,omitempty"` // storm scenario
+
 	CPUNs    int64    `json:"cpu_ns"` // worker process user+system CPU during the run step
 	StepNs   int64    `json:"step_ns"`
 	Progress Progress `json:"progress"`
@@ -193,6 +196,7 @@ func (s *WorkerStats) Merge(o *WorkerStats) {
 	s.Churned += o.Churned
 	s.Ghosts += o.Ghosts
 	s.Absent += o.Absent
+	s.Storm = s.Storm.merge(o.Storm)
 	s.CPUNs += o.CPUNs
 	if o.StepNs > s.StepNs {
 		s.StepNs = o.StepNs

@@ -44,6 +44,11 @@ scenarios:
              leave+join cycles/s: deliveries/s, latency, no foreign/missing messages
   presence   rooms of -room-size on /ws/presence/<id>, -churn track/untrack cycles/s:
              diffs/s, diff latency, watchers' lists checked (skipped on HTTP 404)
+  storm      one presence room of -room-size (default 10000) filled at -rate (default
+             2000/s), then -burst (default 1000) users connecting at once; a bystander
+             on /ws/echo measures round trips (-msg-rate/s) before and during the burst;
+             every member must see the same diffs in the same order and end with the
+             whole room, as /api/list_presence does (not in all; make bench-storm)
   all        every scenario above in turn, with their defaults (make bench)
   c1m        idle with 1,000,000 connections against ripple, -procs auto; needs the
              raised limits listed in bench/README.md (make bench-c1m)
@@ -76,6 +81,7 @@ var scenarioDefaults = map[string]defaults{
 	scenario.Broadcast: {n: 10000, dur: 10 * time.Second, window: 1, publishers: 4},
 	scenario.Rooms:     {n: 10000, dur: 10 * time.Second, roomSize: 10, churn: 200, msgRate: 2000},
 	scenario.Presence:  {n: 2000, dur: 10 * time.Second, roomSize: 10, churn: 100},
+	scenario.Storm:     {dur: 3 * time.Second},
 }
 
 func main() {
@@ -124,9 +130,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		publishers  = fs.Int("publishers", 0, "broadcast publishers (default 4)")
 		pubRate     = fs.Float64("pub-rate", 0, "broadcast: messages/s per publisher (0: as fast as the window allows)")
 		route       = fs.String("route", "room", "broadcast route: room (/ws/room/bench) or shootout (/ws/shootout)")
-		roomSize    = fs.Int("room-size", 0, "rooms, presence: connections per room (default 10)")
+		roomSize    = fs.Int("room-size", 0, "rooms, presence: connections per room (default 10); storm: members before the burst (default 10000)")
 		churn       = fs.Float64("churn", -1, "rooms, presence: leave+join cycles per second, all rooms together")
-		msgRate     = fs.Float64("msg-rate", -1, "rooms: published messages per second, all rooms together")
+		msgRate     = fs.Float64("msg-rate", -1, "rooms: published messages per second, all rooms together; storm: bystander round trips per second (default 100)")
+		burst       = fs.Int("burst", 0, "storm: users that connect at once after the fill (default 1000)")
 		size        = fs.Int("size", 0, "padding bytes added to every message")
 		cps         = fs.String("checkpoints", "", "idle: comma list of connection counts to sample server RSS at (the last is -n)")
 		settle      = fs.Duration("settle", 5*time.Second, "idle: max wait for the server's RSS to settle at each checkpoint")
@@ -253,6 +260,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		if set["msg-rate"] {
 			sp.MsgRate = *msgRate
+		}
+		if sc == scenario.Storm {
+			// -d is the baseline before the burst (and the least time the
+			// burst step lasts); -drain bounds the wait for it to settle.
+			sp.Burst = *burst
+			if !set["rate"] {
+				sp.Rate = 2000
+			}
+			if !set["drain"] {
+				sp.Drain = scenario.Duration(time.Minute)
+			}
+			if !set["inflight"] {
+				sp.MaxInflight = max(*inflight, sp.Burst, 1000)
+			}
 		}
 		specs[sc] = sp
 		if sc == scenario.Idle {
