@@ -218,7 +218,13 @@ func (e *Engine) OnTraffic(gc gnet.Conn) (action gnet.Action) {
 	case stateHandshake:
 		return e.readHandshake(c)
 	case stateOpen, stateClosing:
-		return e.readFrames(c)
+		action = e.readFrames(c)
+		if c.sh.behind {
+			// The loop has a write backlog: answer this one now rather
+			// than behind it.
+			c.flushPending()
+		}
+		return action
 	}
 	// Closed or handed off: drop whatever still arrives.
 	_, _ = gc.Discard(gc.InboundBuffered())

@@ -37,6 +37,7 @@ type shard struct {
 	ev       Event      // reused for handlers that run on the loop
 	mark     uint32     // fan-out serial, for de-duplicating recipients
 	flushing bool       // writes are waiting and a drain that flushes them is queued
+	behind   bool       // the last flush ran out of time; the rest waits for the next round
 	dirty    []*conn    // connections with frames waiting, in first-write order
 	pending  [][][]byte // pending[i]: the frames waiting for dirty[i]
 	coalesce []byte     // reused to write several small frames at once
@@ -103,16 +104,50 @@ func (sh *shard) drain(context.Context) error {
 	return nil
 }
 
+// flushBudget bounds the time one round spends writing. Past it the other
+// waiting connections are written in the next round, after the loop has
+// polled its sockets again: a storm of large writes (a join burst into a big
+// presence channel sends every joiner the whole channel) must not keep the
+// loop from reading, and from answering, everybody else.
+const flushBudget = 2 * time.Millisecond
+
 // flush writes every frame the batch queued: one write (or writev) per
-// connection, whatever the number of messages it got. Loop only.
+// connection, whatever the number of messages it got, for at most
+// flushBudget. Loop only.
 func (sh *shard) flush() {
-	sh.flushing = false
+	start := time.Now()
 	for i, c := range sh.dirty {
 		c.flushPending()
 		c.out = 0
 		sh.dirty[i] = nil
+		if i+1 < len(sh.dirty) && time.Since(start) > flushBudget {
+			sh.resumeLater(i + 1)
+			return
+		}
 	}
+	sh.flushing, sh.behind = false, false
 	sh.dirty = sh.dirty[:0]
+}
+
+// resumeLater keeps the connections from dirty[from:] waiting, in order, and
+// has a later round write them. The drain that does it is posted from
+// another goroutine, so that gnet's loop polls its sockets before running it
+// (a task posted from the running drain could run in the same round).
+// Meanwhile the loop is behind: a connection that sent something gets its
+// answer written at once (see OnTraffic) instead of after the backlog.
+func (sh *shard) resumeLater(from int) {
+	n := len(sh.dirty) - from
+	for j := range n {
+		c := sh.dirty[from+j]
+		sh.dirty[j], sh.dirty[from+j] = c, nil
+		// The slots before from are flushed and empty; swap one to the end.
+		sh.pending[j], sh.pending[from+j] = sh.pending[from+j], sh.pending[j]
+		c.out = int32(j + 1)
+	}
+	sh.dirty = sh.dirty[:n]
+	sh.behind = true
+	sh.e.stats.FlushYields.Add(1)
+	go sh.post(noop) // flushing stays set: later writes join the backlog
 }
 
 func noop() {}
