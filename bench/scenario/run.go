@@ -62,40 +62,11 @@ func Run(ctx context.Context, opt Options, target Target) (*Result, error) {
 	if opt.Spec.Scenario == Storm {
 		return runStorm(ctx, opt, target)
 	}
-	spec := opt.Spec
-	res := &Result{Scenario: spec.Scenario, Server: target.Name, URL: target.URL}
-	addr, host, err := resolve(target.URL)
-	if err != nil {
-		return nil, err
+	p, err := prepare(opt, &target, nil)
+	if err != nil || p.skipped {
+		return p.result(), err
 	}
-	spec.Addr, spec.Host = addr.String(), host
-	if target.PID == 0 {
-		if pid, err := procfs.ListenerPID(int(addr.Port())); err == nil {
-			target.PID = pid
-		}
-	}
-	res.ServerPID = target.PID
-	applyDefaults(&spec)
-	if spec.Scenario == Presence {
-		code, err := Probe(addr, host, "/ws/presence/probe?user_id=probe&name=probe")
-		if err != nil {
-			return nil, fmt.Errorf("scenario: presence probe: %w", err)
-		}
-		if code != 101 {
-			res.Spec = spec
-			res.Skipped = fmt.Sprintf("server answers /ws/presence with HTTP %d", code)
-			res.OK = true
-			return res, nil
-		}
-	}
-	procs, srcs, err := preflight(&spec, opt, target)
-	if err != nil {
-		return nil, err
-	}
-	res.Procs = procs
-	spec.Epoch = time.Now().UnixNano()
-	res.Spec = spec
-	res.Spec.Sources = nil
+	res, spec, procs, srcs := p.res, p.spec, p.procs, p.srcs
 
 	net0, _ := procfs.ReadNetCounters()
 	s, err := startSession(ctx, opt, spec, procs, srcs, target.Name)
@@ -264,6 +235,71 @@ func checkpoints(cps []int, n int) []int {
 		}
 	}
 	return append(out, n)
+}
+
+// prepared is a run set up by prepare.
+type prepared struct {
+	res         *Result
+	spec        Spec
+	addr        netip.AddrPort
+	host        string
+	procs, srcs int
+	skipped     bool // res is final: the server has no /ws/presence
+}
+
+// result is the prepared result, nil for nil.
+func (p *prepared) result() *Result {
+	if p == nil {
+		return nil
+	}
+	return p.res
+}
+
+// prepare sets up a run: it resolves the target, fills the spec's defaults
+// (adjust first, for a scenario's own), probes /ws/presence for the presence
+// scenarios (a server without it gives a result marked Skipped, not an
+// error) and checks the limits for the workers. target.PID is looked up
+// from the port when it is 0.
+func prepare(opt Options, target *Target, adjust func(*Spec)) (*prepared, error) {
+	p := &prepared{spec: opt.Spec}
+	spec := &p.spec
+	p.res = &Result{Scenario: spec.Scenario, Server: target.Name, URL: target.URL}
+	var err error
+	if p.addr, p.host, err = resolve(target.URL); err != nil {
+		return nil, err
+	}
+	spec.Addr, spec.Host = p.addr.String(), p.host
+	if target.PID == 0 {
+		if pid, err := procfs.ListenerPID(int(p.addr.Port())); err == nil {
+			target.PID = pid
+		}
+	}
+	p.res.ServerPID = target.PID
+	if adjust != nil {
+		adjust(spec)
+	}
+	applyDefaults(spec)
+	if spec.Scenario == Presence || spec.Scenario == Storm {
+		code, err := Probe(p.addr, p.host, "/ws/presence/probe?user_id=probe&name=probe")
+		if err != nil {
+			return nil, fmt.Errorf("scenario: presence probe: %w", err)
+		}
+		if code != 101 {
+			p.res.Spec = *spec
+			p.res.Skipped = fmt.Sprintf("server answers /ws/presence with HTTP %d", code)
+			p.res.OK = true
+			p.skipped = true
+			return p, nil
+		}
+	}
+	if p.procs, p.srcs, err = preflight(spec, opt, *target); err != nil {
+		return nil, err
+	}
+	p.res.Procs = p.procs
+	spec.Epoch = time.Now().UnixNano()
+	p.res.Spec = *spec
+	p.res.Spec.Sources = nil
+	return p, nil
 }
 
 // resolve turns ws://host:port into an IPv4 address and a Host header.

@@ -46,39 +46,11 @@ func stormSpec(s *Spec) {
 // /api/list_presence, with a bystander connection measuring the server's
 // responsiveness throughout.
 func runStorm(ctx context.Context, opt Options, target Target) (*Result, error) {
-	spec := opt.Spec
-	res := &Result{Scenario: spec.Scenario, Server: target.Name, URL: target.URL}
-	addr, host, err := resolve(target.URL)
-	if err != nil {
-		return nil, err
+	p, err := prepare(opt, &target, stormSpec)
+	if err != nil || p.skipped {
+		return p.result(), err
 	}
-	spec.Addr, spec.Host = addr.String(), host
-	if target.PID == 0 {
-		if pid, err := procfs.ListenerPID(int(addr.Port())); err == nil {
-			target.PID = pid
-		}
-	}
-	res.ServerPID = target.PID
-	stormSpec(&spec)
-	applyDefaults(&spec)
-	code, err := Probe(addr, host, "/ws/presence/probe?user_id=probe&name=probe")
-	if err != nil {
-		return nil, fmt.Errorf("scenario: presence probe: %w", err)
-	}
-	if code != 101 {
-		res.Spec = spec
-		res.Skipped = fmt.Sprintf("server answers /ws/presence with HTTP %d", code)
-		res.OK = true
-		return res, nil
-	}
-	procs, srcs, err := preflight(&spec, opt, target)
-	if err != nil {
-		return nil, err
-	}
-	res.Procs = procs
-	spec.Epoch = time.Now().UnixNano()
-	res.Spec = spec
-	res.Spec.Sources = nil
+	res, spec, procs, srcs, addr, host := p.res, p.spec, p.procs, p.srcs, p.addr, p.host
 	sr := &StormResult{Room: stormRoom(&spec), Members: spec.RoomSize, Burst: spec.Burst}
 	sr.Channel = "room:" + sr.Room
 	res.Storm = sr
