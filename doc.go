@@ -24,7 +24,13 @@
 // from any goroutine. Plain HTTP requests on the same port go to
 // Config.HTTPHandler; package httpapi exposes the helpers as a JSON API.
 //
+// Several servers become one with JoinCluster (ripple -redis URL): rooms,
+// broadcasts, every helper and presence then work across the nodes through
+// one Redis server, and a node that dies has its connections and presences
+// removed everywhere within seconds (package cluster).
+//
 // The mechanisms live in their own packages: engine (event loops, fan-out),
 // codec (WebSocket framing and handshake), route (path patterns), presence
-// (the presence tracker), handlers (the built-in demo handlers).
+// (the presence tracker), cluster (Redis cluster mode), handlers (the
+// built-in demo handlers).
 package ripple

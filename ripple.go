@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ripple-rt/ripple/cluster"
 	"github.com/ripple-rt/ripple/codec"
 	"github.com/ripple-rt/ripple/engine"
 	"github.com/ripple-rt/ripple/presence"
@@ -29,6 +30,9 @@ type (
 	Params      = route.Params
 	Presence    = presence.Presence
 	Meta        = presence.Meta
+	// ClusterConfig configures cluster mode (see JoinCluster and package
+	// cluster); only URL is required.
+	ClusterConfig = cluster.Config
 )
 
 // Event types.
@@ -55,6 +59,35 @@ var (
 type Server struct {
 	e *engine.Engine // Immutable after New.
 }
+
+// JoinCluster makes s one node of a cluster of servers sharing the Redis
+// server at cfg.URL: rooms, broadcasts, the helpers and presence then work
+// across every node (see package cluster). Call it once, after New and
+// before Start; ctx bounds the connection to Redis. cfg.Local and
+// cfg.PresenceMode are set from s (every node must use the same Config
+// PresenceMode); a nil cfg.Logger becomes the server's. Shutdown leaves the
+// cluster after the last connection is closed.
+func (s *Server) JoinCluster(ctx context.Context, cfg ClusterConfig) error {
+	ecfg := s.e.Config()
+	cfg.Local = engine.ClusterLocal(s.e)
+	cfg.PresenceMode = ecfg.PresenceMode
+	if cfg.Logger == nil {
+		cfg.Logger = ecfg.Logger
+	}
+	n, err := cluster.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if err := s.e.SetCluster(n); err != nil {
+		_ = n.Close()
+		return err
+	}
+	return nil
+}
+
+// Node returns the server's cluster node (for its id, Fenced and Stats),
+// nil unless JoinCluster succeeded.
+func (s *Server) Node() *cluster.Node { return s.e.Cluster() }
 
 // New returns a Server configured by cfg; the zero Config works.
 func New(cfg Config) *Server { return &Server{e: engine.New(cfg)} }
@@ -86,7 +119,18 @@ func (s *Server) Addr() net.Addr { return s.e.Addr() }
 
 // Shutdown drains the server: every connection gets close 1001, every
 // disconnect event runs, then the loops stop. See engine.Engine.Shutdown.
-func (s *Server) Shutdown(ctx context.Context) error { return s.e.Shutdown(ctx) }
+// A cluster node then leaves the cluster: its queued changes reach Redis
+// and what is left of it is removed at once (the other nodes' members get
+// the leave diffs now rather than after the node's deadline).
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.e.Shutdown(ctx)
+	if n := s.e.Cluster(); n != nil {
+		if cerr := n.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
 
 // Done is closed once the server has stopped.
 func (s *Server) Done() <-chan struct{} { return s.e.Done() }
@@ -116,17 +160,22 @@ func (s *Server) Stats() *Stats { return s.e.Stats() }
 // Send sends a text message to one connection; false if it is unknown.
 func (s *Server) Send(id string, msg []byte) bool { return s.e.Send(id, msg) }
 
-// Broadcast sends a text message to every connection and returns how many.
+// Broadcast sends a text message to every connection and returns how many
+// (on this node, in cluster mode).
 func (s *Server) Broadcast(msg []byte) int { return s.e.Broadcast(msg) }
 
 // BroadcastRoom sends a text message to every member of channel and returns
-// how many.
+// how many (on this node, in cluster mode).
 func (s *Server) BroadcastRoom(channel string, msg []byte) int {
 	return s.e.BroadcastRoom(channel, msg)
 }
 
-// Count is the number of open connections.
+// Count is the number of open connections (of the whole cluster in
+// cluster mode).
 func (s *Server) Count() int { return s.e.Count() }
+
+// LocalCount is the number of open connections of this server alone.
+func (s *Server) LocalCount() int { return s.e.LocalCount() }
 
 // Join adds connection id to channel.
 func (s *Server) Join(id, channel string) error { return s.e.Join(id, channel) }
@@ -134,10 +183,11 @@ func (s *Server) Join(id, channel string) error { return s.e.Join(id, channel) }
 // Leave removes connection id from channel.
 func (s *Server) Leave(id, channel string) error { return s.e.Leave(id, channel) }
 
-// Clients returns every open connection's id.
+// Clients returns every open connection's id (cluster-wide in cluster mode).
 func (s *Server) Clients() []string { return s.e.Clients() }
 
-// ClientsIn returns the ids of channel's members.
+// ClientsIn returns the ids of channel's members (cluster-wide in cluster
+// mode).
 func (s *Server) ClientsIn(channel string) []string { return s.e.ClientsIn(channel) }
 
 // Close closes connection id with code 1000 and reason; false if unknown.
@@ -148,7 +198,8 @@ func (s *Server) CloseWith(id string, code codec.CloseCode, reason string) bool 
 	return s.e.CloseWith(id, code, reason)
 }
 
-// Presence returns the presence registry (for metrics and inspection).
+// Presence returns the in-memory presence registry (for metrics and
+// inspection); in cluster mode presences live in Redis and it stays empty.
 func (s *Server) Presence() *presence.Registry { return s.e.Presence() }
 
 // ListPresence returns the users present in channel.

@@ -4,11 +4,12 @@
 #   make bench-c1m                  1,000,000 idle connections against ripple (raised limits needed)
 #   make bench-storm                join storm: a presence room of 10,000, then 1,000 joins at once (ripple)
 #   make bench-storm BENCH_FLAGS='-room-size 3000 -burst 300'
+#   make bench-cluster              broadcast on 1 ripple vs 3 ripple nodes sharing a redis-server (same run)
 GO          ?= go
 BENCH_OUT   ?= bench/out
 BENCH_FLAGS ?=
 
-.PHONY: bench bench-c1m bench-storm
+.PHONY: bench bench-c1m bench-storm bench-cluster
 
 bench:
 	$(GO) run ./cmd/ripple-bench all -out $(BENCH_OUT) $(BENCH_FLAGS)
@@ -18,3 +19,6 @@ bench-c1m:
 
 bench-storm:
 	$(GO) run ./cmd/ripple-bench storm -server ripple -out $(BENCH_OUT) $(BENCH_FLAGS)
+
+bench-cluster:
+	$(GO) run ./cmd/ripple-bench cluster -server ripple -out $(BENCH_OUT) $(BENCH_FLAGS)

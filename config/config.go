@@ -45,6 +45,9 @@ type Config struct {
 	Compression    bool     // compression: permessage-deflate when offered
 	AllowedOrigins []string // allowed-origins: Origin allow-list (empty = any)
 	PresenceMode   string   // presence-mode: user or connection
+	// PresenceInterval is presence-interval: a channel's presence changes
+	// are published at most once per interval (0 = every change at once).
+	PresenceInterval time.Duration
 
 	LogLevel  string // log-level: debug, info, warn, error
 	LogFormat string // log-format: text or json
@@ -54,7 +57,7 @@ type Config struct {
 	JWTIssuer   string // jwt-issuer: required "iss" when set
 	JWTAudience string // jwt-audience: required "aud" when set
 
-	Redis string // redis: cluster URL (reserved)
+	Redis string // redis: cluster URL (empty = a single server)
 
 	WebhookTimeout     time.Duration // webhook-timeout: per call
 	WebhookConcurrency int           // webhook-concurrency: calls in flight per route
@@ -139,6 +142,7 @@ func Default() Config {
 		Grace:              10 * time.Second,
 		Compression:        true,
 		PresenceMode:       "user",
+		PresenceInterval:   50 * time.Millisecond,
 		LogLevel:           "info",
 		LogFormat:          "text",
 		Metrics:            true,
@@ -176,13 +180,14 @@ func (c *Config) settings(touched *parseState) []setting {
 		{name: "compression", usage: "negotiate permessage-deflate when clients offer it", value: boolValue{&c.Compression}},
 		{name: "allowed-origins", usage: "comma-separated `origins` an upgrade may carry, * for any (default: any)", value: listValue{&c.AllowedOrigins, &touched.origins}, list: true},
 		{name: "presence-mode", usage: "presence diffs: user (multi-device) or connection (exact Phoenix) (`mode`)", value: stringValue{p: &c.PresenceMode, choices: []string{"user", "connection"}}},
+		{name: "presence-interval", usage: "publish a channel's presence changes at most once per `duration`, batched (0: every change at once)", value: durationValue{p: &c.PresenceInterval, allowZero: true}},
 		{name: "log-level", usage: "`level`: debug, info, warn or error", value: stringValue{p: &c.LogLevel, choices: []string{"debug", "info", "warn", "error"}}},
 		{name: "log-format", usage: "`format`: text or json", value: stringValue{p: &c.LogFormat, choices: []string{"text", "json"}}},
 		{name: "metrics", usage: "serve Prometheus metrics at /metrics", value: boolValue{&c.Metrics}},
 		{name: "jwt-secret", usage: "HS256 `secret`: WebSocket clients must present a JWT (?token= or Authorization: Bearer) whose sub is the user id", value: stringValue{p: &c.JWTSecret}},
 		{name: "jwt-issuer", usage: "required iss `claim` of tokens", value: stringValue{p: &c.JWTIssuer}},
 		{name: "jwt-audience", usage: "required aud `claim` of tokens", value: stringValue{p: &c.JWTAudience}},
-		{name: "redis", usage: "Redis `URL` for cluster mode (reserved; not available yet)", value: stringValue{p: &c.Redis}},
+		{name: "redis", usage: "join the cluster of the nodes sharing this Redis `URL` (redis://host:6379[/db]; default: a single server)", value: stringValue{p: &c.Redis}},
 		{name: "webhook-timeout", usage: "default `duration` limit of a webhook call", value: durationValue{p: &c.WebhookTimeout}},
 		{name: "webhook-concurrency", usage: "default `number` of webhook calls in flight per route", value: intValue{p: &c.WebhookConcurrency, min: 1}},
 		{name: "webhook-on-error", usage: "default `policy` for a failed connect call: reject (close the connection) or accept", value: stringValue{p: &c.WebhookOnError, choices: []string{OnErrorReject, OnErrorAccept}}},
@@ -525,6 +530,7 @@ func (c *Config) Engine() ripple.Config {
 		DisableCompression: !c.Compression,
 		AllowedOrigins:     c.AllowedOrigins,
 		PresenceMode:       mode,
+		PresenceInterval:   off(c.PresenceInterval),
 	}
 }
 

@@ -43,10 +43,16 @@ func (e *Engine) apply(c *conn, r Reply) error {
 			errs = append(errs, errors.New("broadcast_room: connection has joined no channel"))
 		} else {
 			e.fanout(channels, newMessage(op, r.BroadcastRoom), c.sh, nil)
+			if e.cluster != nil {
+				e.cluster.PublishRoom(channels, r.Binary, r.BroadcastRoom)
+			}
 		}
 	}
 	if r.Broadcast != nil {
 		e.broadcast(newMessage(op, r.Broadcast), c.sh)
+		if e.cluster != nil {
+			e.cluster.PublishAll(r.Binary, r.Broadcast)
+		}
 	}
 	for _, ch := range r.Untrack {
 		if err := e.untrack(c, ch); err != nil {

@@ -5,7 +5,9 @@
 // close timeout), channel membership sharded per loop, cross-loop fan-out,
 // slow-consumer backpressure, handing plain HTTP requests to net/http, and
 // graceful shutdown. The codec it speaks is package codec; presence state is
-// package presence.
+// package presence on a single server and the Redis backend of package
+// cluster in cluster mode (SetCluster; the hooks are described at the top of
+// cluster.go).
 //
 // # Data flow
 //
@@ -18,6 +20,18 @@
 // broadcast, untrack, leave). A broadcast is compiled once into one immutable
 // frame; each loop that has recipients gets one task carrying that slice and
 // writes it to its own connections.
+//
+// Writes wait for the end of the loop's round (shard.flush), so that each
+// connection gets all of a round's frames in one write. A round writes for at
+// most flushBudget (2 ms); the rest waits for the next round, after the loop
+// has polled its sockets again, and a connection that sends something
+// meanwhile is answered at once. A storm of large writes (a join burst into a
+// big presence channel) thus never keeps a loop from reading.
+//
+// Presence changes of a channel are batched by the registry
+// (Config.PresenceInterval) and delivered by deliverPresence: one
+// presence_state message for every connection that tracked in the batch and
+// one presence_diff for the other members, posted under the channel's lock.
 //
 // # Goroutines
 //

@@ -18,6 +18,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/ripple-rt/ripple/cluster"
 	"github.com/ripple-rt/ripple/codec"
 	"github.com/ripple-rt/ripple/presence"
 	"github.com/ripple-rt/ripple/route"
@@ -38,6 +39,8 @@ type Engine struct {
 	presence *presence.Registry
 	pool     *workerPool
 	http     *httpHandoff
+	cluster  *cluster.Node          // nil on a single server (SetCluster)
+	backend  *cluster.RedisPresence // presence in cluster mode; nil otherwise
 
 	stats Stats
 	now   atomic.Int64 // engine clock, unix nanoseconds, advanced by OnTick
@@ -98,7 +101,8 @@ func (e *Engine) Config() Config { return e.cfg }
 // Stats returns the engine's counters.
 func (e *Engine) Stats() *Stats { return &e.stats }
 
-// Presence returns the presence registry.
+// Presence returns the in-memory presence registry; in cluster mode
+// presences live in Redis and it stays empty.
 func (e *Engine) Presence() *presence.Registry { return e.presence }
 
 // Start listens on addr ("host:port"; port 0 picks a free one) and serves in
@@ -349,11 +353,18 @@ func (e *Engine) open(c *conn, req *codec.Request) {
 	e.handshakes.Add(-1)
 	e.stats.Upgraded.Add(1)
 	req.Remote = c.gc.RemoteAddr()
-	c.id = uuid.NewString()
+	if e.cluster != nil {
+		c.id = e.cluster.NewConnID() // routable: "<node>.<uuid>"
+	} else {
+		c.id = uuid.NewString()
+	}
 	c.req = req
 	c.state = stateOpen
 	c.timer = e.clock()
 	e.conns.add(c)
+	if e.cluster != nil {
+		e.cluster.Connected(c.id)
+	}
 	e.dispatch(c, Connect, nil, false)
 }
 
@@ -473,11 +484,18 @@ func (e *Engine) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	e.cfg.Observer.Closed(c.closeCode)
 	if c.x != nil {
 		for _, ch := range c.x.tracked {
-			_ = e.presence.Untrack(ch, c.id, e.publisher(ch, nil))
+			if e.cluster != nil {
+				_ = e.backend.Untrack(ch, c.id)
+			} else {
+				_ = e.presence.Untrack(ch, c.id, e.publisher(ch, nil))
+			}
 		}
 		c.x.tracked = nil
 	}
 	e.leaveAll(c)
+	if e.cluster != nil {
+		e.cluster.Disconnected(c.id)
+	}
 	c.dec = codec.Decoder{}
 	e.disconnects.Add(1)
 	c.sh.post(func() { e.dispatch(c, Disconnect, nil, false) })

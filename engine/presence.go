@@ -10,6 +10,9 @@ import (
 // track joins c to channel (diffs go to members) and tracks its presence.
 // Loop only.
 func (e *Engine) track(c *conn, channel, userID string, meta map[string]any) error {
+	if e.cluster != nil {
+		return e.clusterTrack(c, channel, userID, meta)
+	}
 	if channel == "" {
 		return ErrNoChannel
 	}
@@ -27,6 +30,9 @@ func (e *Engine) track(c *conn, channel, userID string, meta map[string]any) err
 
 // untrack stops tracking c in channel. Loop only.
 func (e *Engine) untrack(c *conn, channel string) error {
+	if e.cluster != nil {
+		return e.clusterUntrack(c, channel)
+	}
 	i := -1
 	if c.x != nil {
 		i = slices.Index(c.x.tracked, channel)
@@ -40,6 +46,9 @@ func (e *Engine) untrack(c *conn, channel string) error {
 
 // setPresence changes c's state in channel. Loop only.
 func (e *Engine) setPresence(c *conn, channel, state string) error {
+	if e.cluster != nil {
+		return e.clusterSetPresence(c, channel, state)
+	}
 	if channel == "" {
 		return ErrNoChannel
 	}

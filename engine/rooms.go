@@ -77,6 +77,9 @@ func (e *Engine) join(c *conn, channel string) error {
 	}
 	set[c] = struct{}{}
 	c.chans = append(c.chans, channel)
+	if e.cluster != nil {
+		e.cluster.Joined(c.id, channel) // a leaf lock; never waits for Redis
+	}
 	return nil
 }
 
@@ -105,6 +108,9 @@ func (e *Engine) leaveLocked(c *conn, channel string) {
 	if len(set) == 0 {
 		delete(sh.rooms, channel)
 		e.rooms.set(channel, sh.bit, false)
+	}
+	if e.cluster != nil {
+		e.cluster.Left(c.id, channel)
 	}
 }
 

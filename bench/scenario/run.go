@@ -62,6 +62,9 @@ func Run(ctx context.Context, opt Options, target Target) (*Result, error) {
 	if opt.Spec.Scenario == Storm {
 		return runStorm(ctx, opt, target)
 	}
+	if opt.Spec.Scenario == Cluster {
+		return runCluster(ctx, opt, target)
+	}
 	p, err := prepare(opt, &target, nil)
 	if err != nil || p.skipped {
 		return p.result(), err

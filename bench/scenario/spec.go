@@ -67,6 +67,11 @@ type Spec struct {
 	Churn            float64  `json:"churn"`             // rooms, presence: leave+join cycles per second, all workers
 	MsgRate          float64  `json:"msg_rate"`          // rooms, presence: published messages per second, all workers
 	Burst            int      `json:"burst,omitempty"`   // storm: users that connect at once after the fill
+
+	// Addrs, when set, spreads the connections over several servers (the
+	// cluster scenario): loop i of every worker dials Addrs[i%len(Addrs)]
+	// instead of Addr.
+	Addrs []string `json:"addrs,omitempty"`
 }
 
 // share splits n items over parts, returning the count of part i.

@@ -154,6 +154,17 @@ func (w *worker) start(ctx context.Context, spec *Spec) error {
 	if err != nil {
 		return fmt.Errorf("scenario: server address: %w", err)
 	}
+	addrs := []netip.AddrPort{addr}
+	if len(spec.Addrs) > 0 {
+		addrs = addrs[:0]
+		for _, a := range spec.Addrs {
+			ap, err := netip.ParseAddrPort(a)
+			if err != nil {
+				return fmt.Errorf("scenario: server address: %w", err)
+			}
+			addrs = append(addrs, ap)
+		}
+	}
 	var sources []netip.Addr
 	for _, s := range spec.Sources {
 		a, err := netip.ParseAddr(s)
@@ -174,7 +185,7 @@ func (w *worker) start(ctx context.Context, spec *Spec) error {
 			return err
 		}
 		l, err := loadgen.New(loadgen.Config{
-			Addr:             addr,
+			Addr:             addrs[i%len(addrs)],
 			Host:             spec.Host,
 			Sources:          sources,
 			SourceOffset:     i * 7,

@@ -49,6 +49,11 @@ scenarios:
              on /ws/echo measures round trips (-msg-rate/s) before and during the burst;
              every member must see the same diffs in the same order and end with the
              whole room, as /api/list_presence does (not in all; make bench-storm)
+  cluster    broadcast on one ripple, then in the same run on 3 ripple nodes joined
+             through a redis-server (-redis; same binary, flags and CPUs), the room
+             of -n (default 6000) spread over the nodes, one publisher per node:
+             deliveries/s and latency of both (ripple only; needs redis-server;
+             not in all; make bench-cluster)
   all        every scenario above in turn, with their defaults (make bench)
   c1m        idle with 1,000,000 connections against ripple, -procs auto; needs the
              raised limits listed in bench/README.md (make bench-c1m)
@@ -82,6 +87,7 @@ var scenarioDefaults = map[string]defaults{
 	scenario.Rooms:     {n: 10000, dur: 10 * time.Second, roomSize: 10, churn: 200, msgRate: 2000},
 	scenario.Presence:  {n: 2000, dur: 10 * time.Second, roomSize: 10, churn: 100},
 	scenario.Storm:     {dur: 3 * time.Second},
+	scenario.Cluster:   {n: 6000, dur: 10 * time.Second, window: 1, publishers: scenario.ClusterNodes},
 }
 
 func main() {
@@ -189,6 +195,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		scenarios = []string{name}
+		if name == scenario.Cluster && !set["server"] {
+			*server = "ripple"
+		}
 	}
 
 	if name == "c1m" {

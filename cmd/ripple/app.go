@@ -22,9 +22,6 @@ import (
 	"github.com/ripple-rt/ripple/web"
 )
 
-// ErrClusterUnavailable is returned for a configured redis URL.
-var ErrClusterUnavailable = errors.New("redis: cluster mode not available yet (remove the redis setting)")
-
 // app is one configured server.
 type app struct {
 	// Immutable after newApp.
@@ -47,11 +44,8 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 }
 
 // newApp builds the server of cfg: routes, auth, API, metrics and the demo
-// page. Nothing listens yet.
+// page, and with the redis setting joins the cluster. Nothing listens yet.
 func newApp(cfg *config.Config, logw io.Writer) (*app, error) {
-	if cfg.Redis != "" {
-		return nil, ErrClusterUnavailable
-	}
 	a := &app{cfg: cfg, log: newLogger(cfg, logw)}
 	mux := http.NewServeMux()
 	ecfg := cfg.Engine()
@@ -74,9 +68,10 @@ func newApp(cfg *config.Config, logw io.Writer) (*app, error) {
 	}
 	a.srv = ripple.New(ecfg)
 	if a.metrics != nil {
-		a.metrics.Watch(a.srv)
-		// The presence registry is reachable once the server exposes it.
-		if p, ok := any(a.srv).(interface{ Presence() *presence.Registry }); ok {
+		a.metrics.Watch(localSource{a.srv})
+		// The presence registry is reachable once the server exposes it. In
+		// cluster mode presences live in Redis and the registry stays empty.
+		if p, ok := any(a.srv).(interface{ Presence() *presence.Registry }); ok && cfg.Redis == "" {
 			a.metrics.WatchPresence(p.Presence())
 		}
 		mux.Handle("/metrics", a.metrics.Handler())
@@ -91,6 +86,11 @@ func newApp(cfg *config.Config, logw io.Writer) (*app, error) {
 	mux.Handle(httpapi.Prefix, httpapi.New(a.srv, httpapi.Config{APIKey: cfg.APIKey}))
 	mux.HandleFunc("/healthz", a.healthz)
 	mux.Handle("/", web.Handler())
+	if cfg.Redis != "" {
+		if err := a.joinCluster(); err != nil {
+			return nil, err
+		}
+	}
 	return a, nil
 }
 
@@ -136,7 +136,9 @@ func authHook(cfg *config.Config) (func(*ripple.Request) (string, error), error)
 	}, nil
 }
 
-// healthz answers 200 "ok" while serving and 503 once draining.
+// healthz answers 200 "ok" while serving and 503 once draining. A cluster
+// node that is fenced (found dead by the others, re-announcing its
+// connections) still serves its clients: 200 "ok fenced".
 func (a *app) healthz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
@@ -145,12 +147,19 @@ func (a *app) healthz(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "draining\n")
 		return
 	}
+	if n := a.srv.Node(); n != nil && n.Fenced() {
+		_, _ = io.WriteString(w, "ok fenced\n")
+		return
+	}
 	_, _ = io.WriteString(w, "ok\n")
 }
 
 // start listens on the addr setting and logs the URL it serves.
 func (a *app) start() error {
 	if err := a.srv.Start(a.cfg.Addr); err != nil {
+		if n := a.srv.Node(); n != nil {
+			_ = n.Close()
+		}
 		return err
 	}
 	attrs := []any{"url", displayURL(a.srv.Addr()), "routes", strings.Join(a.routes, " "), "api", httpapi.Prefix}
@@ -160,6 +169,9 @@ func (a *app) start() error {
 	if a.cfg.File != "" {
 		attrs = append(attrs, "config", a.cfg.File)
 	}
+	if n := a.srv.Node(); n != nil {
+		attrs = append(attrs, "cluster_node", n.ID())
+	}
 	a.log.Info("ripple listening", attrs...)
 	return nil
 }
@@ -168,7 +180,7 @@ func (a *app) start() error {
 func (a *app) serve(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
-		a.log.Info("shutting down", "connections", a.srv.Count(), "grace", a.cfg.Grace)
+		a.log.Info("shutting down", "connections", a.srv.LocalCount(), "grace", a.cfg.Grace)
 	case <-a.srv.Done():
 		return errors.New("server stopped unexpectedly")
 	}

@@ -6,6 +6,7 @@
 //	go run ./cmd/ripple                              # the demo on http://localhost:8080
 //	go run ./cmd/ripple -addr :9000 -api-key secret
 //	go run ./cmd/ripple -config ripple.yaml          # see ripple.example.yaml
+//	go run ./cmd/ripple -redis redis://127.0.0.1:6379 # one node of a cluster
 //	go run ./cmd/ripple -h                           # every setting
 //
 // Every key of the YAML file is a flag name; flags given on the command line

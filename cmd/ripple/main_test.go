@@ -378,7 +378,7 @@ func TestRunErrors(t *testing.T) {
 		want error
 		msg  string
 	}{
-		{[]string{"-redis", "redis://127.0.0.1:6379"}, ErrClusterUnavailable, "cluster mode not available yet"},
+		{[]string{"-redis", "http://127.0.0.1:6379"}, nil, "redis http://127.0.0.1:6379: cluster: redis: invalid URL scheme: http"},
 		{[]string{"-config", file}, config.ErrUnknownKey, `unknown key "max_message_size" (did you mean max-message-size?)`},
 		{[]string{"-loops", "-1"}, nil, "-loops: -1 is below the minimum 0"},
 		{[]string{"-h"}, flag.ErrHelp, ""},

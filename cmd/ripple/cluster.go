@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ripple-rt/ripple"
+	"github.com/ripple-rt/ripple/cluster"
+)
+
+// joinTimeout bounds the connection to Redis at start-up.
+const joinTimeout = 10 * time.Second
+
+// joinCluster makes the server a node of the cluster at the redis setting.
+func (a *app) joinCluster() error {
+	ctx, cancel := context.WithTimeout(context.Background(), joinTimeout)
+	defer cancel()
+	if err := a.srv.JoinCluster(ctx, ripple.ClusterConfig{URL: a.cfg.Redis, Logger: a.log}); err != nil {
+		return fmt.Errorf("redis %s: %w", redactURL(a.cfg.Redis), err)
+	}
+	n := a.srv.Node()
+	a.log.Info("joined cluster", "node", n.ID(), "redis", redactURL(a.cfg.Redis))
+	if a.metrics != nil {
+		if err := a.metrics.Registry().Register(clusterCollector{n}); err != nil {
+			_ = n.Close()
+			return err
+		}
+	}
+	return nil
+}
+
+// redactURL hides the password of a redis URL in logs and errors.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(invalid URL)"
+	}
+	return u.Redacted()
+}
+
+// localSource exports this node's connections, not the cluster's (every
+// node of a cluster is scraped on its own).
+type localSource struct{ srv *ripple.Server }
+
+func (s localSource) Stats() *ripple.Stats { return s.srv.Stats() }
+func (s localSource) Count() int           { return s.srv.LocalCount() }
+
+// clusterCollector exports a node's counters (cluster.Stats) and whether
+// it is fenced.
+type clusterCollector struct{ n *cluster.Node }
+
+var (
+	descClusterFencedNow = prometheus.NewDesc("ripple_cluster_fenced",
+		"1 while this node is fenced (found dead by the cluster) and re-announcing its connections.", nil, nil)
+	clusterCounters = []struct {
+		desc *prometheus.Desc
+		get  func(*cluster.Stats) *atomic.Int64
+	}{
+		{clusterDesc("fenced_total", "Times this node found its incarnation dead and re-announced itself."), func(s *cluster.Stats) *atomic.Int64 { return &s.Fenced }},
+		{clusterDesc("reaped_total", "Dead nodes this node removed from the cluster."), func(s *cluster.Stats) *atomic.Int64 { return &s.Reaped }},
+		{clusterDesc("resyncs_total", "Presence channels reloaded from a snapshot (gap, reconnect, failed check)."), func(s *cluster.Stats) *atomic.Int64 { return &s.Resyncs }},
+		{clusterDesc("gaps_total", "Presence events that arrived out of sequence."), func(s *cluster.Stats) *atomic.Int64 { return &s.Gaps }},
+		{clusterDesc("corrections_total", "Corrective presence diffs sent after resyncs."), func(s *cluster.Stats) *atomic.Int64 { return &s.Corrections }},
+		{clusterDesc("retries_total", "Redis pipelines sent again after a transport error."), func(s *cluster.Stats) *atomic.Int64 { return &s.Retries }},
+		{clusterDesc("published_total", "Room messages and broadcasts sent to the other nodes."), func(s *cluster.Stats) *atomic.Int64 { return &s.Published }},
+		{clusterDesc("received_total", "Room messages and broadcasts received from the other nodes."), func(s *cluster.Stats) *atomic.Int64 { return &s.Received }},
+		{clusterDesc("dropped_total", "Room messages and broadcasts dropped because the Redis write queue was full."), func(s *cluster.Stats) *atomic.Int64 { return &s.Dropped }},
+	}
+)
+
+func clusterDesc(name, help string) *prometheus.Desc {
+	return prometheus.NewDesc("ripple_cluster_"+name, help, nil, nil)
+}
+
+func (c clusterCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descClusterFencedNow
+	for _, s := range clusterCounters {
+		ch <- s.desc
+	}
+}
+
+func (c clusterCollector) Collect(ch chan<- prometheus.Metric) {
+	fenced := 0.0
+	if c.n.Fenced() {
+		fenced = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descClusterFencedNow, prometheus.GaugeValue, fenced)
+	st := c.n.Stats()
+	for _, s := range clusterCounters {
+		ch <- prometheus.MustNewConstMetric(s.desc, prometheus.CounterValue, float64(s.get(st).Load()))
+	}
+}
