@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/ripple-rt/ripple/cluster"
 	"github.com/ripple-rt/ripple/codec"
-	"github.com/ripple-rt/ripple/presence"
 )
 
 // Cluster mode. With a cluster.Node (SetCluster) the engine still does
@@ -136,46 +134,6 @@ func (l clusterLocal) DeliverPresence(channel string, state []byte, tracker stri
 }
 
 var _ cluster.Local = clusterLocal{}
-
-// clusterTrack is track in cluster mode: join first (the node must follow
-// the channel for the tracker to get its presence_state), then queue the
-// track. Loop only.
-func (e *Engine) clusterTrack(c *conn, channel, userID string, meta map[string]any) error {
-	if channel == "" {
-		return ErrNoChannel
-	}
-	if err := e.join(c, channel); err != nil {
-		return err
-	}
-	if err := e.backend.Track(channel, c.id, userID, meta); err != nil {
-		return err
-	}
-	if x := c.extra(); !slices.Contains(x.tracked, channel) {
-		x.tracked = append(x.tracked, channel)
-	}
-	return nil
-}
-
-// clusterUntrack is untrack in cluster mode. Loop only.
-func (e *Engine) clusterUntrack(c *conn, channel string) error {
-	i := -1
-	if c.x != nil {
-		i = slices.Index(c.x.tracked, channel)
-	}
-	if i < 0 {
-		return presence.ErrNotTracked
-	}
-	c.x.tracked = slices.Delete(c.x.tracked, i, i+1)
-	return e.backend.Untrack(channel, c.id)
-}
-
-// clusterSetPresence is setPresence in cluster mode. Loop only.
-func (e *Engine) clusterSetPresence(c *conn, channel, state string) error {
-	if channel == "" {
-		return ErrNoChannel
-	}
-	return e.backend.SetState(channel, c.id, state)
-}
 
 // clusterCtx bounds one cluster-wide helper.
 func clusterCtx() (context.Context, context.CancelFunc) {

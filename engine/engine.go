@@ -484,11 +484,7 @@ func (e *Engine) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	e.cfg.Observer.Closed(c.closeCode)
 	if c.x != nil {
 		for _, ch := range c.x.tracked {
-			if e.cluster != nil {
-				_ = e.backend.Untrack(ch, c.id)
-			} else {
-				_ = e.presence.Untrack(ch, c.id, e.publisher(ch, nil))
-			}
+			_ = e.untrackID(ch, c.id)
 		}
 		c.x.tracked = nil
 	}

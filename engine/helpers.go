@@ -54,16 +54,7 @@ func (e *Engine) BroadcastRoom(channel string, msg []byte) int {
 // Count is the number of open connections (of the cluster, in cluster
 // mode; this node's when Redis does not answer).
 func (e *Engine) Count() int {
-	if e.cluster != nil {
-		ctx, cancel := clusterCtx()
-		defer cancel()
-		n, err := e.cluster.Count(ctx)
-		if err == nil {
-			return n
-		}
-		e.log.Warn("cluster count failed; answering for this node", "err", err)
-	}
-	return e.LocalCount()
+	return clusterOr(e, "count", func(ctx context.Context) (int, error) { return e.cluster.Count(ctx) }, e.LocalCount)
 }
 
 // LocalCount is the number of open connections of this server alone.
@@ -72,31 +63,31 @@ func (e *Engine) LocalCount() int { return int(e.conns.count.Load()) }
 // Clients returns the ids of every open connection (of the cluster, in
 // cluster mode; this node's when Redis does not answer).
 func (e *Engine) Clients() []string {
-	if e.cluster != nil {
-		ctx, cancel := clusterCtx()
-		defer cancel()
-		ids, err := e.cluster.Clients(ctx)
-		if err == nil {
-			return ids
-		}
-		e.log.Warn("cluster clients failed; answering for this node", "err", err)
-	}
-	return e.conns.ids()
+	return clusterOr(e, "clients", e.cluster.Clients, e.conns.ids)
 }
 
 // ClientsIn returns the ids of the members of channel (of the cluster, in
 // cluster mode; this node's when Redis does not answer).
 func (e *Engine) ClientsIn(channel string) []string {
+	return clusterOr(e, "clients_in",
+		func(ctx context.Context) ([]string, error) { return e.cluster.ClientsIn(ctx, channel) },
+		func() []string { return e.localClientsIn(channel) })
+}
+
+// clusterOr answers a read with cluster (one Redis round trip, bounded by
+// clusterTimeout) in cluster mode, with local on a single server or when
+// Redis does not answer.
+func clusterOr[T any](e *Engine, what string, cluster func(context.Context) (T, error), local func() T) T {
 	if e.cluster != nil {
 		ctx, cancel := clusterCtx()
 		defer cancel()
-		ids, err := e.cluster.ClientsIn(ctx, channel)
+		v, err := cluster(ctx)
 		if err == nil {
-			return ids
+			return v
 		}
-		e.log.Warn("cluster clients_in failed; answering for this node", "channel", channel, "err", err)
+		e.log.Warn("cluster read failed; answering for this node", "helper", what, "err", err)
 	}
-	return e.localClientsIn(channel)
+	return local()
 }
 
 func (e *Engine) localClientsIn(channel string) []string {

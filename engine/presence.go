@@ -10,16 +10,21 @@ import (
 // track joins c to channel (diffs go to members) and tracks its presence.
 // Loop only.
 func (e *Engine) track(c *conn, channel, userID string, meta map[string]any) error {
-	if e.cluster != nil {
-		return e.clusterTrack(c, channel, userID, meta)
-	}
 	if channel == "" {
 		return ErrNoChannel
 	}
+	// In cluster mode the join must come first too: the node follows the
+	// channel from then on, so the tracker gets its presence_state.
 	if err := e.join(c, channel); err != nil {
 		return err
 	}
-	if err := e.presence.Track(channel, c.id, userID, meta, e.publisher(channel, c)); err != nil {
+	var err error
+	if e.cluster != nil {
+		err = e.backend.Track(channel, c.id, userID, meta)
+	} else {
+		err = e.presence.Track(channel, c.id, userID, meta, e.publisher(channel, c))
+	}
+	if err != nil {
 		return err
 	}
 	if x := c.extra(); !slices.Contains(x.tracked, channel) {
@@ -30,9 +35,6 @@ func (e *Engine) track(c *conn, channel, userID string, meta map[string]any) err
 
 // untrack stops tracking c in channel. Loop only.
 func (e *Engine) untrack(c *conn, channel string) error {
-	if e.cluster != nil {
-		return e.clusterUntrack(c, channel)
-	}
 	i := -1
 	if c.x != nil {
 		i = slices.Index(c.x.tracked, channel)
@@ -41,16 +43,25 @@ func (e *Engine) untrack(c *conn, channel string) error {
 		return presence.ErrNotTracked
 	}
 	c.x.tracked = slices.Delete(c.x.tracked, i, i+1)
-	return e.presence.Untrack(channel, c.id, e.publisher(channel, nil))
+	return e.untrackID(channel, c.id)
+}
+
+// untrackID untracks connection id in channel, in the registry or, in
+// cluster mode, in Redis.
+func (e *Engine) untrackID(channel, id string) error {
+	if e.cluster != nil {
+		return e.backend.Untrack(channel, id)
+	}
+	return e.presence.Untrack(channel, id, e.publisher(channel, nil))
 }
 
 // setPresence changes c's state in channel. Loop only.
 func (e *Engine) setPresence(c *conn, channel, state string) error {
-	if e.cluster != nil {
-		return e.clusterSetPresence(c, channel, state)
-	}
 	if channel == "" {
 		return ErrNoChannel
+	}
+	if e.cluster != nil {
+		return e.backend.SetState(channel, c.id, state)
 	}
 	return e.presence.SetState(channel, c.id, state, e.publisher(channel, nil))
 }
