@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ripple-rt/ripple/bench/hist"
 )
 
 func TestJSONObject(t *testing.T) {
@@ -201,17 +203,22 @@ func TestEvaluateStorm(t *testing.T) {
 		burst  bool
 		listOK bool
 		fail   string // substring of a failure; "" means OK
+		by     bystanderReport
 	}{
-		{"ok", func(*StormStats, map[string]int) {}, true, true, ""},
-		{"two sequences", func(ss *StormStats, _ map[string]int) { ss.Sequences = map[string]int64{"x": 3, "y": 1} }, true, true, "order"},
-		{"fill incomplete", func(ss *StormStats, _ map[string]int) { ss.FillIncomplete = 1 }, false, true, "fill incomplete"},
-		{"burst incomplete", func(ss *StormStats, _ map[string]int) { ss.BurstIncomplete, ss.BadViews = 1, 2 }, true, true, "burst incomplete"},
-		{"bad views", func(ss *StormStats, _ map[string]int) { ss.BadViews, ss.Absent = 1, 1 }, true, true, "final views"},
-		{"list missing", func(_ *StormStats, l map[string]int) { delete(l, "u5") }, true, true, "1 missing"},
-		{"list foreign", func(_ *StormStats, l map[string]int) { l["zz"] = 1 }, true, true, "1 not of the room"},
-		{"list two metas", func(_ *StormStats, l map[string]int) { l["u0"] = 2 }, true, true, "2 metas"},
-		{"list error", func(*StormStats, map[string]int) {}, true, false, "list_presence"},
-		{"second state", func(ss *StormStats, _ map[string]int) { ss.UnexpectedStates = 1 }, true, true, "presence_state"},
+		{"ok", func(*StormStats, map[string]int) {}, true, true, "", bystanderReport{}},
+		{"two sequences", func(ss *StormStats, _ map[string]int) { ss.Sequences = map[string]int64{"x": 3, "y": 1} }, true, true, "order", bystanderReport{}},
+		{"fill incomplete", func(ss *StormStats, _ map[string]int) { ss.FillIncomplete = 1 }, false, true, "fill incomplete", bystanderReport{}},
+		{"burst incomplete", func(ss *StormStats, _ map[string]int) { ss.BurstIncomplete, ss.BadViews = 1, 2 }, true, true, "burst incomplete", bystanderReport{}},
+		{"bad views", func(ss *StormStats, _ map[string]int) { ss.BadViews, ss.Absent = 1, 1 }, true, true, "final views", bystanderReport{}},
+		{"list missing", func(_ *StormStats, l map[string]int) { delete(l, "u5") }, true, true, "1 missing", bystanderReport{}},
+		{"list foreign", func(_ *StormStats, l map[string]int) { l["zz"] = 1 }, true, true, "1 not of the room", bystanderReport{}},
+		{"list two metas", func(_ *StormStats, l map[string]int) { l["u0"] = 2 }, true, true, "2 metas", bystanderReport{}},
+		{"list error", func(*StormStats, map[string]int) {}, true, false, "list_presence", bystanderReport{}},
+		{"second state", func(ss *StormStats, _ map[string]int) { ss.UnexpectedStates = 1 }, true, true, "presence_state", bystanderReport{}},
+		{"busy loop still answering", func(*StormStats, map[string]int) {}, true, true, "", bystanderReport{
+			echoBase: hist.Summary{N: 10, P50: 100e3}, echoBurst: hist.Summary{N: 10, P50: 2e6}}},
+		{"stalled loop", func(*StormStats, map[string]int) {}, true, true, "stalled", bystanderReport{
+			echoBase: hist.Summary{N: 10, P50: 100e3}, echoBurst: hist.Summary{N: 10, P50: 300e6}}},
 	}
 	for _, tc := range cases {
 		t.Run("case="+strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
@@ -222,7 +229,7 @@ func TestEvaluateStorm(t *testing.T) {
 			if !tc.listOK {
 				lerr, listed = errTest, nil
 			}
-			evaluateStorm(res, ss, bystanderReport{}, listed, lerr, tc.burst)
+			evaluateStorm(res, ss, tc.by, listed, lerr, tc.burst)
 			if tc.fail == "" {
 				if !res.OK || len(res.Failures) > 0 {
 					t.Fatalf("failures %v", res.Failures)

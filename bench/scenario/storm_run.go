@@ -25,6 +25,20 @@ import (
 	"github.com/ripple-rt/ripple/bench/wsproto"
 )
 
+// A burst stalls the server's loops when the bystander's median round trip
+// during the burst passes both stallFloor and stallFactor times its median
+// at rest. Writing a 750 KiB presence_state to each of 1,000 joiners keeps a
+// loop busy for about a second on a 2-core machine; a loop that keeps
+// reading between writes answers the bystander within a few milliseconds.
+const (
+	stallFloor  = 50 * time.Millisecond
+	stallFactor = 100
+)
+
+func stallLimit(baselineP50 int64) int64 {
+	return max(int64(stallFloor), stallFactor*baselineP50)
+}
+
 // stormSpec fills the storm settings' defaults: RoomSize 10,000, Burst 1,000,
 // MsgRate (bystander round trips per second) 100; Conns is RoomSize+Burst.
 func stormSpec(s *Spec) {
@@ -243,6 +257,10 @@ func evaluateStorm(res *Result, ss *StormStats, by bystanderReport, listed map[s
 	}
 	if by.err != nil {
 		res.fail("bystander: %v", by.err)
+	}
+	if limit := stallLimit(sr.EchoBaseline.P50); burst && sr.EchoBurst.N > 0 && sr.EchoBurst.P50 > limit {
+		res.fail("the loop stalled: the bystander's median echo round trip during the burst was %s (limit %s: %v or %d× the baseline median %s)",
+			durText(sr.EchoBurst.P50), durText(limit), stallFloor, stallFactor, durText(sr.EchoBaseline.P50))
 	}
 
 	res.Notes = append(res.Notes, fmt.Sprintf("storm fill: %d members in %.2fs (%.0f/s; connect step %.2fs), largest presence_state %s, %s received",
