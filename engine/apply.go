@@ -3,8 +3,6 @@ package engine
 import (
 	"errors"
 	"fmt"
-
-	"github.com/ripple-rt/ripple/codec"
 )
 
 // apply carries out a reply's actions for c in the documented order. It runs
@@ -27,12 +25,8 @@ func (e *Engine) apply(c *conn, r Reply) error {
 			errs = append(errs, fmt.Errorf("set_presence %q: %w", p.Channel, err))
 		}
 	}
-	op := codec.OpText
-	if r.Binary {
-		op = codec.OpBinary
-	}
 	if r.Send != nil {
-		c.send(op, r.Send)
+		c.send(opOf(r.Binary), r.Send)
 	}
 	if r.BroadcastRoom != nil {
 		channels := []string{r.Room}
@@ -42,17 +36,11 @@ func (e *Engine) apply(c *conn, r Reply) error {
 		if len(channels) == 0 {
 			errs = append(errs, errors.New("broadcast_room: connection has joined no channel"))
 		} else {
-			e.fanout(channels, newMessage(op, r.BroadcastRoom), c.sh, nil)
-			if e.cluster != nil {
-				e.cluster.PublishRoom(channels, r.Binary, r.BroadcastRoom)
-			}
+			e.publishRoom(channels, r.Binary, r.BroadcastRoom, c.sh)
 		}
 	}
 	if r.Broadcast != nil {
-		e.broadcast(newMessage(op, r.Broadcast), c.sh)
-		if e.cluster != nil {
-			e.cluster.PublishAll(r.Binary, r.Broadcast)
-		}
+		e.publishAll(r.Binary, r.Broadcast, c.sh)
 	}
 	for _, ch := range r.Untrack {
 		if err := e.untrack(c, ch); err != nil {
@@ -65,6 +53,27 @@ func (e *Engine) apply(c *conn, r Reply) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// publishRoom sends payload to every member of channels: here through
+// fanout (one frame for all), on the other nodes of a cluster through the
+// node. It returns the number of members on this node.
+func (e *Engine) publishRoom(channels []string, binary bool, payload []byte, here *shard) int {
+	n := e.fanout(channels, newMessage(opOf(binary), payload), here, nil)
+	if e.cluster != nil {
+		e.cluster.PublishRoom(channels, binary, payload)
+	}
+	return n
+}
+
+// publishAll sends payload to every connection, here and on the other nodes
+// of a cluster. It returns the number of connections on this node.
+func (e *Engine) publishAll(binary bool, payload []byte, here *shard) int {
+	n := e.broadcast(newMessage(opOf(binary), payload), here)
+	if e.cluster != nil {
+		e.cluster.PublishAll(binary, payload)
+	}
+	return n
 }
 
 // fanout writes frame to every member of channels (each once) but except,

@@ -76,13 +76,6 @@ func ClusterLocal(e *Engine) cluster.Local { return clusterLocal{e} }
 // posts to loops and returns.
 type clusterLocal struct{ e *Engine }
 
-func opOf(binary bool) codec.OpCode {
-	if binary {
-		return codec.OpBinary
-	}
-	return codec.OpText
-}
-
 func (l clusterLocal) Send(id string, binary bool, payload []byte) {
 	if c := l.e.conns.get(id); c != nil {
 		op := opOf(binary)

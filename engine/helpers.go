@@ -33,22 +33,12 @@ func (e *Engine) Send(id string, msg []byte) bool {
 
 // Broadcast sends msg to every connection and returns how many there were
 // (on this node, in cluster mode).
-func (e *Engine) Broadcast(msg []byte) int {
-	n := e.broadcast(newMessage(codec.OpText, msg), nil)
-	if e.cluster != nil {
-		e.cluster.PublishAll(false, msg)
-	}
-	return n
-}
+func (e *Engine) Broadcast(msg []byte) int { return e.publishAll(false, msg, nil) }
 
 // BroadcastRoom sends msg to every member of channel and returns how many
 // there were (on this node, in cluster mode).
 func (e *Engine) BroadcastRoom(channel string, msg []byte) int {
-	n := e.fanout([]string{channel}, newMessage(codec.OpText, msg), nil, nil)
-	if e.cluster != nil {
-		e.cluster.PublishRoom([]string{channel}, false, msg)
-	}
-	return n
+	return e.publishRoom([]string{channel}, false, msg, nil)
 }
 
 // Count is the number of open connections (of the cluster, in cluster

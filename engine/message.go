@@ -45,6 +45,14 @@ func (m *message) frameFor(c *conn) []byte {
 	return m.deflated
 }
 
+// opOf is the opcode of a binary or text message.
+func opOf(binary bool) codec.OpCode {
+	if binary {
+		return codec.OpBinary
+	}
+	return codec.OpText
+}
+
 // send writes one message to c alone, compressed when c negotiated it and
 // the payload is large enough. Loop only.
 func (c *conn) send(op codec.OpCode, payload []byte) {
