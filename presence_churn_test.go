@@ -4,17 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"reflect"
 	"sort"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/ripple-rt/ripple"
 	"github.com/ripple-rt/ripple/internal/wstest"
+	"github.com/ripple-rt/ripple/presence/phoenixcheck"
 )
 
 // TestPresenceChurnOverTheWire runs random concurrent connects, tracks,
@@ -147,30 +144,14 @@ func presenceChurn(t *testing.T, cfg ripple.Config, mode string) {
 				}
 			}
 		}
-		type client struct {
-			ID       string            `json:"id"`
-			Messages []json.RawMessage `json:"messages"`
-		}
-		in := struct {
-			Mode     string            `json:"mode"`
-			Clients  []client          `json:"clients"`
-			Expected []ripple.Presence `json:"expected"`
-		}{Mode: mode, Expected: expected}
+		in := phoenixcheck.File{Mode: mode, Expected: expected}
 		for i, tb := range byChannel[ch] {
-			in.Clients = append(in.Clients, client{ID: fmt.Sprintf("%s-%d", tb.user, i), Messages: tb.received})
+			in.Clients = append(in.Clients, phoenixcheck.Client{ID: fmt.Sprintf("%s-%d", tb.user, i), Messages: tb.received})
 		}
-		b, err := json.Marshal(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f := filepath.Join(dir, ch[5:]+".json")
-		if err := os.WriteFile(f, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		files = append(files, f)
+		files = append(files, phoenixcheck.Write(t, dir, ch[5:]+".json", in))
 		t.Logf("%s: %d users, %d tracked survivors", ch, len(expected), len(byChannel[ch]))
 	}
-	runPhoenixCheck(t, files)
+	phoenixcheck.Run(t, files...)
 }
 
 func send(t *testing.T, tb *tab, msg string) {
@@ -233,29 +214,4 @@ func seedView(t *testing.T, msgs []json.RawMessage) []string {
 	}
 	sort.Strings(users)
 	return users
-}
-
-// runPhoenixCheck replays the transcripts through the phoenix npm package.
-func runPhoenixCheck(t *testing.T, files []string) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("SKIPPING the phoenix.js check: node is not installed")
-	}
-	if _, err := os.Stat("presence/phoenixcheck/node_modules/phoenix"); err != nil {
-		t.Skip("SKIPPING the phoenix.js check: run `npm ci --prefix presence/phoenixcheck` first")
-	}
-	cmd := exec.Command(node, append([]string{"presence/phoenixcheck/check.js"}, files...)...)
-	done := make(chan struct{})
-	var out []byte
-	go func() { out, err = cmd.CombinedOutput(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(time.Minute):
-		_ = cmd.Process.Kill()
-		t.Fatal("phoenix check timed out")
-	}
-	if err != nil {
-		t.Fatalf("phoenix.js disagrees with ListPresence: %v\n%s", err, out)
-	}
-	t.Logf("phoenix.js: %s", out)
 }

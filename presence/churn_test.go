@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ripple-rt/ripple/presence"
+	"github.com/ripple-rt/ripple/presence/phoenixcheck"
 )
 
 // churnConfig sizes a model-based churn run: workers goroutines, each owning
@@ -430,8 +431,7 @@ func TestChurn(t *testing.T) {
 			}
 			// The same views through the real phoenix npm package.
 			t.Run("phoenix_npm", func(t *testing.T) {
-				node := requirePhoenixCheck(t)
-				runPhoenixCheck(t, node, run.writeCheckFiles(t)...)
+				phoenixcheck.Run(t, run.writeCheckFiles(t)...)
 			})
 			run.drain(t)
 		})
@@ -456,18 +456,6 @@ func (run *churnRun) drain(t *testing.T) {
 	if chans := run.r.Channels(); len(chans) != 0 {
 		t.Fatalf("channels left after draining: %v", chans)
 	}
-}
-
-// checkFile is the input of phoenixcheck/check.js (documented there).
-type checkFile struct {
-	Mode     string              `json:"mode"`
-	Clients  []checkClient       `json:"clients"`
-	Expected []presence.Presence `json:"expected"`
-}
-
-type checkClient struct {
-	ID       string            `json:"id"`
-	Messages []json.RawMessage `json:"messages"`
 }
 
 // writeCheckFiles writes one check.js input per channel with the messages

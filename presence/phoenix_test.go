@@ -1,64 +1,18 @@
 package presence_test
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ripple-rt/ripple/presence"
+	"github.com/ripple-rt/ripple/presence/phoenixcheck"
 )
-
-const phoenixCheckHint = "install Node.js 20+ and run: npm ci --prefix presence/phoenixcheck"
-
-// requirePhoenixCheck returns the node binary, or skips loudly when node or
-// the phoenix package is missing.
-func requirePhoenixCheck(t *testing.T) string {
-	t.Helper()
-	skip := func(why string) {
-		msg := "SKIPPING the real phoenix.js presence check: " + why + "; " + phoenixCheckHint
-		fmt.Fprintln(os.Stderr, "!!! "+msg)
-		t.Skip(msg)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		skip("node not found in PATH")
-	}
-	if _, err := os.Stat(filepath.Join("phoenixcheck", "node_modules", "phoenix", "package.json")); err != nil {
-		skip("presence/phoenixcheck/node_modules/phoenix is missing")
-	}
-	return node
-}
-
-// runPhoenixCheck runs check.js on files and fails the test on a mismatch.
-func runPhoenixCheck(t *testing.T, node string, files ...string) {
-	t.Helper()
-	out, err := phoenixCheck(t, node, files...)
-	if err != nil {
-		t.Fatalf("phoenixcheck/check.js: %v\n%s", err, out)
-	}
-	t.Logf("%s", out)
-}
-
-func phoenixCheck(t *testing.T, node string, files ...string) (string, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, append([]string{filepath.Join("phoenixcheck", "check.js")}, files...)...)
-	out, err := cmd.CombinedOutput()
-	return strings.TrimSpace(string(out)), err
-}
 
 // TestPhoenixCheckScenario runs a scripted scenario through check.js, with
 // the compaction in it, and makes sure check.js notices a wrong
 // expectation.
 func TestPhoenixCheckScenario(t *testing.T) {
-	node := requirePhoenixCheck(t)
 	for _, mode := range []presence.Mode{presence.ModeUser, presence.ModeConnection} {
 		t.Run("mode="+mode.String(), func(t *testing.T) {
 			r := presence.New(presence.Config{Mode: mode, MaxStaleRefs: 2})
@@ -95,9 +49,9 @@ func TestPhoenixCheckScenario(t *testing.T) {
 			}
 			do("track", "late", "carol", "")
 
-			f := checkFile{Mode: mode.String(), Expected: r.List(cc.name)}
+			f := phoenixcheck.File{Mode: mode.String(), Expected: r.List(cc.name)}
 			for _, id := range []string{"watcher", "a5", "late"} {
-				c := checkClient{ID: id}
+				c := phoenixcheck.Client{ID: id}
 				for _, m := range cc.clients[id].msgs {
 					c.Messages = append(c.Messages, m)
 				}
@@ -106,28 +60,14 @@ func TestPhoenixCheckScenario(t *testing.T) {
 			if len(f.Expected) != 3 {
 				t.Fatalf("List %+v, want alice, carol, w", f.Expected)
 			}
-			good := writeJSON(t, "good.json", f)
-			runPhoenixCheck(t, node, good)
+			dir := t.TempDir()
+			phoenixcheck.Run(t, phoenixcheck.Write(t, dir, "good.json", f))
 
 			f.Expected = f.Expected[1:] // alice missing
-			bad := writeJSON(t, "bad.json", f)
-			out, err := phoenixCheck(t, node, bad)
+			out, err := phoenixcheck.Check(t, phoenixcheck.Write(t, dir, "bad.json", f))
 			if err == nil || !strings.Contains(out, "mismatch") {
 				t.Fatalf("check.js accepted a wrong expectation: %v\n%s", err, out)
 			}
 		})
 	}
-}
-
-func writeJSON(t *testing.T, name string, v any) string {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
