@@ -63,30 +63,10 @@ func (d *presenceDriver) connect(_ int, done func()) {
 	d.dialTo(len(d.members), func(tag int) string { return d.path(&d.members[tag]) }, done)
 }
 
-func (d *presenceDriver) OnOpen(c *loadgen.Conn) {
-	if c.Tag < 0 || c.Tag >= len(d.members) {
-		c.Abort()
-		return
-	}
-	m := &d.members[c.Tag]
-	if d.opened(c) {
-		m.conn = c
-		return
-	}
-	m.conn = c
-	m.dialing = false
-	d.join.Record(d.l.Now() - c.DialStart())
-	d.st.Churned++
-}
+func (d *presenceDriver) OnOpen(c *loadgen.Conn) { openSeat(&d.base, &d.roomLayout, c) }
 
 func (d *presenceDriver) OnClose(c *loadgen.Conn, err error) {
-	d.closed(c, err)
-	if c.Tag >= 0 && c.Tag < len(d.members) {
-		m := &d.members[c.Tag]
-		if m.conn == nil || m.conn == c {
-			m.dialing = false
-		}
-	}
+	closeSeat(&d.base, &d.roomLayout, c, err)
 }
 
 func (d *presenceDriver) startRun() {

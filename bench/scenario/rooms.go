@@ -119,27 +119,36 @@ func (d *roomsDriver) connect(_ int, done func()) {
 	d.dialTo(len(d.members), func(tag int) string { return d.path(&d.members[tag]) }, done)
 }
 
-func (d *roomsDriver) OnOpen(c *loadgen.Conn) {
-	if c.Tag < 0 || c.Tag >= len(d.members) {
+func (d *roomsDriver) OnOpen(c *loadgen.Conn) { openSeat(&d.base, &d.roomLayout, c) }
+
+func (d *roomsDriver) OnClose(c *loadgen.Conn, err error) {
+	closeSeat(&d.base, &d.roomLayout, c, err)
+}
+
+// openSeat records c as the connection of seat c.Tag: the initial dial of
+// the connect step, or a re-join of a churned seat (its join time counted).
+// A connection without a seat is aborted.
+func openSeat(b *base, rl *roomLayout, c *loadgen.Conn) {
+	if c.Tag < 0 || c.Tag >= len(rl.members) {
 		c.Abort()
 		return
 	}
-	m := &d.members[c.Tag]
-	if d.opened(c) {
-		m.conn = c
+	m := &rl.members[c.Tag]
+	m.conn = c
+	if b.opened(c) {
 		return
 	}
-	m.conn = c
 	m.dialing = false
 	m.last, m.got = -1, 0
-	d.join.Record(d.l.Now() - c.DialStart())
-	d.st.Churned++
+	b.join.Record(b.l.Now() - c.DialStart())
+	b.st.Churned++
 }
 
-func (d *roomsDriver) OnClose(c *loadgen.Conn, err error) {
-	d.closed(c, err)
-	if c.Tag >= 0 && c.Tag < len(d.members) {
-		m := &d.members[c.Tag]
+// closeSeat ends c's dial or membership: its seat may be dialed again.
+func closeSeat(b *base, rl *roomLayout, c *loadgen.Conn, err error) {
+	b.closed(c, err)
+	if c.Tag >= 0 && c.Tag < len(rl.members) {
+		m := &rl.members[c.Tag]
 		if m.conn == nil || m.conn == c {
 			m.dialing = false
 		}
