@@ -122,19 +122,9 @@ func Run(ctx context.Context, opt Options, target Target) (*Result, error) {
 		if err := connect(spec.Conns); err != nil {
 			return nil, err
 		}
-		cpu0, _ := procfs.CPU(target.PID)
-		busy0, _ := procfs.MachineBusy()
-		t0 := time.Now()
-		evs, err := s.step(ctx, Command{Op: "run"}, 0)
+		evs, err := s.timedRun(ctx, target.PID, res)
 		if err != nil {
 			return nil, err
-		}
-		res.RunSeconds = time.Since(t0).Seconds()
-		if busy1, err := procfs.MachineBusy(); err == nil && busy0 > 0 {
-			res.MachineCPU = float64(busy1-busy0) / float64(time.Since(t0))
-		}
-		if cpu1, err := procfs.CPU(target.PID); err == nil && target.PID > 0 {
-			res.ServerCPU = float64(cpu1-cpu0) / float64(time.Since(t0))
 		}
 		if spec.Scenario == Broadcast {
 			sent := make([]int64, spec.Publishers)
@@ -526,6 +516,26 @@ func (s *session) opened() int64 {
 		n += p.Open
 	}
 	return n
+}
+
+// timedRun runs the workers' run step and records in res its duration and
+// the CPU the machine and the server (pid; 0: not measured) used meanwhile.
+func (s *session) timedRun(ctx context.Context, pid int, res *Result) ([]Event, error) {
+	cpu0, _ := procfs.CPU(pid)
+	busy0, _ := procfs.MachineBusy()
+	t0 := time.Now()
+	evs, err := s.step(ctx, Command{Op: "run"}, 0)
+	if err != nil {
+		return nil, err
+	}
+	res.RunSeconds = time.Since(t0).Seconds()
+	if busy1, err := procfs.MachineBusy(); err == nil && busy0 > 0 {
+		res.MachineCPU = float64(busy1-busy0) / float64(time.Since(t0))
+	}
+	if cpu1, err := procfs.CPU(pid); err == nil && pid > 0 {
+		res.ServerCPU = float64(cpu1-cpu0) / float64(time.Since(t0))
+	}
+	return evs, nil
 }
 
 // step sends cmd to every worker and waits for all of them to finish it.

@@ -120,18 +120,8 @@ func runStorm(ctx context.Context, opt Options, target Target) (*Result, error) 
 			return nil, ctx.Err()
 		}
 		baselineEnd = by.now()
-		cpu0, _ := procfs.CPU(target.PID)
-		busy0, _ := procfs.MachineBusy()
-		t0 := time.Now()
-		if _, err := s.step(ctx, Command{Op: "run"}, 0); err != nil {
+		if _, err := s.timedRun(ctx, target.PID, res); err != nil {
 			return nil, err
-		}
-		res.RunSeconds = time.Since(t0).Seconds()
-		if busy1, err := procfs.MachineBusy(); err == nil && busy0 > 0 {
-			res.MachineCPU = float64(busy1-busy0) / float64(time.Since(t0))
-		}
-		if cpu1, err := procfs.CPU(target.PID); err == nil && target.PID > 0 {
-			res.ServerCPU = float64(cpu1-cpu0) / float64(time.Since(t0))
 		}
 	}
 	total, err := collect()
