@@ -38,7 +38,7 @@ type conn struct {
 	lastRead  int64           // engine clock at the last inbound bytes
 	timer     int64           // open: when the last ping went out; handshake, closing: the deadline
 	idx       int32           // position in sh.conns
-	out       int32           // 1 + position in sh.dirty while frames wait for the batch flush; 0 = none
+	out       int32           // 1 + position in sh.dirty while frames wait for a flush; 0 = none
 	mark      uint32          // last fan-out that reached it (see shard.members)
 	closeCode codec.CloseCode // first close code sent or received; 0 = none yet
 	state     connState
@@ -79,20 +79,15 @@ func (c *conn) user() string {
 }
 
 // write queues frame on the connection. Loop only. Frames wait until the
-// end of the loop's round (shard.flush, run after the round's task batch),
-// then each connection gets all of its frames in one write or writev: when
-// several messages reach a connection in one round, that is one syscall
-// instead of several. A connection whose queue passes MaxOutbound is closed
-// as a slow consumer.
+// callback that queued them ends (shard.flushTurn), then each connection gets
+// all of its frames in one write or writev: when several messages reach a
+// connection at once, that is one syscall instead of several. A connection
+// whose queue passes MaxOutbound is closed as a slow consumer.
 func (c *conn) write(frame []byte) {
 	if c.state != stateOpen {
 		return
 	}
 	sh := c.sh
-	if !sh.flushing {
-		sh.flushing = true
-		sh.post(noop) // make sure a drain, and so a flush, follows
-	}
 	if c.out == 0 {
 		sh.dirty = append(sh.dirty, c)
 		if len(sh.pending) < len(sh.dirty) {
@@ -159,19 +154,24 @@ func (c *conn) writeCoalesced(frames [][]byte) error {
 	return nil
 }
 
-// flushPending writes the frames c has waiting in the current batch, so that
-// nothing queued before a close frame is lost behind it. Loop only.
-func (c *conn) flushPending() {
+// flushPending writes the frames c has waiting, so that nothing queued
+// before a close frame is lost behind it, and returns their size. Loop only.
+func (c *conn) flushPending() int {
 	if c.out == 0 {
-		return
+		return 0
 	}
 	sh := c.sh
 	frames := sh.pending[c.out-1]
 	sh.pending[c.out-1] = frames[:0]
+	n := 0
 	if len(frames) > 0 && c.state == stateOpen {
+		for _, f := range frames {
+			n += len(f)
+		}
 		c.writeNow(frames...)
 	}
 	clear(frames)
+	return n
 }
 
 // close starts the closing handshake: it sends a close frame and, with wait,

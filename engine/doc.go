@@ -21,12 +21,19 @@
 // frame; each loop that has recipients gets one task carrying that slice and
 // writes it to its own connections.
 //
-// Writes wait for the end of the loop's round (shard.flush), so that each
-// connection gets all of a round's frames in one write. A round writes for at
-// most flushBudget (2 ms); the rest waits for the next round, after the loop
-// has polled its sockets again, and a connection that sends something
-// meanwhile is answered at once. A storm of large writes (a join burst into a
-// big presence channel) thus never keeps a loop from reading.
+// Writes wait for the end of the callback that queued them (OnTraffic, or a
+// drain of posted tasks) and then go out in the same poll round, each
+// connection's frames in one write: a message read on a loop reaches that
+// loop's members with no added wakeup. One flush writes at most writeBudget
+// bytes; the rest waits, in order, while the loop keeps polling, and the
+// loop's waker (a socket pair the loop watches) brings it back once per poll
+// round to write the next budget's worth. New frames join the back of that
+// queue, so no connection waits behind more than one budget of others'
+// writes per round, however busy the others are (see shard.go).
+//
+// Every loop accepts its own connections (SO_REUSEPORT): with a separate
+// accepting goroutine, a loop that yields the P could wait milliseconds for
+// it while that goroutine sat in epoll_wait.
 //
 // Presence changes of a channel are batched by the registry
 // (Config.PresenceInterval) and delivered by deliverPresence: one

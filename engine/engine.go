@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -108,7 +110,19 @@ func (e *Engine) Presence() *presence.Registry { return e.presence }
 // Start listens on addr ("host:port"; port 0 picks a free one) and serves in
 // the background until Shutdown. It returns once the server accepts
 // connections.
+//
+// Every loop accepts its own connections (SO_REUSEPORT, one listening socket
+// per loop; the kernel spreads connections over them). gnet's other mode, a
+// separate accepting goroutine, is a second poller that blocks in epoll_wait
+// holding a P: on a server with as many Ps as loops, a loop that yields in
+// runtime.Gosched then waits for sysmon to take that P back, milliseconds
+// during which none of its sockets is read.
 func (e *Engine) Start(addr string) error {
+	addr, release, err := reservePort(addr, e.cfg.Loops)
+	if err != nil {
+		return err
+	}
+	defer release()
 	go func() {
 		err := gnet.Run(e, "tcp://"+addr,
 			gnet.WithMulticore(true),
@@ -116,6 +130,7 @@ func (e *Engine) Start(addr string) error {
 			gnet.WithTicker(true),
 			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 			gnet.WithReuseAddr(true),
+			gnet.WithReusePort(true),
 			gnet.WithLogger(gnetLogger{e.log}),
 		)
 		e.runErr = err
@@ -132,6 +147,30 @@ func (e *Engine) Start(addr string) error {
 		}
 		return e.runErr
 	}
+}
+
+// reservePort turns port 0 into a free port for every loop's listener: each
+// loop binds addr itself, and port 0 would give each its own port. It holds
+// the port with a listener of the same SO_REUSEPORT group until release,
+// once gnet's listeners are bound; no client knows the port before that.
+func reservePort(addr string, loops int) (string, func(), error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port != "0" || loops <= 1 {
+		return addr, func() {}, nil // gnet reports a malformed addr
+	}
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+		})
+		return errors.Join(err, serr)
+	}}
+	ln, err := lc.Listen(context.Background(), "tcp", addr)
+	if err != nil {
+		return "", nil, fmt.Errorf("engine: reserve a port: %w", err)
+	}
+	_, port, _ = net.SplitHostPort(ln.Addr().String())
+	return net.JoinHostPort(host, port), func() { _ = ln.Close() }, nil
 }
 
 // Addr is the address the server listens on, once started.
@@ -178,12 +217,17 @@ func (e *Engine) shardOf(gc gnet.Conn) *shard {
 	sh := e.shards[len(e.loops)]
 	sh.loop.Store(&lp)
 	e.loops[lp] = sh
+	sh.enrollWaker(lp)
 	return sh
 }
 
 // OnOpen accepts a TCP connection; it stays in the handshake state until its
 // request head is complete.
 func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	if w, ok := gc.Context().(*waker); ok {
+		w.onOpen()
+		return nil, gnet.None
+	}
 	e.stats.Accepted.Add(1)
 	if e.draining.Load() {
 		return nil, gnet.Close
@@ -199,12 +243,18 @@ func (e *Engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 }
 
 // OnTraffic reads what arrived: the request head before the upgrade, frames
-// after it.
+// after it. What the handlers queued is written before it returns, in the
+// same poll round, unless the loop is behind (see shard.flushTurn).
 func (e *Engine) OnTraffic(gc gnet.Conn) (action gnet.Action) {
 	c, _ := gc.Context().(*conn)
 	if c == nil {
+		if w, ok := gc.Context().(*waker); ok {
+			w.onTraffic(gc)
+			return gnet.None
+		}
 		return gnet.Close
 	}
+	sh := c.sh
 	// Bad input must never take the server down: a bug reached by one
 	// connection's bytes costs that connection only.
 	defer func() {
@@ -217,18 +267,13 @@ func (e *Engine) OnTraffic(gc gnet.Conn) (action gnet.Action) {
 			c.state = stateClosed
 			action = gnet.Close
 		}
+		sh.flushTurn()
 	}()
 	switch c.state {
 	case stateHandshake:
 		return e.readHandshake(c)
 	case stateOpen, stateClosing:
-		action = e.readFrames(c)
-		if c.sh.behind {
-			// The loop has a write backlog: answer this one now rather
-			// than behind it.
-			c.flushPending()
-		}
-		return action
+		return e.readFrames(c)
 	}
 	// Closed or handed off: drop whatever still arrives.
 	_, _ = gc.Discard(gc.InboundBuffered())
@@ -464,6 +509,9 @@ func (e *Engine) inflate(c *conn, m codec.Message) ([]byte, error) {
 func (e *Engine) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	c, _ := gc.Context().(*conn)
 	if c == nil {
+		if w, ok := gc.Context().(*waker); ok {
+			w.onClose()
+		}
 		return gnet.None
 	}
 	gc.SetContext(nil)

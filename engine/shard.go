@@ -36,10 +36,12 @@ type shard struct {
 	scratch  []*conn    // member snapshot for one fan-out
 	ev       Event      // reused for handlers that run on the loop
 	mark     uint32     // fan-out serial, for de-duplicating recipients
-	flushing bool       // writes are waiting and a drain that flushes them is queued
-	behind   bool       // the last flush ran out of time; the rest waits for the next round
 	dirty    []*conn    // connections with frames waiting, in first-write order
 	pending  [][][]byte // pending[i]: the frames waiting for dirty[i]
+	budget   int        // bytes one flush may write (writeBudget; tests lower it)
+	behind   bool       // the last flush ran out of budget; the rest waits for resume
+	resuming bool       // a resume is asked for and has not run yet
+	waker    *waker     // brings the loop back after a poll round; nil until enrolled
 	coalesce []byte     // reused to write several small frames at once
 	inflated []byte     // decompressed message, valid until the next one
 
@@ -50,7 +52,7 @@ type shard struct {
 }
 
 func newShard(e *Engine, idx int) *shard {
-	return &shard{e: e, idx: idx, bit: 1 << idx, rooms: make(map[string]map[*conn]struct{})}
+	return &shard{e: e, idx: idx, bit: 1 << idx, budget: writeBudget, rooms: make(map[string]map[*conn]struct{})}
 }
 
 // post queues fn to run on the shard's loop. Tasks run in the order they were
@@ -79,8 +81,9 @@ func (sh *shard) post(fn func()) bool {
 	return true
 }
 
-// drain runs on the loop: it takes every queued task and runs them in order.
-// Tasks posted meanwhile schedule the next drain.
+// drain runs on the loop: it takes every queued task and runs them in order,
+// then writes what they queued. Tasks posted meanwhile schedule the next
+// drain.
 func (sh *shard) drain(context.Context) error {
 	sh.qmu.Lock()
 	q := sh.q
@@ -93,7 +96,7 @@ func (sh *shard) drain(context.Context) error {
 		fn()
 		q[i] = nil
 	}
-	sh.flush()
+	sh.flushTurn()
 	if cap(q) <= 4096 {
 		sh.qmu.Lock()
 		if sh.spare == nil {
@@ -104,38 +107,70 @@ func (sh *shard) drain(context.Context) error {
 	return nil
 }
 
-// flushBudget bounds the time one round spends writing. Past it the other
-// waiting connections are written in the next round, after the loop has
-// polled its sockets again: a storm of large writes (a join burst into a big
-// presence channel sends every joiner the whole channel) must not keep the
-// loop from reading, and from answering, everybody else.
-const flushBudget = 2 * time.Millisecond
+// Write scheduling.
+//
+// A frame for a connection waits in the connection's pending list until the
+// callback that produced it ends (OnTraffic, a drain of posted tasks), then
+// flushTurn writes it: a message read on a loop reaches that loop's members
+// in the same poll round, with no wakeup in between, and a connection that
+// got several frames in one callback gets them in one write.
+//
+// One flush writes at most writeBudget (connections with frames waiting are
+// written in the order they got their first frame). What does not fit waits,
+// in that order, and the loop is then behind: later frames join the back of
+// the queue, the loop goes on polling and reading its sockets, and the
+// shard's waker brings it back once per poll round (resume) to write the
+// next budget's worth from the front. So a big fan-out or a join storm never
+// keeps a loop from reading, and no connection, however busy the others
+// are, waits behind more than one budget of others' writes per round: one
+// queued at position p is written within p/(writeBudget/writeCost)+1 rounds.
 
-// flush writes every frame the batch queued: one write (or writev) per
-// connection, whatever the number of messages it got, for at most
-// flushBudget. Loop only.
+// writeBudget bounds what one flush writes, in bytes, each connection written
+// counting writeCost bytes more than its frames (a small write costs a
+// syscall whatever its size). 1 MiB is about 500 small writes: roughly a
+// millisecond of a loop's time.
+const (
+	writeBudget = 1 << 20
+	writeCost   = 2 << 10
+)
+
+// flushTurn ends a callback: it writes what the callback queued, unless the
+// loop is behind, in which case the queue is the next resume's. Loop only.
+func (sh *shard) flushTurn() {
+	if !sh.behind {
+		sh.flush()
+	}
+}
+
+// resume runs once per poll round while the loop is behind (see waker): it
+// writes the next budget's worth of the queue. Loop only.
+func (sh *shard) resume() {
+	sh.resuming = false
+	sh.flush()
+}
+
+// flush writes waiting frames, oldest connection first, for at most one
+// budget: one write (or writev) per connection, whatever the number of
+// frames it got. What does not fit stays queued, in order, and a resume is
+// asked for. Loop only.
 func (sh *shard) flush() {
-	start := time.Now()
+	budget := sh.budget
 	for i, c := range sh.dirty {
-		c.flushPending()
-		c.out = 0
-		sh.dirty[i] = nil
-		if i+1 < len(sh.dirty) && time.Since(start) > flushBudget {
-			sh.resumeLater(i + 1)
+		if budget <= 0 {
+			sh.keep(i)
 			return
 		}
+		budget -= writeCost + c.flushPending()
+		c.out = 0
+		sh.dirty[i] = nil
 	}
-	sh.flushing, sh.behind = false, false
+	sh.behind = false
 	sh.dirty = sh.dirty[:0]
 }
 
-// resumeLater keeps the connections from dirty[from:] waiting, in order, and
-// has a later round write them. The drain that does it is posted from
-// another goroutine, so that gnet's loop polls its sockets before running it
-// (a task posted from the running drain could run in the same round).
-// Meanwhile the loop is behind: a connection that sent something gets its
-// answer written at once (see OnTraffic) instead of after the backlog.
-func (sh *shard) resumeLater(from int) {
+// keep moves the connections from dirty[from:] to the front, in order, and
+// asks for a resume in the next poll round.
+func (sh *shard) keep(from int) {
 	n := len(sh.dirty) - from
 	for j := range n {
 		c := sh.dirty[from+j]
@@ -145,9 +180,14 @@ func (sh *shard) resumeLater(from int) {
 		c.out = int32(j + 1)
 	}
 	sh.dirty = sh.dirty[:n]
-	sh.behind = true
-	sh.e.stats.FlushYields.Add(1)
-	go sh.post(noop) // flushing stays set: later writes join the backlog
+	if !sh.behind {
+		sh.behind = true
+		sh.e.stats.FlushYields.Add(1)
+	}
+	if !sh.resuming {
+		sh.resuming = true
+		sh.wakeNextRound()
+	}
 }
 
 func noop() {}

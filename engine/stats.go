@@ -17,5 +17,5 @@ type Stats struct {
 	Compressions  atomic.Int64 // fan-out messages compressed (once each)
 	SlowConsumers atomic.Int64 // connections closed for not reading
 	Panics        atomic.Int64 // handler panics recovered
-	FlushYields   atomic.Int64 // rounds that left writes for the next round (flushBudget)
+	FlushYields   atomic.Int64 // times a flush ran out of budget and left the loop behind (writeBudget)
 }

@@ -1,0 +1,110 @@
+package engine
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/panjf2000/gnet/v2"
+)
+
+// countingConn is a gnet.Conn that records in which round each write
+// happened. Only the methods the write path uses are implemented.
+type countingConn struct {
+	gnet.Conn
+	round  *int
+	writes []int // round of each write
+}
+
+func (f *countingConn) Write(b []byte) (int, error) {
+	f.writes = append(f.writes, *f.round)
+	return len(b), nil
+}
+
+func (f *countingConn) OutboundBuffered() int { return 0 }
+
+// TestFairRounds counts rounds, not time: N connections get more output than
+// one flush may write, then one connection keeps sending (every round its
+// OnTraffic queues a reply) while the loop resumes once per round. Every
+// queued connection must be written within K rounds, the sender must not
+// jump ahead of them, and nobody waits behind more than one budget of
+// others' writes per round.
+func TestFairRounds(t *testing.T) {
+	frame := make([]byte, 100)
+	for _, tc := range []struct{ n, budget int }{
+		{n: 50, budget: 8 << 10},
+		{n: 1000, budget: 64 << 10},
+		{n: 3, budget: writeBudget}, // fits: written in the same round, never behind
+	} {
+		t.Run(fmt.Sprintf("n=%d/budget=%d", tc.n, tc.budget), func(t *testing.T) {
+			e := New(Config{Loops: 1})
+			sh := e.shards[0]
+			sh.budget = tc.budget
+			round := 0
+			newConn := func() (*conn, *countingConn) {
+				gc := &countingConn{round: &round}
+				c := &conn{gc: gc, sh: sh, state: stateOpen}
+				sh.add(c)
+				return c, gc
+			}
+			queued := make([]*countingConn, tc.n)
+			cs := make([]*conn, tc.n)
+			for i := range queued {
+				cs[i], queued[i] = newConn()
+			}
+			sender, senderGC := newConn()
+
+			// Round 0: one callback (a broadcast) queues a frame for each.
+			for _, c := range cs {
+				c.write(frame)
+			}
+			sh.flushTurn()
+
+			resumes := 0
+			perFlush := (tc.budget + writeCost + len(frame) - 1) / (writeCost + len(frame))
+			k := (tc.n+perFlush-1)/perFlush + 1
+			for round = 1; round <= k+2; round++ {
+				// The sender's OnTraffic: a reply, then the end of the callback.
+				sender.write(frame)
+				sh.flushTurn()
+				// The waker's turn in this poll round.
+				if sh.resuming {
+					sh.resume()
+					resumes++
+				}
+			}
+
+			last := 0
+			for i, gc := range queued {
+				if len(gc.writes) != 1 {
+					t.Fatalf("queued conn %d written %d times, want once", i, len(gc.writes))
+				}
+				r := gc.writes[0]
+				if r > k {
+					t.Errorf("queued conn %d written in round %d, want within %d", i, r, k)
+				}
+				if r < last {
+					t.Errorf("queued conn %d written in round %d, before conn %d (round %d): not in order", i, r, i-1, last)
+				}
+				last = r
+			}
+			if len(senderGC.writes) == 0 {
+				t.Fatal("the sender was never answered")
+			}
+			if first := senderGC.writes[0]; first < last && last > 0 {
+				t.Errorf("the sender's first reply went out in round %d, ahead of queued connections still waiting until round %d", first, last)
+			}
+			// Once the backlog is gone, the sender is answered in the round
+			// it sent, with no resume in between.
+			if sh.behind {
+				t.Fatalf("still behind after %d rounds", k+2)
+			}
+			if got := senderGC.writes[len(senderGC.writes)-1]; got != k+2 {
+				t.Errorf("last reply written in round %d, want %d (same round)", got, k+2)
+			}
+			if tc.n*(writeCost+len(frame)) <= tc.budget && resumes != 0 {
+				t.Errorf("%d resumes for output that fits one flush, want 0", resumes)
+			}
+			t.Logf("%d queued, %d per flush: last written in round %d (bound %d), %d resumes", tc.n, perFlush, last, k, resumes)
+		})
+	}
+}
