@@ -96,16 +96,18 @@ func (e *Engine) fanout(channels []string, msg *message, here *shard, except *co
 		}
 		n += sh.countMembers(channels)
 		if sh == here {
-			e.writeMembers(sh, channels, msg, except)
+			sh.writeMembers(channels, msg, except)
 		} else {
-			sh.post(func() { e.writeMembers(sh, channels, msg, except) })
+			sh.post(func() { sh.writeMembers(channels, msg, except) })
 		}
 	}
 	return n
 }
 
-// writeMembers writes frame to the shard's members of channels. Loop only.
-func (e *Engine) writeMembers(sh *shard, channels []string, msg *message, except *conn) {
+// writeMembers writes msg to the shard's members of channels but except.
+// Loop only.
+func (sh *shard) writeMembers(channels []string, msg *message, except *conn) {
+	e := sh.e
 	members := sh.members(channels)
 	for _, c := range members {
 		if c != except {
@@ -122,16 +124,17 @@ func (e *Engine) broadcast(msg *message, here *shard) int {
 	e.stats.Broadcasts.Add(1)
 	for _, sh := range e.shards {
 		if sh == here {
-			e.writeAll(sh, msg)
+			sh.writeAll(msg)
 		} else {
-			sh.post(func() { e.writeAll(sh, msg) })
+			sh.post(func() { sh.writeAll(msg) })
 		}
 	}
 	return int(e.conns.count.Load())
 }
 
-// writeAll writes frame to every open connection of the shard. Loop only.
-func (e *Engine) writeAll(sh *shard, msg *message) {
+// writeAll writes msg to every open connection of the shard. Loop only.
+func (sh *shard) writeAll(msg *message) {
+	e := sh.e
 	sh.scratch = append(sh.scratch[:0], sh.conns...)
 	n := 0
 	for _, c := range sh.scratch {

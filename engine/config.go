@@ -65,9 +65,11 @@ type Config struct {
 	// PresenceMode selects presence diff semantics; the zero value is
 	// presence.ModeUser.
 	PresenceMode presence.Mode
-	// PresenceInterval batches each channel's presence changes: the first
-	// change after a quiet interval is published at once, the following
-	// ones together, at most one presence_diff per interval, with one
+	// PresenceInterval batches each channel's presence changes once they
+	// come faster than one per interval: a quiet channel publishes every
+	// change at once (up to presence.DefaultBurst in a row, one more per
+	// interval), and a busier one publishes the following changes
+	// together, at most one presence_diff per interval, with one
 	// presence_state encoded for every connection that tracked meanwhile.
 	// This keeps a join storm in a big room from costing a diff per join
 	// to every member. Zero means 50 ms; negative publishes every change

@@ -51,6 +51,7 @@ type Engine struct {
 	loopMu sync.Mutex
 	loops  map[gnet.EventLoop]*shard
 
+	started     atomic.Bool // Start was called
 	draining    atomic.Bool
 	handshakes  atomic.Int64 // connections not yet upgraded, handed off or closed
 	disconnects atomic.Int64 // disconnect events not yet handled
@@ -118,6 +119,12 @@ func (e *Engine) Presence() *presence.Registry { return e.presence }
 // runtime.Gosched then waits for sysmon to take that P back, milliseconds
 // during which none of its sockets is read.
 func (e *Engine) Start(addr string) error {
+	if e.draining.Load() {
+		return ErrShuttingDown
+	}
+	if !e.started.CompareAndSwap(false, true) {
+		return ErrStarted
+	}
 	addr, release, err := reservePort(addr, e.cfg.Loops)
 	if err != nil {
 		return err
@@ -551,17 +558,20 @@ func (e *Engine) OnTick() (time.Duration, gnet.Action) {
 	now := time.Now().UnixNano()
 	e.now.Store(now)
 	for _, sh := range e.shards {
-		sh.post(func() { e.sweep(sh, now) })
+		sh.post(func() { sh.sweep(now) })
 	}
 	return e.cfg.tick(), gnet.None
 }
 
 // sweep enforces the handshake deadline, pings, the idle timeout and the
-// close timeout for one loop's connections.
-func (e *Engine) sweep(sh *shard, now int64) {
+// close timeout for the loop's connections. It walks a snapshot: closing a
+// connection removes it from sh.conns at once (OnClose), which moves
+// another connection into its slot. Loop only.
+func (sh *shard) sweep(now int64) {
+	e := sh.e
 	ping, idle := int64(e.cfg.PingInterval), int64(e.cfg.IdleTimeout)
-	for i := 0; i < len(sh.conns); i++ {
-		c := sh.conns[i]
+	sh.sweeping = append(sh.sweeping[:0], sh.conns...)
+	for _, c := range sh.sweeping {
 		switch c.state {
 		case stateHandshake:
 			if now > c.timer {
@@ -588,6 +598,8 @@ func (e *Engine) sweep(sh *shard, now int64) {
 			}
 		}
 	}
+	clear(sh.sweeping)
+	sh.sweeping = sh.sweeping[:0]
 }
 
 var pingFrame = codec.Compile(codec.OpPing, nil)

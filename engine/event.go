@@ -121,4 +121,5 @@ var (
 	ErrUnknownConn  = errors.New("engine: unknown connection")
 	ErrConnClosed   = errors.New("engine: connection closed")
 	ErrShuttingDown = errors.New("engine: shutting down")
+	ErrStarted      = errors.New("engine: already started")
 )

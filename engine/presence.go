@@ -118,14 +118,15 @@ func (e *Engine) deliverPresence(channel string, state []byte, trackers []string
 	for _, sh := range e.shards {
 		cs := byShard[sh.idx]
 		if len(cs) > 0 || bits&sh.bit != 0 {
-			sh.post(func() { e.writeBatch(sh, channel, cs, stateMsg, diffMsg) })
+			sh.post(func() { sh.writeBatch(channel, cs, stateMsg, diffMsg) })
 		}
 	}
 }
 
 // writeBatch writes state to this loop's trackers of a presence batch and
 // diff to the channel's other members here. Loop only.
-func (e *Engine) writeBatch(sh *shard, channel string, trackers []*conn, state, diff *message) {
+func (sh *shard) writeBatch(channel string, trackers []*conn, state, diff *message) {
+	e := sh.e
 	for _, c := range trackers {
 		c.write(state.frameFor(c))
 	}

@@ -10,10 +10,16 @@ import (
 // Shutdown drains the server: new connections are refused, every open
 // connection gets close 1001 "going away", every disconnect event runs, then
 // the loops stop. When ctx ends first, the remaining connections are closed
-// at once (their disconnect events still run) and ctx's error is returned.
+// at once (their disconnect events still run, within 2 s) and every later
+// wait (Workers handlers still running, the loops stopping) gives up when
+// ctx does: Shutdown then returns ctx's error. Shutdown before Start returns
+// at once, and the server can no longer start. A second call waits for the
+// first one, or for ctx.
 func (e *Engine) Shutdown(ctx context.Context) error {
 	if !e.draining.CompareAndSwap(false, true) {
-		<-e.stopped
+		return e.waitStopped(ctx)
+	}
+	if !e.started.Load() {
 		return nil
 	}
 	for _, sh := range e.shards {
@@ -36,13 +42,31 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 		_ = e.waitIdle(hard)
 		cancel()
 	}
-	e.pool.stop()
+	if perr := e.pool.stop(ctx); err == nil {
+		err = perr
+	}
 	e.http.shutdown(ctx)
-	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	stopCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	_ = e.eng.Stop(stopCtx)
-	<-e.stopped
+	if serr := e.waitStopped(ctx); err == nil {
+		err = serr
+	}
 	return err
+}
+
+// waitStopped waits until the loops have stopped, or ctx ends. A server
+// that never started counts as stopped.
+func (e *Engine) waitStopped(ctx context.Context) error {
+	if !e.started.Load() {
+		return nil
+	}
+	select {
+	case <-e.stopped:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // waitIdle polls until no connection is open or handshaking and every

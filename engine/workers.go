@@ -1,6 +1,9 @@
 package engine
 
-import "sync"
+import (
+	"context"
+	"sync"
+)
 
 // workerPool runs blocking handlers on a fixed number of goroutines. Tasks
 // wait in an unbounded FIFO; its length is bounded by the connections of
@@ -59,11 +62,22 @@ func (p *workerPool) work() {
 	}
 }
 
-// stop lets the workers finish the queued tasks and waits for them.
-func (p *workerPool) stop() {
+// stop lets the workers finish the queued tasks and waits for them, or for
+// ctx: a handler stuck in a Workers route keeps its goroutine, not the caller.
+func (p *workerPool) stop(ctx context.Context) error {
 	p.mu.Lock()
 	p.closed = true
 	p.mu.Unlock()
 	p.cond.Broadcast()
-	p.wg.Wait()
+	done := make(chan struct{})
+	go func() {
+		p.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

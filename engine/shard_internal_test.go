@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/panjf2000/gnet/v2"
 )
@@ -106,5 +107,63 @@ func TestFairRounds(t *testing.T) {
 			}
 			t.Logf("%d queued, %d per flush: last written in round %d (bound %d), %d resumes", tc.n, perFlush, last, k, resumes)
 		})
+	}
+}
+
+// closingConn fails its writes the way gnet does: the connection is closed,
+// OnClose runs, and only then does Write return.
+type closingConn struct {
+	countingConn
+	e   *Engine
+	ctx any
+}
+
+func (f *closingConn) Context() any     { return f.ctx }
+func (f *closingConn) SetContext(v any) { f.ctx = v }
+func (f *closingConn) Write([]byte) (int, error) {
+	f.e.OnClose(f, nil)
+	return 0, errClosedForTest
+}
+func (f *closingConn) Close() error { return nil }
+
+var errClosedForTest = fmt.Errorf("closed")
+
+// TestSweepSurvivesClose: a sweep whose write closes a connection (removed
+// from sh.conns at once, the last connection swapped into its slot) still
+// reaches every other connection in the same sweep.
+func TestSweepSurvivesClose(t *testing.T) {
+	e := New(Config{Loops: 1, PingInterval: time.Second, IdleTimeout: time.Hour})
+	sh := e.shards[0]
+	round := 0
+	now := time.Now().UnixNano()
+	idle := now - int64(2*time.Second) // silent past the ping interval
+	var pinged []*countingConn
+	for i := range 5 {
+		var gc gnet.Conn
+		c := &conn{sh: sh, state: stateOpen, lastRead: idle, timer: idle, id: fmt.Sprint(i)}
+		if i == 1 {
+			// Silent past the idle timeout: the sweep closes it, and the
+			// close frame's write fails and removes it.
+			c.lastRead = now - int64(2*time.Hour)
+			cc := &closingConn{countingConn: countingConn{round: &round}, e: e}
+			cc.ctx, gc = c, cc
+		} else {
+			cg := &countingConn{round: &round}
+			pinged, gc = append(pinged, cg), cg
+		}
+		c.gc = gc
+		c.route = &Route{Handler: func(*Event) Reply { return Reply{} }}
+		sh.add(c)
+		e.conns.add(c)
+	}
+	sh.sweep(now)
+	sh.flush()
+	for i, gc := range pinged {
+		if len(gc.writes) != 1 {
+			t.Errorf("connection %d got %d pings in one sweep, want 1", i, len(gc.writes))
+		}
+	}
+	if len(sh.conns) != 4 {
+		t.Errorf("%d connections left, want 4", len(sh.conns))
 	}
 }
