@@ -1,5 +1,6 @@
 # Benchmark suite (see bench/README.md). Included by the top-level Makefile.
-#   make bench                      quick suite, ripple vs gorilla, gws, nbio (< 10 min on 2 cores)
+#   make bench                      quick suite, ripple vs gorilla, gws, nbio (< 10 min on 2 cores;
+#                                   the latency scenario's steps are 2 s: -d 5s steadies them)
 #   make bench BENCH_FLAGS='-repeat 2 -server ripple,nbio'
 #   make bench-c1m                  1,000,000 idle connections against ripple (raised limits needed)
 #   make bench-storm                join storm: a presence room of 10,000, then 1,000 joins at once (ripple)

@@ -8,12 +8,13 @@
 // connect, so every source address offers a whole ephemeral port range per
 // destination). The number of dials and handshakes in flight and the dial rate
 // are bounded. The Handler gets OnOpen, OnMessage, OnClose and OnTick callbacks,
-// all on the loop's goroutine.
+// all on the loop's goroutine; Wake adds a precise one-shot timer (a timerfd)
+// for sends paced finer than OnTick's millisecond steps.
 //
 // Goroutine rules: Run occupies one goroutine (locked to its OS thread). Conn
-// methods and Loop.Dial may only be called from the loop goroutine (inside
-// Handler callbacks or functions passed to Execute). Execute, Stop and the
-// Stats counters are safe from any goroutine.
+// methods, Loop.Dial and Loop.Wake may only be called from the loop goroutine
+// (inside Handler callbacks or functions passed to Execute). Execute, Stop and
+// the Stats counters are safe from any goroutine.
 //
 // It does not own scenario logic (what to send, what to check) or process
 // management; see bench/scenario and bench/fleet.

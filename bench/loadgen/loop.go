@@ -156,6 +156,8 @@ type Loop struct {
 	firstLimit error
 	done       bool
 	runTasks   []func()
+	timerfd    int    // -1 until the first Wake
+	wakeFn     func() // pending Wake callback
 }
 
 // New creates a loop. It does not start it.
@@ -181,7 +183,7 @@ func New(cfg Config, h Handler) (*Loop, error) {
 	if cfg.ReadBuffer <= 0 {
 		cfg.ReadBuffer = 256 << 10
 	}
-	l := &Loop{cfg: cfg, h: h, base: time.Now(), reasons: map[string]int64{}}
+	l := &Loop{cfg: cfg, h: h, base: time.Now(), reasons: map[string]int64{}, timerfd: -1}
 	l.raddr = unix.SockaddrInet4{Port: int(cfg.Addr.Port()), Addr: cfg.Addr.Addr().As4()}
 	for _, s := range cfg.Sources {
 		if !s.Is4() {
@@ -290,6 +292,46 @@ func (l *Loop) SetTick(d time.Duration) {
 	}
 }
 
+// Wake arms the loop's one-shot timer: f runs on the loop goroutine at loop
+// clock at (Now), or as soon as possible when at has passed. A later Wake
+// replaces a pending one. The timer is a timerfd, precise to the kernel's
+// timer slack (~50µs) where OnTick has millisecond steps: it paces timed
+// sends. Loop goroutine only.
+func (l *Loop) Wake(at int64, f func()) error {
+	if l.timerfd < 0 {
+		fd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
+		if err != nil {
+			return fmt.Errorf("loadgen: timerfd_create: %w", err)
+		}
+		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}
+		if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+			unix.Close(fd)
+			return fmt.Errorf("loadgen: epoll_ctl: %w", err)
+		}
+		l.timerfd = fd
+	}
+	d := at - l.Now()
+	if d < 1 {
+		d = 1 // a zero value would disarm the timer
+	}
+	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(d)}
+	if err := unix.TimerfdSettime(l.timerfd, 0, &spec, nil); err != nil {
+		return fmt.Errorf("loadgen: timerfd_settime: %w", err)
+	}
+	l.wakeFn = f
+	return nil
+}
+
+// fire runs the pending Wake callback once the timerfd expired.
+func (l *Loop) fire() {
+	var buf [8]byte
+	_, _ = unix.Read(l.timerfd, buf[:])
+	if f := l.wakeFn; f != nil {
+		l.wakeFn = nil
+		f()
+	}
+}
+
 // Dial queues a connection to path. It starts when a slot is free and the dial
 // rate allows; the Handler then gets OnOpen or OnClose. Loop goroutine only.
 func (l *Loop) Dial(path string, tag int) {
@@ -342,6 +384,10 @@ func (l *Loop) Run() error {
 			if fd == l.wakefd {
 				var buf [8]byte
 				_, _ = unix.Read(l.wakefd, buf[:])
+				continue
+			}
+			if fd == l.timerfd {
+				l.fire()
 				continue
 			}
 			if fd >= len(l.conns) || l.conns[fd] == nil {
@@ -397,6 +443,9 @@ func (l *Loop) shutdown() {
 		}
 	}
 	l.CancelDials()
+	if l.timerfd >= 0 {
+		unix.Close(l.timerfd)
+	}
 	unix.Close(l.epfd)
 	unix.Close(l.wakefd)
 }

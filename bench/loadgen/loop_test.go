@@ -108,3 +108,54 @@ func TestLoopEcho(t *testing.T) {
 		t.Errorf("Reason = %q", got)
 	}
 }
+
+type nopHandler struct{}
+
+func (nopHandler) OnOpen(*loadgen.Conn)                            {}
+func (nopHandler) OnMessage(*loadgen.Conn, wsproto.Opcode, []byte) {}
+func (nopHandler) OnClose(*loadgen.Conn, error)                    {}
+func (nopHandler) OnTick(int64)                                    {}
+
+// Wake fires once per arming, never before its time, and a later Wake
+// replaces a pending one.
+func TestLoopWake(t *testing.T) {
+	l, err := loadgen.New(loadgen.Config{Addr: netip.MustParseAddrPort("127.0.0.1:9")}, nopHandler{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runErr := make(chan error, 1)
+	go func() { runErr <- l.Run() }()
+	defer func() {
+		l.Stop()
+		if err := <-runErr; err != nil {
+			t.Error(err)
+		}
+	}()
+	type fired struct{ id, at, now int64 }
+	ch := make(chan fired, 8)
+	const step = int64(2 * time.Millisecond)
+	l.Execute(func() {
+		at := l.Now() + step
+		_ = l.Wake(at, func() { ch <- fired{1, at, l.Now()} }) // replaced below
+		_ = l.Wake(at, func() {
+			ch <- fired{2, at, l.Now()}
+			next := l.Now() - step // in the past: at once
+			_ = l.Wake(next, func() { ch <- fired{3, next, l.Now()} })
+		})
+	})
+	for _, want := range []int64{2, 3} {
+		select {
+		case f := <-ch:
+			if f.id != want || f.now < f.at {
+				t.Fatalf("fired %+v, want id %d not before its time", f, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("wake %d never fired", want)
+		}
+	}
+	select {
+	case f := <-ch:
+		t.Fatalf("extra wake %+v", f)
+	default:
+	}
+}

@@ -89,6 +89,9 @@ code,pre{background:#f6f6f6;padding:2px 4px}
 	for _, sc := range scenario.Names {
 		b.WriteString(r.latencyChart(sc))
 	}
+	for _, wl := range scenario.LatencyWorkloads {
+		b.WriteString(r.loadChart(wl))
+	}
 	b.WriteString("</div>")
 
 	b.WriteString("<h2>Results</h2><table><tr><th class=l>scenario</th><th class=l>server</th><th>conns</th><th>throughput</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>connect/s</th><th>handshake p50/p99</th><th>RSS/conn</th><th>kernel TCP buf / slab per conn</th><th>sent</th><th>delivered</th><th>cpu srv/gen</th><th>vs best other</th><th class=l>status</th></tr>")
@@ -96,6 +99,9 @@ code,pre{background:#f6f6f6;padding:2px 4px}
 		if x.Skipped != "" {
 			fmt.Fprintf(&b, "<tr><td class=l>%s</td><td class=l>%s</td><td colspan=15></td><td class=l>skipped: %s</td></tr>", x.Scenario, esc(x.Server), esc(x.Skipped))
 			continue
+		}
+		if x.Scenario == scenario.Latency {
+			continue // its own table below
 		}
 		status := `<span class=pass>ok</span>`
 		if !x.OK {
@@ -116,6 +122,7 @@ code,pre{background:#f6f6f6;padding:2px 4px}
 			Dur(x.Handshake.P50), Dur(x.Handshake.P99), rss, sock, x.Sent, x.Delivered, cpu, r.ratio(x), status)
 	}
 	b.WriteString("</table>")
+	b.WriteString(r.latencyTable())
 	if len(r.Errors) > 0 {
 		b.WriteString("<h2>Errors</h2><ul>")
 		for _, e := range r.Errors {
@@ -123,7 +130,7 @@ code,pre{background:#f6f6f6;padding:2px 4px}
 		}
 		b.WriteString("</ul>")
 	}
-	b.WriteString(`<p>Latency is measured at every receiver from a timestamp embedded in each message (idle: handshake time). RSS per connection is the slope of the server's VmRSS between the first and last idle sample; TCP memory is /proc/net/sockstat for the whole machine (client and server ends). Throughput counts messages received during the run window.</p></body></html>`)
+	b.WriteString(`<p>Latency is measured at every receiver from a timestamp embedded in each message (idle: handshake time). RSS per connection is the slope of the server's VmRSS between the first and last idle sample; TCP memory is /proc/net/sockstat for the whole machine (client and server ends). Throughput counts messages received during the run window. The latency scenario is open loop: sends follow a fixed schedule whatever the server does, and latency runs from each message's scheduled send time, so a server (or generator) that falls behind is charged for the wait (coordinated omission corrected).</p></body></html>`)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}

@@ -164,6 +164,7 @@ func (r *Report) Evaluate() {
 		}
 		add(c, re != nil, ref, who, true)
 	}
+	r.evaluateLatency()
 }
 
 // ratio returns x's key metric over the best other server's in the same
@@ -207,6 +208,9 @@ func (r *Report) WriteTable(w io.Writer) {
 			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\tskipped\t\n", x.Scenario, x.Server)
 			continue
 		}
+		if x.Scenario == scenario.Latency {
+			continue // one row per workload and offered rate, below
+		}
 		lat := x.Latency
 		thr := fmt.Sprintf("%s %s", Count(x.Throughput), x.ThroughputUnit)
 		if x.Scenario == scenario.Idle {
@@ -229,7 +233,25 @@ func (r *Report) WriteTable(w io.Writer) {
 			x.Scenario, x.Server, x.Conns, thr, Dur(lat.P50), Dur(lat.P99), Dur(lat.P999), Dur(lat.Max),
 			Count(x.ConnectRate), rss, cpu, r.ratio(x), status)
 	}
+	for _, row := range r.latencyRows() {
+		p := row.point
+		cpu := "-"
+		if p.RunSeconds > 0 {
+			cpu = fmt.Sprintf("%.0f%%/%.0f%%", p.ServerCPU*100, p.ClientCPU*100)
+		}
+		status := "ok"
+		if !p.OK {
+			status = "FAIL"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t-\t-\t%s\t%s\t%s\t\n",
+			"latency "+row.workload.Workload+" "+p.Label(), row.result.Server, row.workload.Conns,
+			fmt.Sprintf("%s of %s %s", Count(p.Achieved), Count(p.Offered), row.workload.Unit),
+			Dur(p.Latency.P50), Dur(p.Latency.P99), Dur(p.Latency.P999), Dur(p.Latency.Max), cpu, row.vsBest, status)
+	}
 	tw.Flush()
+	for _, line := range r.latencyMaxima() {
+		fmt.Fprintln(w, "  "+line)
+	}
 	for _, x := range r.sorted() {
 		if x.Skipped != "" {
 			fmt.Fprintf(w, "  %s/%s skipped: %s\n", x.Server, x.Scenario, x.Skipped)

@@ -116,10 +116,98 @@ func TestFormat(t *testing.T) {
 		{Dur(250_000_000), "250ms"}, {Dur(3_000_000_000), "3.00s"},
 		{Count(0), "-"}, {Count(12.5), "12.5"}, {Count(999), "999"}, {Count(12345), "12.3k"}, {Count(2_500_000), "2.50M"},
 		{Bytes(900), "900B"}, {Bytes(1536), "1.50KiB"}, {Bytes(3 << 20), "3.0MiB"},
+		{axisLabel(fineMax(24738)), "25k"}, {axisLabel(fineMax(4273)), "5k"}, {axisLabel(fineMax(100000)), "100k"},
+		{axisLabel(fineMax(1068)), "1.2k"}, {axisLabel(fineMax(0)), "1"},
 	}
 	for _, tc := range cases {
 		if tc.got != tc.want {
 			t.Errorf("got %q, want %q", tc.got, tc.want)
 		}
+	}
+}
+
+// latencyResult is a latency result of server with one echo point per
+// offered rate: p50 and p99 as given, p99.9 = p99 × tail.
+func latencyResult(server string, offered []float64, p50, p99 []int64, tail float64) *scenario.Result {
+	w := scenario.LatencyWorkload{Workload: scenario.WorkloadEcho, Unit: "msgs/s", Conns: 100, MaxRate: offered[len(offered)-1], MaxFrom: "gws calibration"}
+	for i, o := range offered {
+		w.Steps = append(w.Steps, scenario.LatencyPoint{
+			Percent: 100 * o / w.MaxRate, Offered: o, Achieved: o * 0.99, OK: true, RunSeconds: 2, ServerCPU: 0.5, ClientCPU: 0.3,
+			Latency: hist.Summary{N: 1000, P50: p50[i], P90: p99[i] / 2, P99: p99[i], P999: int64(float64(p99[i]) * tail), Max: 2 * p99[i]},
+		})
+	}
+	ls := &scenario.LatencySpec{Calibrated: map[string]map[string]float64{scenario.WorkloadEcho: {"gws": w.MaxRate}}}
+	return &scenario.Result{Scenario: scenario.Latency, Server: server, OK: true, Spec: scenario.Spec{Latency: ls},
+		Workloads: []scenario.LatencyWorkload{w}}
+}
+
+func TestLatencyReport(t *testing.T) {
+	offered := []float64{25000, 50000, 75000, 100000}
+	r := &Report{Settings: Settings{GOGC: 100}}
+	r.Results = append(r.Results,
+		latencyResult("ripple", offered, []int64{100e3, 120e3, 150e3, 400e3}, []int64{1e6, 1.5e6, 2e6, 3e6}, 1.5),
+		latencyResult("gws", offered, []int64{110e3, 130e3, 140e3, 900e3}, []int64{2e6, 3e6, 4e6, 6e6}, 1.2),
+	)
+	r.Evaluate()
+	want := map[string]bool{
+		"latency echo p50 at every offered load":   false, // 150µs > 140µs at 75%
+		"latency echo p99 at every offered load":   true,
+		"latency echo p99.9 at every offered load": true, // 1.5× its p99
+	}
+	for name, pass := range want {
+		found := false
+		for _, c := range r.Checks {
+			if c.Name == name {
+				found = true
+				if c.Pass != pass || c.Missing != "" {
+					t.Errorf("%s: pass=%v missing=%q, want pass=%v", name, c.Pass, c.Missing, pass)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no check %q in %+v", name, r.Checks)
+		}
+	}
+	var buf bytes.Buffer
+	r.WriteTable(&buf)
+	out := buf.String()
+	for _, want := range []string{"latency echo 25%", "latency echo 100%", "24.8k of 25.0k msgs/s", "p99 0.50×", "p99 2.00×",
+		"load in % of 100.0k msgs/s (gws calibration); closed-loop maxima: gws 100.0k", "[FAIL] latency echo p50 at every offered load"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	// Rows go by offered rate, the servers side by side.
+	var rows []string
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Split(line, "|"); len(f) > 2 && strings.Contains(f[0], "latency echo") {
+			rows = append(rows, strings.TrimSpace(f[0])+" "+strings.TrimSpace(f[1]))
+		}
+	}
+	wantRows := []string{"latency echo 25% ripple", "latency echo 25% gws", "latency echo 50% ripple", "latency echo 50% gws",
+		"latency echo 75% ripple", "latency echo 75% gws", "latency echo 100% ripple", "latency echo 100% gws"}
+	if strings.Join(rows, "; ") != strings.Join(wantRows, "; ") {
+		t.Errorf("rows %q, want %q", rows, wantRows)
+	}
+	path := filepath.Join(t.TempDir(), "r.html")
+	if err := r.WriteHTML(path); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(b)
+	for _, want := range []string{"latency echo: p99 (solid), p50 (dashed) vs offered load", "offered load (msgs/s)", "stroke-dasharray", "Latency at fixed offered load"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("HTML lacks %q", want)
+		}
+	}
+	// Two servers × (p99 + p50) lines.
+	if n := strings.Count(page, "<polyline"); n != 4 {
+		t.Errorf("%d lines in the load chart, want 4", n)
+	}
+	if strings.Contains(page, "<script") {
+		t.Error("report is not self-contained")
 	}
 }

@@ -181,6 +181,8 @@ func newDriver(spec *Spec, idx int, shared any) (driver, error) {
 		return newPresenceDriver(spec, idx), nil
 	case Storm:
 		return newStormDriver(spec, idx), nil
+	case Latency:
+		return newLatencyDriver(spec, idx)
 	}
 	return nil, fmt.Errorf("scenario: unknown scenario %q", spec.Scenario)
 }

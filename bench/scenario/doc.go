@@ -1,7 +1,13 @@
 // Package scenario is the benchmark logic: the scenarios (idle, echo,
-// broadcast, rooms, presence, storm) on both sides of the parent/worker split.
-// The storm scenario has its own parent flow (runStorm: fill, baseline,
-// burst, checks) and a bystander connection driven from the parent.
+// broadcast, rooms, presence, latency, storm, cluster) on both sides of the
+// parent/worker split. The storm scenario has its own parent flow (runStorm:
+// fill, baseline, burst, checks) and a bystander connection driven from the
+// parent. The latency scenario has one too (runLatency): every workload gets
+// its own workers, which connect once, calibrate closed loop when the
+// workload needs a maximum rate, then run one timed step (a run command with
+// a Step) per offered rate, every message sent on a fixed schedule and
+// stamped with its scheduled time; its pure parts (rate parsing, percent of
+// the maximum, the schedule) are in latency_rates.go.
 //
 // Parent side (Run): checks the limits a run needs (open files, ports per
 // source address, memory) and explains how to lift them, starts the workers

@@ -64,31 +64,44 @@ func (d *echoDriver) send(c *loadgen.Conn, tag int) {
 }
 
 func (d *echoDriver) OnMessage(c *loadgen.Conn, _ wsproto.Opcode, p []byte) {
-	tag := c.Tag
-	kind, m, ok := benchmsg.Scan(p)
-	if !ok || string(kind) != "echo" || tag < 0 || tag >= len(d.next) {
-		d.st.Invalid++
+	m, settled, ok := echoAccept(&d.st, d.next, d.ack, c.Tag, p)
+	if !ok {
 		return
 	}
-	switch {
-	case m.S < d.ack[tag]:
-		d.st.Dup++
-		return
-	case m.S >= d.next[tag]:
-		d.st.Invalid++
-		return
-	case m.S > d.ack[tag]:
-		d.st.Reorder++
-		d.st.Missing += m.S - d.ack[tag]
-	}
-	d.outstanding -= m.S - d.ack[tag] + 1
-	d.ack[tag] = m.S + 1
+	d.outstanding -= settled
 	d.record(m.T)
 	if d.running {
-		d.send(c, tag)
+		d.send(c, c.Tag)
 		return
 	}
 	d.checkDrained()
+}
+
+// echoAccept checks echo reply p on connection tag against the sequence
+// numbers sent (next) and expected back (ack) per tag: it counts a
+// duplicate, a gap or an unexpected message in st and advances ack. ok
+// reports a reply to record; settled is how many requests it settles (the
+// requests of a gap included).
+func echoAccept(st *WorkerStats, next, ack []int64, tag int, p []byte) (m benchmsg.Msg, settled int64, ok bool) {
+	kind, m, ok := benchmsg.Scan(p)
+	if !ok || string(kind) != "echo" || tag < 0 || tag >= len(next) {
+		st.Invalid++
+		return m, 0, false
+	}
+	switch {
+	case m.S < ack[tag]:
+		st.Dup++
+		return m, 0, false
+	case m.S >= next[tag]:
+		st.Invalid++
+		return m, 0, false
+	case m.S > ack[tag]:
+		st.Reorder++
+		st.Missing += m.S - ack[tag]
+	}
+	settled = m.S - ack[tag] + 1
+	ack[tag] = m.S + 1
+	return m, settled, true
 }
 
 func (d *echoDriver) checkDrained() {

@@ -82,6 +82,10 @@ type Result struct {
 	ServerPID  int     `json:"server_pid,omitempty"`
 
 	Storm *StormResult `json:"storm,omitempty"` // storm scenario
+
+	// Workloads are the latency scenario's figures, one per workload, each
+	// with one point per offered rate.
+	Workloads []LatencyWorkload `json:"workloads,omitempty"`
 }
 
 func (r *Result) fail(format string, a ...any) {

@@ -207,38 +207,50 @@ func (d *roomsDriver) churn() {
 }
 
 func (d *roomsDriver) OnMessage(c *loadgen.Conn, _ wsproto.Opcode, p []byte) {
-	if c.Tag < 0 || c.Tag >= len(d.members) || d.members[c.Tag].conn != c {
-		return
+	if _, msg, ok := roomAccept(&d.st, &d.roomLayout, c, p); ok {
+		d.record(msg.T)
 	}
-	m := &d.members[c.Tag]
+}
+
+// roomAccept checks room message p received on c against the room of c's
+// seat and the seat's last sequence number: it counts an unparseable,
+// foreign, duplicate or out-of-order message (a stable seat must see every
+// message, a fresh churned one may start anywhere) in st. ok reports a
+// message to record; the seat's last and got are then advanced. A message
+// on a connection that is no longer its seat's is ignored.
+func roomAccept(st *WorkerStats, rl *roomLayout, c *loadgen.Conn, p []byte) (m *member, msg benchmsg.Msg, ok bool) {
+	if c.Tag < 0 || c.Tag >= len(rl.members) || rl.members[c.Tag].conn != c {
+		return nil, msg, false
+	}
+	m = &rl.members[c.Tag]
 	kind, msg, ok := benchmsg.Scan(p)
 	switch {
 	case !ok:
-		d.st.Invalid++
-		return
+		st.Invalid++
+		return m, msg, false
 	case string(kind) == "error":
-		d.st.Errors++
-		return
+		st.Errors++
+		return m, msg, false
 	case string(kind) != "room" || msg.R < 0 || msg.S < 0:
-		d.st.Invalid++
-		return
-	case msg.R != int64(d.rooms[m.room]):
-		d.st.Foreign++
-		return
+		st.Invalid++
+		return m, msg, false
+	case msg.R != int64(rl.rooms[m.room]):
+		st.Foreign++
+		return m, msg, false
 	}
 	switch {
 	case m.last < 0 && !m.stable:
 		// first message of a fresh member: any sequence number starts it
 	case msg.S <= m.last:
-		d.st.Dup++
-		return
+		st.Dup++
+		return m, msg, false
 	case msg.S > m.last+1:
-		d.st.Reorder++
-		d.st.Missing += msg.S - m.last - 1
+		st.Reorder++
+		st.Missing += msg.S - m.last - 1
 	}
 	m.last = msg.S
 	m.got++
-	d.record(msg.T)
+	return m, msg, true
 }
 
 func (d *roomsDriver) stopRun(drained func()) {

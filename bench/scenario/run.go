@@ -65,6 +65,9 @@ func Run(ctx context.Context, opt Options, target Target) (*Result, error) {
 	if opt.Spec.Scenario == Cluster {
 		return runCluster(ctx, opt, target)
 	}
+	if opt.Spec.Scenario == Latency {
+		return runLatency(ctx, opt, target, false)
+	}
 	p, err := prepare(opt, &target, nil)
 	if err != nil || p.skipped {
 		return p.result(), err
@@ -204,7 +207,7 @@ func applyDefaults(s *Spec) {
 		s.Publishers = 0
 		s.Route = ""
 	}
-	if s.Scenario == Rooms || s.Scenario == Presence {
+	if s.Scenario == Rooms || s.Scenario == Presence || s.Scenario == Latency {
 		if s.RoomSize <= 0 {
 			s.RoomSize = 10
 		}
@@ -521,10 +524,16 @@ func (s *session) opened() int64 {
 // timedRun runs the workers' run step and records in res its duration and
 // the CPU the machine and the server (pid; 0: not measured) used meanwhile.
 func (s *session) timedRun(ctx context.Context, pid int, res *Result) ([]Event, error) {
+	return s.timedStep(ctx, Command{Op: "run"}, pid, res)
+}
+
+// timedStep runs cmd, a run step, and records in res its duration and the
+// CPU the machine and the server (pid; 0: not measured) used meanwhile.
+func (s *session) timedStep(ctx context.Context, cmd Command, pid int, res *Result) ([]Event, error) {
 	cpu0, _ := procfs.CPU(pid)
 	busy0, _ := procfs.MachineBusy()
 	t0 := time.Now()
-	evs, err := s.step(ctx, Command{Op: "run"}, 0)
+	evs, err := s.step(ctx, cmd, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -16,10 +16,11 @@ const (
 	Broadcast = "broadcast"
 	Rooms     = "rooms"
 	Presence  = "presence"
+	Latency   = "latency"
 )
 
 // Names lists every scenario in suite order.
-var Names = []string{Idle, Echo, Broadcast, Rooms, Presence}
+var Names = []string{Idle, Echo, Broadcast, Rooms, Presence, Latency}
 
 // Duration is a time.Duration that encodes as a string ("1.5s") in JSON.
 type Duration time.Duration
@@ -68,6 +69,10 @@ type Spec struct {
 	MsgRate          float64  `json:"msg_rate"`          // rooms, presence: published messages per second, all workers
 	Burst            int      `json:"burst,omitempty"`   // storm: users that connect at once after the fill
 
+	// Latency holds the latency scenario's settings (workloads, offered
+	// rates); nil for the other scenarios.
+	Latency *LatencySpec `json:"latency,omitempty"`
+
 	// Addrs, when set, spreads the connections over several servers (the
 	// cluster scenario): loop i of every worker dials Addrs[i%len(Addrs)]
 	// instead of Addr.
@@ -95,6 +100,8 @@ type Command struct {
 	Target int `json:"target,omitempty"`
 	// settle (broadcast): messages sent per publisher, all workers together.
 	Sent []int64 `json:"sent,omitempty"`
+	// run (latency): the step's schedule; nil runs Spec.Duration.
+	Step *Step `json:"step,omitempty"`
 }
 
 // Event is one line from a worker to the parent.
@@ -135,9 +142,10 @@ type WorkerStats struct {
 	Dropped int64            `json:"dropped"` // open connections lost (closed by the server or an error)
 	Reasons map[string]int64 `json:"reasons,omitempty"`
 
-	Handshake hist.Snapshot `json:"handshake"` // ns, dial start to 101
-	Latency   hist.Snapshot `json:"latency"`   // ns, send to receipt, at every receiver
-	Join      hist.Snapshot `json:"join"`      // ns, churn re-joins (rooms, presence)
+	Handshake hist.Snapshot `json:"handshake"`    // ns, dial start to 101
+	Latency   hist.Snapshot `json:"latency"`      // ns, send to receipt, at every receiver
+	Join      hist.Snapshot `json:"join"`         // ns, churn re-joins (rooms, presence)
+	Lag       hist.Snapshot `json:"lag,omitzero"` // ns, latency: actual minus scheduled send time
 
 	Sent            int64 `json:"sent"`
 	Delivered       int64 `json:"delivered"`
@@ -156,6 +164,7 @@ type WorkerStats struct {
 	Churned         int64 `json:"churned"` // leave+join cycles completed
 	Ghosts          int64 `json:"ghosts"`  // presence: users listed that are gone
 	Absent          int64 `json:"absent"`  // presence: users present but not listed
+	Late            int64 `json:"late"`    // latency: messages of an earlier step received in this one
 
 	Storm *StormStats `json:"storm,omitempty"` // storm scenario
 
@@ -178,6 +187,7 @@ func (s *WorkerStats) Merge(o *WorkerStats) {
 	s.Handshake = mergeSnap(s.Handshake, o.Handshake)
 	s.Latency = mergeSnap(s.Latency, o.Latency)
 	s.Join = mergeSnap(s.Join, o.Join)
+	s.Lag = mergeSnap(s.Lag, o.Lag)
 	s.Sent += o.Sent
 	s.Delivered += o.Delivered
 	s.WindowDelivered += o.WindowDelivered
@@ -201,6 +211,7 @@ func (s *WorkerStats) Merge(o *WorkerStats) {
 	s.Churned += o.Churned
 	s.Ghosts += o.Ghosts
 	s.Absent += o.Absent
+	s.Late += o.Late
 	s.Storm = s.Storm.merge(o.Storm)
 	s.CPUNs += o.CPUNs
 	if o.StepNs > s.StepNs {

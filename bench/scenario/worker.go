@@ -131,7 +131,7 @@ func (w *worker) do(ctx context.Context, c Command) error {
 	case "connect":
 		return w.connect(ctx, c.Target)
 	case "run":
-		return w.run(ctx)
+		return w.run(ctx, c.Step)
 	case "settle":
 		return w.settle(ctx, c.Sent)
 	case "stats":
@@ -300,7 +300,10 @@ func cpuNs() int64 {
 	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
-func (w *worker) run(ctx context.Context) error {
+// run runs one run step: Spec.Duration of the scenario's load or, with st
+// (the latency scenario), the timed step st; then it stops the load and
+// waits up to Spec.Drain for what is in flight.
+func (w *worker) run(ctx context.Context, st *Step) error {
 	if sh, ok := w.shared.(*bcastShared); ok {
 		var open int64
 		for _, l := range w.loops {
@@ -310,12 +313,25 @@ func (w *worker) run(ctx context.Context) error {
 	}
 	cpu0 := cpuNs()
 	start := time.Now()
+	length := time.Duration(w.spec.Duration)
+	if st != nil {
+		length = time.Until(time.Unix(0, w.spec.Epoch+st.end()))
+	}
 	for i, l := range w.loops {
 		d := w.drivers[i]
-		l.Execute(d.startRun)
+		if st == nil {
+			l.Execute(d.startRun)
+			continue
+		}
+		sd, ok := d.(stepDriver)
+		if !ok {
+			return fmt.Errorf("scenario: %s has no timed steps", w.spec.Scenario)
+		}
+		step := *st
+		l.Execute(func() { sd.startStep(step) })
 	}
 	select {
-	case <-time.After(time.Duration(w.spec.Duration)):
+	case <-time.After(length):
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -325,10 +341,10 @@ func (w *worker) run(ctx context.Context) error {
 		d.sentByPublisher(sent)
 		done()
 	})
-	st := &WorkerStats{CPUNs: cpuNs() - cpu0, StepNs: int64(time.Since(start))}
-	w.runCPU = st.CPUNs
-	w.runNs = st.StepNs
-	w.emit(Event{Ev: "done", Step: "run", Sent: sent, Stats: st})
+	ws := &WorkerStats{CPUNs: cpuNs() - cpu0, StepNs: int64(time.Since(start))}
+	w.runCPU = ws.CPUNs
+	w.runNs = ws.StepNs
+	w.emit(Event{Ev: "done", Step: "run", Sent: sent, Stats: ws})
 	return nil
 }
 

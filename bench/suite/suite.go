@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -61,10 +62,6 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 		bar = progress.New(nil)
 	}
 
-	type srv struct {
-		name string
-		bin  string
-	}
 	var servers []srv
 	if cfg.URL != "" {
 		name := cfg.Name
@@ -96,13 +93,18 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 
 	repeat := max(cfg.Repeat, 1)
 	for _, sc := range cfg.Scenarios {
+		if sc == scenario.Latency {
+			specs, errs := calibrateLatency(ctx, cfg, servers, bar)
+			cfg.Specs = specs
+			rep.Errors = append(rep.Errors, errs...)
+		}
 		runs := make([][]*scenario.Result, len(servers))
 		for i := 0; i < repeat; i++ {
 			for si, s := range servers {
 				if ctx.Err() != nil {
 					return rep, ctx.Err()
 				}
-				res, err := runOne(ctx, cfg, sc, s.name, s.bin, bar)
+				res, err := runOne(ctx, cfg, sc, s, bar, scenario.Run)
 				if err != nil {
 					rep.Errors = append(rep.Errors, report.RunError{Server: s.name, Scenario: sc, Error: err.Error()})
 					bar.Println(fmt.Sprintf("%s %s: ERROR %v", s.name, sc, err))
@@ -124,27 +126,41 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	return rep, nil
 }
 
-func runOne(ctx context.Context, cfg Config, sc, name, bin string, bar *progress.Bar) (*scenario.Result, error) {
+// srv is a server of the run: its name and, unless the run drives a URL,
+// its binary.
+type srv struct {
+	name string
+	bin  string
+}
+
+// runFunc drives one scenario against a target: scenario.Run, or
+// scenario.Calibrate.
+type runFunc func(context.Context, scenario.Options, scenario.Target) (*scenario.Result, error)
+
+// runOne starts server s fresh (unless the run drives a URL), drives
+// scenario sc against it with run and stops it.
+func runOne(ctx context.Context, cfg Config, sc string, s srv, bar *progress.Bar, run runFunc) (*scenario.Result, error) {
 	opt := cfg.Options
 	opt.Spec = cfg.Specs[sc]
 	opt.Spec.Scenario = sc
 	opt.Bar = bar
+	name, bin := s.name, s.bin
 	if cfg.URL != "" {
-		return scenario.Run(ctx, opt, scenario.Target{Name: name, URL: cfg.URL, PID: cfg.PID})
+		return run(ctx, opt, scenario.Target{Name: name, URL: cfg.URL, PID: cfg.PID})
 	}
 	logPath := ""
 	if cfg.OutDir != "" {
 		logPath = filepath.Join(cfg.OutDir, "logs", name+"-"+sc+".log")
 	}
-	s, err := target.Start(name, bin, target.Options{CPUs: cfg.ServerCPUs, GOGC: cfg.GOGC, LogPath: logPath, Args: cfg.ServerArgs[name]})
+	proc, err := target.Start(name, bin, target.Options{CPUs: cfg.ServerCPUs, GOGC: cfg.GOGC, LogPath: logPath, Args: cfg.ServerArgs[name]})
 	if err != nil {
 		return nil, err
 	}
-	res, runErr := scenario.Run(ctx, opt, scenario.Target{Name: name, URL: s.URL, PID: s.PID})
-	alive := s.Alive()
-	stopErr := s.Stop(15 * time.Second)
+	res, runErr := run(ctx, opt, scenario.Target{Name: name, URL: proc.URL, PID: proc.PID})
+	alive := proc.Alive()
+	stopErr := proc.Stop(15 * time.Second)
 	if !alive {
-		msg := fmt.Sprintf("the server died during the run (%v)%s", s.ExitError(), s.Tail())
+		msg := fmt.Sprintf("the server died during the run (%v)%s", proc.ExitError(), proc.Tail())
 		if res != nil {
 			res.Failures = append(res.Failures, msg)
 			res.OK = false
@@ -157,15 +173,88 @@ func runOne(ctx context.Context, cfg Config, sc, name, bin string, bar *progress
 	return res, runErr
 }
 
+// calibrateLatency finds the maximum rate of every latency workload that
+// needs one before any server gets the offered load, so that every server
+// gets the same rates: a closed-loop run (scenario.Calibrate) against every
+// peer, each started fresh, keeping the best peer's maximum; against ripple
+// when it is the only server. A run of a single server leaves the spec
+// alone: the server calibrates itself in its own run. It returns the specs
+// to run with (a copy when changed) and the calibrations that failed.
+func calibrateLatency(ctx context.Context, cfg Config, servers []srv, bar *progress.Bar) (map[string]scenario.Spec, []report.RunError) {
+	spec := cfg.Specs[scenario.Latency]
+	need := spec.Latency.NeedsCalibration()
+	if len(need) == 0 || len(servers) < 2 {
+		return cfg.Specs, nil
+	}
+	var calib []srv
+	for _, s := range servers {
+		if s.name != "ripple" {
+			calib = append(calib, s)
+		}
+	}
+	if len(calib) == 0 {
+		calib = servers
+	}
+	var errs []report.RunError
+	maxima := map[string]map[string]float64{}
+	for _, s := range calib {
+		if ctx.Err() != nil {
+			break
+		}
+		bar.Println(fmt.Sprintf("%s latency: calibrating (closed loop) …", s.name))
+		res, err := runOne(ctx, cfg, scenario.Latency, s, bar, scenario.Calibrate)
+		if err != nil {
+			errs = append(errs, report.RunError{Server: s.name, Scenario: scenario.Latency, Error: "calibration: " + err.Error()})
+			bar.Println(fmt.Sprintf("%s latency calibration: ERROR %v", s.name, err))
+			continue
+		}
+		for _, w := range res.Workloads {
+			if c := w.Calibration; c != nil && c.OK && c.Achieved > 0 {
+				if maxima[w.Workload] == nil {
+					maxima[w.Workload] = map[string]float64{}
+				}
+				maxima[w.Workload][s.name] = c.Achieved
+				bar.Println(fmt.Sprintf("%s latency %s calibration: %s %s", s.name, w.Workload, report.Count(c.Achieved), w.Unit))
+			} else if c != nil {
+				bar.Println(fmt.Sprintf("%s latency %s calibration: not used (%s)", s.name, w.Workload, strings.Join(c.Failures, "; ")))
+			}
+		}
+	}
+	ls := scenario.LatencySpec{}
+	if spec.Latency != nil {
+		ls = *spec.Latency
+	}
+	if ls.MaxRate = maps.Clone(ls.MaxRate); ls.MaxRate == nil {
+		ls.MaxRate = map[string]float64{}
+	}
+	if ls.MaxFrom = maps.Clone(ls.MaxFrom); ls.MaxFrom == nil {
+		ls.MaxFrom = map[string]string{}
+	}
+	ls.Calibrated = maxima
+	for _, w := range need {
+		if v, from := scenario.ReferenceMax(maxima[w]); v > 0 {
+			ls.MaxRate[w], ls.MaxFrom[w] = v, from+" calibration"
+		}
+	}
+	spec.Latency = &ls
+	specs := maps.Clone(cfg.Specs)
+	specs[scenario.Latency] = spec
+	return specs, errs
+}
+
 // best picks the run with the best key figure (lowest RSS per connection for
-// idle, highest throughput otherwise) and carries every repeat's failures.
+// idle, lowest sum of p99 latencies over the steps for latency, highest
+// throughput otherwise) and carries every repeat's failures.
 func best(rs []*scenario.Result) *scenario.Result {
 	if len(rs) == 1 {
 		return rs[0]
 	}
 	key := func(r *scenario.Result) float64 {
-		if r.Scenario == scenario.Idle {
+		switch r.Scenario {
+		case scenario.Idle:
 			return -r.RSSPerConn
+		case scenario.Latency:
+			return -latencySum(r)
 		}
 		return r.Throughput
 	}
@@ -178,9 +267,12 @@ func best(rs []*scenario.Result) *scenario.Result {
 		if key(r) > key(b) {
 			b = r
 		}
-		if r.Scenario == scenario.Idle {
+		switch r.Scenario {
+		case scenario.Idle:
 			figures = append(figures, report.Bytes(r.RSSPerConn)+"/conn")
-		} else {
+		case scenario.Latency:
+			figures = append(figures, "Σp99 "+report.Dur(int64(latencySum(r))))
+		default:
 			figures = append(figures, report.Count(r.Throughput))
 		}
 	}
@@ -197,6 +289,17 @@ func best(rs []*scenario.Result) *scenario.Result {
 	return &out
 }
 
+// latencySum is the sum of a latency result's p99 over every step.
+func latencySum(r *scenario.Result) float64 {
+	var sum float64
+	for _, w := range r.Workloads {
+		for _, p := range w.Steps {
+			sum += float64(p.Latency.P99)
+		}
+	}
+	return sum
+}
+
 func summaryLine(r *scenario.Result) string {
 	if r.Skipped != "" {
 		return fmt.Sprintf("%s %s: skipped (%s)", r.Server, r.Scenario, r.Skipped)
@@ -210,6 +313,16 @@ func summaryLine(r *scenario.Result) string {
 		return fmt.Sprintf("%s idle: %d conns, %s/conn RSS, %s conns/s, handshake p50 %s p99 %s — %s",
 			r.Server, r.Conns, report.Bytes(r.RSSPerConn), report.Count(r.ConnectRate),
 			report.Dur(r.Handshake.P50), report.Dur(r.Handshake.P99), status)
+	case scenario.Latency:
+		var parts []string
+		for _, w := range r.Workloads {
+			var steps []string
+			for _, p := range w.Steps {
+				steps = append(steps, fmt.Sprintf("%s→%s", report.Count(p.Offered), report.Dur(p.Latency.P99)))
+			}
+			parts = append(parts, fmt.Sprintf("%s p99 at %s: %s", w.Workload, w.Unit, strings.Join(steps, " ")))
+		}
+		return fmt.Sprintf("%s latency: %s — %s", r.Server, strings.Join(parts, "; "), status)
 	}
 	return fmt.Sprintf("%s %s: %d conns, %s %s, p50 %s p99 %s p99.9 %s, cpu server %.0f%% generator %.0f%% — %s",
 		r.Server, r.Scenario, r.Conns, report.Count(r.Throughput), r.ThroughputUnit,

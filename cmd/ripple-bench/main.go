@@ -1,8 +1,9 @@
 // Command ripple-bench is Ripple's benchmark suite: it drives WebSocket
 // servers with an event-driven load generator and reports connection memory,
 // connect rate, echo and broadcast throughput and latency, room churn and
-// presence churn, side by side with peer servers (gorilla/websocket hub,
-// lxzan/gws, lesismal/nbio). See bench/README.md.
+// presence churn, latency at fixed offered rates (open loop), side by side
+// with peer servers (gorilla/websocket hub, lxzan/gws, lesismal/nbio). See
+// bench/README.md.
 package main
 
 import (
@@ -44,6 +45,14 @@ scenarios:
              leave+join cycles/s: deliveries/s, latency, no foreign/missing messages
   presence   rooms of -room-size on /ws/presence/<id>, -churn track/untrack cycles/s:
              diffs/s, diff latency, watchers' lists checked (skipped on HTTP 404)
+  latency    open loop at fixed offered rates, latency from each message's scheduled
+             send time (coordinated omission corrected), for -workload echo (-n conns
+             on /ws/shootout, msgs/s) and rooms (rooms of -room-size over -n conns,
+             seat 0 publishes, every member measures; publishes/s). One step of -d
+             (default 2s, -warmup left out) per rate: -load percentages (25,50,75,100)
+             of -max-rate or, without it, of the best peer's closed-loop maximum
+             measured first for -calibrate (ripple's own when ripple runs alone);
+             -rates gives absolute rates. p50/p99/p99.9/max per server and rate
   storm      one presence room of -room-size (default 10000) filled at -rate (default
              2000/s), then -burst (default 1000) users connecting at once; a bystander
              on /ws/echo measures round trips (-msg-rate/s) before and during the burst;
@@ -86,6 +95,7 @@ var scenarioDefaults = map[string]defaults{
 	scenario.Broadcast: {n: 10000, dur: 10 * time.Second, window: 1, publishers: 4},
 	scenario.Rooms:     {n: 10000, dur: 10 * time.Second, roomSize: 10, churn: 200, msgRate: 2000},
 	scenario.Presence:  {n: 2000, dur: 10 * time.Second, roomSize: 10, churn: 100},
+	scenario.Latency:   {n: 10000, dur: 2 * time.Second, window: 1, roomSize: 10},
 	scenario.Storm:     {dur: 3 * time.Second},
 	scenario.Cluster:   {n: 6000, dur: 10 * time.Second, window: 1, publishers: scenario.ClusterNodes},
 }
@@ -128,15 +138,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		pid         = fs.Int("pid", 0, "process id of the -url server (default: found from its listening port)")
 		n           = fs.Int("n", 0, "connections (default per scenario, see above)")
 		rate        = fs.Float64("rate", 0, "dials per second, all workers together (0: unbounded, -inflight bounds concurrency)")
-		dur         = fs.Duration("d", 0, "length of the measured run (default 10s)")
+		dur         = fs.Duration("d", 0, "length of the measured run (default 10s; latency: of every step, default 2s)")
 		drain       = fs.Duration("drain", 10*time.Second, "max wait for in-flight messages after the run")
 		procs       = fs.Int("procs", 1, "worker processes (0: in-process, -1: as many as the open-file limit needs)")
 		loops       = fs.Int("loops", 0, "event loops per worker (default: the generator CPUs, at least 1)")
-		window      = fs.Int("window", 0, "messages in flight per connection (echo) or publisher (broadcast)")
+		window      = fs.Int("window", 0, "messages in flight per connection (echo) or publisher (broadcast); latency calibration: per connection or room")
 		publishers  = fs.Int("publishers", 0, "broadcast publishers (default 4)")
 		pubRate     = fs.Float64("pub-rate", 0, "broadcast: messages/s per publisher (0: as fast as the window allows)")
 		route       = fs.String("route", "room", "broadcast route: room (/ws/room/bench) or shootout (/ws/shootout)")
-		roomSize    = fs.Int("room-size", 0, "rooms, presence: connections per room (default 10); storm: members before the burst (default 10000)")
+		roomSize    = fs.Int("room-size", 0, "rooms, presence, latency rooms: connections per room (default 10); storm: members before the burst (default 10000)")
 		churn       = fs.Float64("churn", -1, "rooms, presence: leave+join cycles per second, all rooms together")
 		msgRate     = fs.Float64("msg-rate", -1, "rooms: published messages per second, all rooms together; storm: bystander round trips per second (default 100)")
 		burst       = fs.Int("burst", 0, "storm: users that connect at once after the fill (default 1000)")
@@ -153,6 +163,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		src         = fs.String("src", ".", "repository root, or a directory inside it (for go build)")
 		repeat      = fs.Int("repeat", 1, "run every server/scenario pair this many times, interleaved, and keep the best")
 		rippleFlags = fs.String("ripple-flags", "", "extra flags passed to cmd/ripple (space separated)")
+		workloads   = fs.String("workload", "echo,rooms", "latency: workloads to run, a comma list of echo and rooms")
+		load        = fs.String("load", "25,50,75,100", "latency: offered rates in percent of the maximum rate")
+		maxRate     = fs.String("max-rate", "", `latency: maximum rate the -load percentages refer to, for every workload ("60000") `+
+			`or per workload ("echo=60000,rooms=8000"; echo in msgs/s, rooms in publishes/s); default: measured by a closed-loop calibration`)
+		rates     = fs.String("rates", "", `latency: absolute offered rates instead of -load, for every workload ("5000,10000") or per workload ("echo=5000,echo=10000,rooms=800")`)
+		warmup    = fs.Duration("warmup", 500*time.Millisecond, "latency: start of every step left out of the figures (at most a quarter of the step)")
+		calibrate = fs.Duration("calibrate", 2*time.Second, "latency: length of the closed-loop run that measures a server's maximum rate")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -270,6 +287,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if set["msg-rate"] {
 			sp.MsgRate = *msgRate
 		}
+		if sc == scenario.Latency {
+			ls, err := latencySpec(*workloads, *load, *maxRate, *rates, *warmup, *calibrate)
+			if err != nil {
+				fmt.Fprintln(stderr, "ripple-bench:", err)
+				return 2
+			}
+			sp.Latency = ls
+		}
 		if sc == scenario.Storm {
 			// -d is the baseline before the burst (and the least time the
 			// burst step lasts); -drain bounds the wait for it to settle.
@@ -384,6 +409,35 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	return exitCode(rep)
+}
+
+// latencySpec builds the latency scenario's settings from its flags.
+func latencySpec(workloads, load, maxRate, rates string, warmup, calibrate time.Duration) (*scenario.LatencySpec, error) {
+	ls := &scenario.LatencySpec{Warmup: scenario.Duration(warmup), Calibrate: scenario.Duration(calibrate)}
+	var err error
+	if ls.Workloads, err = scenario.ParseWorkloads(workloads); err != nil {
+		return nil, err
+	}
+	if ls.Load, err = scenario.ParseLoad(load); err != nil {
+		return nil, err
+	}
+	if ls.Rates, err = scenario.ParseRates(rates, ls.Workloads); err != nil {
+		return nil, err
+	}
+	maxima, err := scenario.ParseRates(maxRate, ls.Workloads)
+	if err != nil {
+		return nil, err
+	}
+	for w, v := range maxima {
+		if len(v) > 1 {
+			return nil, fmt.Errorf("-max-rate: %d maxima for workload %s, want one", len(v), w)
+		}
+		if ls.MaxRate == nil {
+			ls.MaxRate, ls.MaxFrom = map[string]float64{}, map[string]string{}
+		}
+		ls.MaxRate[w], ls.MaxFrom[w] = v[0], "-max-rate"
+	}
+	return ls, nil
 }
 
 func exitCode(rep *report.Report) int {

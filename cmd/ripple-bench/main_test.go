@@ -79,3 +79,48 @@ func TestURLWithWorkerProcess(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestLatencyWithWorkerProcess(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = gorillahub.Serve(ctx, ln, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}()
+	defer func() { cancel(); <-done }()
+
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	code := run([]string{"latency", "-url", "ws://" + ln.Addr().String(), "-name", "gorilla", "-n", "20", "-room-size", "5",
+		"-d", "400ms", "-rates", "echo=50,echo=100,rooms=10", "-procs", "1", "-client-cpus", "none", "-out", dir}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
+	}
+	for _, want := range []string{"latency echo 50/s", "latency echo 100/s", "latency rooms 10/s", "of 100 msgs/s", "publishes/s"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "latency.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep report.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 1 || !rep.Results[0].OK || len(rep.Results[0].Workloads) != 2 {
+		t.Fatalf("results: %+v", rep.Results)
+	}
+	if steps := rep.Results[0].Workloads[0].Steps; len(steps) != 2 || steps[1].Offered != 100 || steps[1].Sent != 40 {
+		t.Errorf("echo steps: %+v", steps)
+	}
+
+	if code := run([]string{"latency", "-url", "ws://" + ln.Addr().String(), "-workload", "echo", "-rates", "rooms=5", "-out", dir}, &out, &errb); code != 2 {
+		t.Errorf("rates for a workload not run: exit %d, want 2", code)
+	}
+}
