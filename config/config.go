@@ -45,8 +45,9 @@ type Config struct {
 	Compression    bool     // compression: permessage-deflate when offered
 	AllowedOrigins []string // allowed-origins: Origin allow-list (empty = any)
 	PresenceMode   string   // presence-mode: user or connection
-	// PresenceInterval is presence-interval: a channel's presence changes
-	// are published at most once per interval (0 = every change at once).
+	// PresenceInterval is presence-interval: a quiet channel publishes each
+	// presence change at once; one whose changes come faster is batched, at
+	// most one publication per interval (0 = every change at once).
 	PresenceInterval time.Duration
 
 	LogLevel  string // log-level: debug, info, warn, error
@@ -180,7 +181,7 @@ func (c *Config) settings(touched *parseState) []setting {
 		{name: "compression", usage: "negotiate permessage-deflate when clients offer it", value: boolValue{&c.Compression}},
 		{name: "allowed-origins", usage: "comma-separated `origins` an upgrade may carry, * for any (default: any)", value: listValue{&c.AllowedOrigins, &touched.origins}, list: true},
 		{name: "presence-mode", usage: "presence diffs: user (multi-device) or connection (exact Phoenix) (`mode`)", value: stringValue{p: &c.PresenceMode, choices: []string{"user", "connection"}}},
-		{name: "presence-interval", usage: "publish a channel's presence changes at most once per `duration`, batched (0: every change at once)", value: durationValue{p: &c.PresenceInterval, allowZero: true}},
+		{name: "presence-interval", usage: "batch a busy channel's presence changes, at most one publication per `duration` once changes come faster than that; a quiet channel publishes each at once (0: every change at once)", value: durationValue{p: &c.PresenceInterval, allowZero: true}},
 		{name: "log-level", usage: "`level`: debug, info, warn or error", value: stringValue{p: &c.LogLevel, choices: []string{"debug", "info", "warn", "error"}}},
 		{name: "log-format", usage: "`format`: text or json", value: stringValue{p: &c.LogFormat, choices: []string{"text", "json"}}},
 		{name: "metrics", usage: "serve Prometheus metrics at /metrics", value: boolValue{&c.Metrics}},

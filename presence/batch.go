@@ -1,6 +1,7 @@
 package presence
 
 import (
+	"math"
 	"slices"
 	"time"
 )
@@ -69,29 +70,74 @@ func (r *Registry) begin(ch *channel, userID string, pub Publisher) {
 }
 
 // changed runs after a change: without batching the change is published now;
-// with batching it is published now when the channel was quiet for an
-// interval, otherwise by a timer an interval after the last publication.
+// with batching it is published now when the channel has a token left,
+// otherwise when the next one comes back (see schedule).
 func (r *Registry) changed(ch *channel, pub Publisher) {
 	if r.deliver == nil {
 		r.flush(ch, pub)
 		return
 	}
-	if ch.armed || ch.b.empty() {
-		return
+	if !ch.armed && !ch.b.empty() {
+		r.schedule(ch)
 	}
-	wait := r.interval - time.Since(ch.last)
+}
+
+// The token bucket of a batching channel. A channel holds Burst tokens;
+// every publication takes one, and one comes back every Interval. The
+// bucket is kept as one time, ch.full, when it is full again: at time now
+// the channel lacks (ch.full-now)/Interval tokens, so it has one left while
+// ch.full-now <= (Burst-1)*Interval = r.slack. This is the generic cell
+// rate algorithm: no counter to refill, no timer while the channel is
+// quiet.
+
+// wait returns how long ch must wait at now for its next token; 0 when it
+// has one. Call with ch.mu held.
+func (r *Registry) wait(ch *channel, now time.Time) time.Duration {
+	debt := ch.full.Sub(now)
+	if debt <= r.slack {
+		return 0
+	}
+	return debt - r.slack
+}
+
+// spend takes a token for a publication at now. A publication that found no
+// token (one that could not wait: a second change of a user in the batch, a
+// compaction, the Untrack that empties the channel, Flush) leaves the
+// bucket empty rather than in debt: the next token comes back one Interval
+// later, as after any publication that took the last one. Call with ch.mu
+// held.
+func (r *Registry) spend(ch *channel, now time.Time) {
+	full := ch.full
+	if full.Before(now) {
+		full = now
+	}
+	full = full.Add(r.interval)
+	if limit := now.Add(r.slack).Add(r.interval); full.After(limit) {
+		full = limit
+	}
+	ch.full = full
+}
+
+// schedule publishes ch's batch now when the channel has a token, or arms
+// a timer that publishes it when the next token comes back. The changes
+// made meanwhile join the waiting batch. Call with ch.mu held, the batch
+// not empty and no timer armed.
+func (r *Registry) schedule(ch *channel) {
+	wait := r.wait(ch, r.clock.Now())
 	if wait <= 0 {
-		r.flush(ch, pub)
+		r.flush(ch, nil)
 		return
 	}
 	ch.armed = true
-	time.AfterFunc(wait, func() {
+	r.clock.AfterFunc(wait, func() {
 		ch.mu.Lock()
+		defer ch.mu.Unlock()
 		ch.armed = false
-		if !ch.dead {
-			r.flush(ch, nil)
+		// A publication that could not wait may have taken the token
+		// meanwhile: schedule checks again.
+		if !ch.dead && !ch.b.empty() {
+			r.schedule(ch)
 		}
-		ch.mu.Unlock()
 	})
 }
 
@@ -127,7 +173,7 @@ func (r *Registry) flush(ch *channel, pub Publisher) {
 			}
 		}
 		r.deliver(ch.name, state, trackers, diff)
-		ch.last = time.Now()
+		r.spend(ch, r.clock.Now())
 	case pub != nil:
 		// Without batching a batch is one change: at most one tracker,
 		// which gets the state instead of the diff.
@@ -146,8 +192,8 @@ func (r *Registry) flush(ch *channel, pub Publisher) {
 	clear(b.users)
 }
 
-// Flush publishes every channel's pending batch now, without waiting for
-// the interval. Without batching there is never anything pending.
+// Flush publishes every channel's pending batch now, without waiting for a
+// token. Without batching there is never anything pending.
 func (r *Registry) Flush() {
 	if r.deliver == nil {
 		return
@@ -161,4 +207,27 @@ func (r *Registry) Flush() {
 		ch.mu.Unlock()
 		return true
 	})
+}
+
+// clock is a Registry's time source: the real one, or a fake in tests.
+type clock interface {
+	Now() time.Time
+	// AfterFunc calls f in its own goroutine once d has elapsed.
+	AfterFunc(d time.Duration, f func())
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                      { return time.Now() }
+func (realClock) AfterFunc(d time.Duration, f func()) { time.AfterFunc(d, f) }
+
+// mulSat returns d*n for d, n >= 0, saturated at the largest Duration.
+func mulSat(d time.Duration, n int) time.Duration {
+	if d <= 0 || n <= 0 {
+		return 0
+	}
+	if d > math.MaxInt64/time.Duration(n) {
+		return math.MaxInt64
+	}
+	return d * time.Duration(n)
 }

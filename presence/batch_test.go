@@ -30,12 +30,13 @@ func (b *batchRecorder) take() []pubCall {
 	return c
 }
 
-// TestBatch walks the batching rules with an interval too long to expire:
-// only the leading edge, a second change of a user in the batch, the last
-// untrack of a channel and Flush publish.
+// TestBatch walks the merging rules with an interval too long to expire and
+// a burst of one (a token bucket of one token): only the first change, a
+// second change of a user in the batch, the last untrack of a channel and
+// Flush publish.
 func TestBatch(t *testing.T) {
 	rec := &batchRecorder{}
-	r := presence.New(presence.Config{Interval: time.Hour, Deliver: rec.deliver})
+	r := presence.New(presence.Config{Interval: time.Hour, Burst: 1, Deliver: rec.deliver})
 	steps := []struct {
 		name string
 		step step
@@ -76,11 +77,12 @@ func TestBatch(t *testing.T) {
 	}
 }
 
-// TestBatchTimer checks that a held batch goes out by itself one interval
-// after the previous publication.
+// TestBatchTimer checks, on the real clock, that a held batch goes out by
+// itself one interval after the publication that took the channel's last
+// token.
 func TestBatchTimer(t *testing.T) {
 	rec := &batchRecorder{}
-	r := presence.New(presence.Config{Interval: 20 * time.Millisecond, Deliver: rec.deliver})
+	r := presence.New(presence.Config{Interval: 20 * time.Millisecond, Burst: 1, Deliver: rec.deliver})
 	start := time.Now()
 	for i, s := range []step{track("a1", "a"), track("b1", "b"), track("c1", "c")} {
 		if err := s.run(r, nil); err != nil {

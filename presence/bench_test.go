@@ -132,21 +132,50 @@ func BenchmarkList(b *testing.B) {
 // every Track encodes a presence_state of the whole channel and every change
 // is a diff; with it a burst costs a few batches. publications/op counts the
 // states and diffs handed out, msg_bytes/op their size.
+//
+// The storms of batch=50ms follow each other at once, so the channel never
+// has a token left. Those of quiet=1s start on a channel quiet for a second
+// (a fake clock moved on between storms, running the pending timer): each
+// storm first spends the channel's DefaultBurst immediate publications;
+// bucket=1 (Config.Burst 1: only the first change after a quiet interval
+// at once) shows what that burst costs.
 func BenchmarkStorm(b *testing.B) {
 	const burst = 1000
+	cases := []struct {
+		interval time.Duration
+		burst    int  // Config.Burst
+		quiet    bool // a fake clock, a second of quiet before each storm
+	}{
+		{interval: 0},
+		{interval: 50 * time.Millisecond},
+		{interval: 50 * time.Millisecond, quiet: true},
+		{interval: 50 * time.Millisecond, burst: 1, quiet: true},
+	}
 	for _, members := range []int{1000, 10000} {
-		for _, interval := range []time.Duration{0, 50 * time.Millisecond} {
-			b.Run(fmt.Sprintf("members=%d/burst=%d/batch=%s", members, burst, interval), func(b *testing.B) {
+		for _, tc := range cases {
+			name := fmt.Sprintf("members=%d/burst=%d/batch=%s", members, burst, tc.interval)
+			if tc.burst > 0 {
+				name += fmt.Sprintf("/bucket=%d", tc.burst)
+			}
+			if tc.quiet {
+				name += "/quiet=1s"
+			}
+			b.Run(name, func(b *testing.B) {
 				var pubs, msgBytes atomic.Int64
 				cfg := presence.Config{}
-				if interval > 0 {
-					cfg.Interval = interval
+				if tc.interval > 0 {
+					cfg.Interval, cfg.Burst = tc.interval, tc.burst
 					cfg.Deliver = func(_ string, state []byte, _ []string, diff []byte) {
 						pubs.Add(1)
 						msgBytes.Add(int64(len(state) + len(diff)))
 					}
 				}
+				var clk *fakeClock
 				r := presence.New(cfg)
+				if tc.quiet {
+					clk = newFakeClock()
+					r = presence.NewWithClock(cfg, clk)
+				}
 				fill(b, r, "room", members)
 				pub := func(state, diff []byte, _ string) {
 					pubs.Add(1)
@@ -157,6 +186,9 @@ func BenchmarkStorm(b *testing.B) {
 					ids[i] = "storm-" + strconv.Itoa(i)
 				}
 				meta := map[string]any{"name": "Storm"}
+				if clk != nil {
+					clk.advanceTo(clk.Now().Add(time.Second))
+				}
 				pubs.Store(0)
 				msgBytes.Store(0)
 				b.ReportAllocs()
@@ -170,6 +202,9 @@ func BenchmarkStorm(b *testing.B) {
 						if err := r.Untrack("room", id, pub); err != nil {
 							b.Fatal(err)
 						}
+					}
+					if clk != nil {
+						clk.advanceTo(clk.Now().Add(time.Second))
 					}
 				}
 				r.Flush()

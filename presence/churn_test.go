@@ -35,10 +35,16 @@ type churnConfig struct {
 	// batch > 0 publishes through Config.Deliver in batches of that
 	// interval instead of through each call's Publisher.
 	batch time.Duration
+	// burst is Config.Burst when batching (0: the default).
+	burst int
 }
 
 func (c churnConfig) name() string {
-	return fmt.Sprintf("mode=%s/max_stale=%d/batch=%s", c.mode, c.maxStale, c.batch)
+	n := fmt.Sprintf("mode=%s/max_stale=%d/batch=%s", c.mode, c.maxStale, c.batch)
+	if c.burst > 0 {
+		n += fmt.Sprintf("/burst=%d", c.burst)
+	}
+	return n
 }
 
 func churnConfigs() []churnConfig {
@@ -50,6 +56,10 @@ func churnConfigs() []churnConfig {
 	configs := []churnConfig{user, compact, conn}
 	for _, c := range configs[:3] {
 		c.batch, c.seed = 2*time.Millisecond, c.seed+10
+		configs = append(configs, c)
+		// A burst of one batches every change that follows a
+		// publication within the interval.
+		c.burst, c.seed = 1, c.seed+10
 		configs = append(configs, c)
 	}
 	if testing.Short() {
@@ -175,7 +185,7 @@ func newChurn(cfg churnConfig) *churnRun {
 	}
 	pc := presence.Config{Mode: cfg.mode, MaxStaleRefs: cfg.maxStale}
 	if cfg.batch > 0 {
-		pc.Interval = cfg.batch
+		pc.Interval, pc.Burst = cfg.batch, cfg.burst
 		pc.Deliver = func(channel string, state []byte, trackers []string, diff []byte) {
 			byName[channel].deliver(state, trackers, diff)
 		}

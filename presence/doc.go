@@ -91,12 +91,24 @@
 // per change and one presence_state per Track: filling a channel of n users
 // costs O(n²) messages, and a burst of joins into a big channel sends each
 // member one diff per join. With Config.Deliver and Config.Interval set
-// (the engine's default, 50 ms), a channel's changes are batched:
+// (the engine's default, 50 ms), a channel batches its changes, but only
+// while they come faster than one per Interval:
 //
-//   - the first change after a quiet interval is published at once;
-//   - later changes wait, and are published together one interval after the
-//     previous publication (by a timer), so a channel publishes at most one
-//     batch per interval however many connections come and go;
+//   - each channel has a bucket of Config.Burst tokens (default 4): every
+//     publication takes one, and one comes back every Interval. A change
+//     made while a token is left is published at once, so a quiet channel
+//     (at most one change per Interval, or a burst of up to Burst changes
+//     after a quiet spell) publishes every change at once;
+//   - a change that finds no token waits, the channel's next changes join
+//     it, and the batch is published (by a timer) when the next token
+//     comes back. Once batching has started a channel publishes at most
+//     one batch per Interval however many connections come and go; a storm
+//     costs at most Burst-1 publications more than with a Burst of 1 (the
+//     rule "the first change after a quiet Interval at once, the rest one
+//     Interval after the previous publication");
+//   - when changes slow down the tokens come back: after one quiet
+//     Interval the next change is published at once, after Burst of them
+//     the next Burst changes are;
 //   - a batch is one presence_diff whose joins and leaves hold every user
 //     that changed, and one presence_state, encoded once, for all the
 //     connections that tracked in it (Deliver's trackers); it reflects the
@@ -108,7 +120,10 @@
 //     joins and leaves in (the seed's code deletes a user on any leave, so a
 //     leave and a join of one user must not share a diff);
 //   - the Untrack that empties a channel publishes at once, and Flush
-//     publishes every pending batch.
+//     publishes every pending batch. These publications, and the one a
+//     second change of a user forces, do not wait for a token: they take
+//     one if one is left, and with none left the next one comes back one
+//     Interval after them (the channel never owes tokens).
 //
 // The invariant above holds for every member and tracker (the churn tests
 // run with and without batching, through both client algorithms and the
@@ -121,8 +136,8 @@
 //
 // A Registry is safe for concurrent use. Each channel has its own mutex;
 // there is no registry-wide lock (the channel table is a sync.Map). An empty
-// channel is removed from the table, so channels without presences cost
-// nothing.
+// channel is removed from the table, with its token bucket, so channels
+// without presences cost nothing, and a quiet channel costs no timer either.
 //
 // The Publisher (or Deliver) runs while its channel's mutex is held: the order of
 // Publisher calls is the order of the channel's changes, and a caller that

@@ -66,6 +66,14 @@ const DefaultMaxStaleRefs = 32
 // DefaultState is the state of a meta whose track metadata has none.
 const DefaultState = "online"
 
+// DefaultBurst is the default of Config.Burst: after a quiet spell a
+// channel publishes up to 4 changes at once before it batches. Once its
+// tokens are spent it publishes one batch per Interval, as with any Burst,
+// so a storm costs at most 3 publications more than with a Burst of 1,
+// while a channel with a few changes a second almost never makes one wait:
+// that takes more than 4+k changes within k Intervals (5 within one).
+const DefaultBurst = 4
+
 // Config configures a Registry. The zero value is ModeUser with the defaults
 // documented on each field.
 type Config struct {
@@ -81,13 +89,24 @@ type Config struct {
 	// package doc). Values below 1 mean DefaultMaxStaleRefs.
 	MaxStaleRefs int
 
-	// Interval batches each channel's changes when Deliver is set: the
-	// first change after a quiet Interval is published at once, later ones
-	// are merged and published together Interval after the previous
-	// publication (see "Batches" in the package doc). Zero, or a nil
+	// Interval batches each channel's changes when Deliver is set, but only
+	// while they come faster than one per Interval. A channel holds Burst
+	// tokens; every publication takes one and one comes back every
+	// Interval. A change made while a token is left is published at once;
+	// a change that finds none waits, merged with the channel's next
+	// changes, and the batch is published when the next token comes back.
+	// A quiet channel thus publishes every change at once, and once
+	// batching has started Interval is the batching period: at most one
+	// batch per Interval (see "Batches" in the package doc). Zero, or a nil
 	// Deliver, publishes every change at once through the Publisher passed
 	// to the call.
 	Interval time.Duration
+	// Burst is how many publications a channel may make at once after a
+	// quiet spell before it batches (the size of its token bucket). Values
+	// below 1 mean DefaultBurst. With 1, the first change after a quiet
+	// Interval is published at once and the later ones one Interval after
+	// the previous publication. Unused without batching.
+	Burst int
 	// Deliver publishes one batch of a channel: state (nil when no
 	// connection tracked in the batch) goes to the trackers, diff (nil when
 	// nobody else must be told) to every member, trackers included. It is
@@ -123,8 +142,12 @@ type Registry struct {
 	mode     Mode
 	prefix   string
 	maxStale int
-	interval time.Duration
-	deliver  func(channel string, state []byte, trackers []string, diff []byte)
+	interval time.Duration // batching period; 0 without batching
+	// slack is (burst-1)*interval: how far ahead of now a channel's
+	// bucket may be full again with a token still left (see batch.go).
+	slack   time.Duration
+	deliver func(channel string, state []byte, trackers []string, diff []byte)
+	clock   clock
 
 	// compactions counts ModeUser compactions, for metrics.
 	compactions atomic.Uint64
@@ -155,9 +178,12 @@ type channel struct {
 	entryBytes int // sum of len(user.entry), to size presence_state exactly
 
 	// The changes not yet published, see batch.go.
-	b     batch
-	last  time.Time // when the last batch was published (batching only)
-	armed bool      // a timer will publish the batch
+	b batch
+	// full is when the channel's token bucket is full again (batching
+	// only; the zero time: full now). Each publication moves it one
+	// Interval later, see spend.
+	full  time.Time
+	armed bool // a timer will publish the batch
 }
 
 // user is one user's entry in a channel.
@@ -202,9 +228,19 @@ func NewRegistry(mode Mode) *Registry { return New(Config{Mode: mode}) }
 
 // New returns an empty Registry configured by cfg.
 func New(cfg Config) *Registry {
-	r := &Registry{mode: cfg.Mode, prefix: cfg.RefPrefix, maxStale: cfg.MaxStaleRefs}
+	return newRegistry(cfg, realClock{})
+}
+
+// newRegistry is New with the given time source.
+func newRegistry(cfg Config, clk clock) *Registry {
+	r := &Registry{mode: cfg.Mode, prefix: cfg.RefPrefix, maxStale: cfg.MaxStaleRefs, clock: clk}
 	if cfg.Deliver != nil {
 		r.interval, r.deliver = max(cfg.Interval, 0), cfg.Deliver
+		burst := cfg.Burst
+		if burst < 1 {
+			burst = DefaultBurst
+		}
+		r.slack = mulSat(r.interval, burst-1)
 	}
 	if r.maxStale < 1 {
 		r.maxStale = DefaultMaxStaleRefs
