@@ -38,7 +38,7 @@ func TestBacklogOverTheWire(t *testing.T) {
 	})
 	base := "ws://" + e.Addr().String()
 
-	const members, messages, size = 40, 5, 32 << 10 // 40 × 160 KiB: 6 MiB, 6 budgets
+	const members, messages, size = 40, 5, 32 << 10 // 40 × 160 KiB: 6 MiB, 25 budgets
 	subs := make([]*websocket.Conn, members)
 	for i := range subs {
 		subs[i] = dial(t, base+"/sub")
