@@ -39,13 +39,13 @@ func (r *RedisPresence) Track(channel, connID, userID string, meta map[string]an
 	case !utf8.ValidString(userID):
 		return presence.ErrBadUserID
 	}
-	state, extra, err := splitMeta(meta)
+	state, extra, err := presence.SplitMeta(meta)
 	if err != nil {
 		return err
 	}
 	user := userKey(userID)
 	ref := n.newRef()
-	m := appendMeta(nil, ref, "", state, extra)
+	m := presence.AppendMeta(nil, ref, "", state, extra)
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.closed {
@@ -95,10 +95,10 @@ func (r *RedisPresence) SetState(channel, connID, state string) error {
 	}
 	t := lc.tracks[channel]
 	if move {
-		t.meta = appendMeta(nil, ref, t.ref, state, t.extra)
+		t.meta = presence.AppendMeta(nil, ref, t.ref, state, t.extra)
 		t.ref = ref
 	} else {
-		t.meta = appendMeta(nil, t.ref, "", state, t.extra)
+		t.meta = presence.AppendMeta(nil, t.ref, "", state, t.extra)
 	}
 	t.state = state
 	n.enqueue(n.setOp(channel, connID, t.meta, move))

@@ -138,7 +138,7 @@ func (v *view) track(id, key string, meta []byte, seq uint64, claim claimFunc) (
 	var d delivery
 	if first || v.mode == presence.ModeConnection {
 		c.announced = true
-		d.diff = encodeDiff([][]byte{encodeEntry(key, [][]byte{meta})}, nil)
+		d.diff = presence.EncodeDiff([][]byte{encodeEntry(key, [][]byte{meta})}, nil)
 	}
 	if claim(id) {
 		v.gen++
@@ -204,7 +204,7 @@ func (v *view) untrack(ids []string) ([]delivery, bool) {
 	}
 	var out []delivery
 	if len(leaves) > 0 {
-		out = append(out, delivery{diff: encodeDiff(nil, leaves)})
+		out = append(out, delivery{diff: presence.EncodeDiff(nil, leaves)})
 	}
 	return append(out, compactions...), true
 }
@@ -214,8 +214,8 @@ func (v *view) untrack(ids []string) ([]delivery, bool) {
 func (v *view) compact(u *vuser) []delivery {
 	cur := metasOf(u.conns)
 	out := []delivery{
-		{diff: encodeDiff(nil, [][]byte{encodeEntry(u.key, u.stale, cur)})},
-		{diff: encodeDiff([][]byte{encodeEntry(u.key, cur)}, nil)},
+		{diff: presence.EncodeDiff(nil, [][]byte{encodeEntry(u.key, u.stale, cur)})},
+		{diff: presence.EncodeDiff([][]byte{encodeEntry(u.key, cur)}, nil)},
 	}
 	u.stale = nil
 	for _, c := range u.conns {
@@ -238,30 +238,23 @@ func (v *view) set(id string, meta []byte, seq uint64) ([]delivery, bool) {
 		u.conns = append(slices.Delete(u.conns, i, i+1), c)
 		c.pos = seq
 		c.announced = true
-		diff = encodeDiff([][]byte{encodeEntry(u.key, [][]byte{meta})}, [][]byte{encodeEntry(u.key, [][]byte{old})})
+		diff = presence.EncodeDiff([][]byte{encodeEntry(u.key, [][]byte{meta})}, [][]byte{encodeEntry(u.key, [][]byte{old})})
 	} else {
 		for _, o := range u.conns {
 			o.announced = true
 		}
-		diff = encodeDiff([][]byte{encodeEntry(u.key, metasOf(u.conns))}, nil)
+		diff = presence.EncodeDiff([][]byte{encodeEntry(u.key, metasOf(u.conns))}, nil)
 	}
 	return []delivery{{diff: diff}}, true
 }
 
 // encodeState returns the presence_state message of the view.
 func (v *view) encodeState() []byte {
-	var b bytes.Buffer
-	b.WriteString(statePrefix)
-	first := true
+	entries := make([][]byte, 0, len(v.users))
 	for _, u := range v.users {
-		if !first {
-			b.WriteByte(',')
-		}
-		first = false
-		b.Write(encodeEntry(u.key, metasOf(u.conns)))
+		entries = append(entries, encodeEntry(u.key, metasOf(u.conns)))
 	}
-	b.WriteString(stateSuffix)
-	return b.Bytes()
+	return presence.EncodeState(entries)
 }
 
 // load replaces the view's content with a snapshot taken at p. When
@@ -377,7 +370,7 @@ func (v *view) correction(nv *view) []delivery {
 	}
 	var out []delivery
 	if len(joins) > 0 || len(leaves) > 0 {
-		out = append(out, delivery{diff: encodeDiff(joins, leaves)})
+		out = append(out, delivery{diff: presence.EncodeDiff(joins, leaves)})
 	}
 	return append(out, compactions...)
 }

@@ -38,7 +38,7 @@ func diffSummary(t *testing.T, d delivery) string {
 	return fmt.Sprint(out)
 }
 
-func meta(ref string) []byte { return appendMeta(nil, ref, "", "online", nil) }
+func meta(ref string) []byte { return presence.AppendMeta(nil, ref, "", "online", nil) }
 
 func summaries(t *testing.T, ds []delivery) []string {
 	var out []string
@@ -68,7 +68,7 @@ func un(seq uint64, conns ...string) event {
 	return event{kind: kindBatch, epoch: 1, seq: seq, conns: conns}
 }
 func st(seq uint64, conn, ref string) event {
-	return event{kind: kindSet, epoch: 1, seq: seq, conn: conn, meta: appendMeta(nil, ref, "", "away", nil)}
+	return event{kind: kindSet, epoch: 1, seq: seq, conn: conn, meta: presence.AppendMeta(nil, ref, "", "away", nil)}
 }
 
 func TestViewEvents(t *testing.T) {

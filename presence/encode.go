@@ -6,16 +6,6 @@ package presence
 // change. Building a presence_state under the channel lock is then one sized
 // allocation and one copy per user, with no reflection.
 
-const (
-	statePrefix = `{"event":"presence_state","payload":{`
-	stateSuffix = `}}`
-	diffPrefix  = `{"event":"presence_diff","payload":{"joins":{`
-	diffMiddle  = `},"leaves":{`
-	diffSuffix  = `}}}`
-	entryOpen   = `:{"metas":[`
-	entryClose  = `]}`
-)
-
 // encodeState returns the presence_state message for ch. Call with ch.mu held.
 func (ch *channel) encodeState() []byte {
 	n := len(statePrefix) + len(stateSuffix) + ch.entryBytes

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strconv"
 	"sync/atomic"
-	"unicode/utf8"
 
 	"github.com/bytedance/sonic"
 )
@@ -50,7 +49,7 @@ func (m Meta) MarshalJSON() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return appendMeta(nil, m.Ref, m.PrevRef, appendJSONString(nil, m.State), extra), nil
+	return appendMeta(nil, m.Ref, m.PrevRef, AppendJSONString(nil, m.State), extra), nil
 }
 
 // UnmarshalJSON decodes a meta object: phx_ref, phx_ref_prev and state go to
@@ -84,65 +83,6 @@ func (m *Meta) UnmarshalJSON(b []byte) error {
 // always encodes the same way, invalid UTF-8 replaced by U+FFFD so every
 // message is a valid WebSocket text payload.
 var jsonAPI = sonic.Config{SortMapKeys: true, ValidateString: true}.Froze()
-
-// reserved lists the metadata keys that never become extra fields.
-func reserved(k string) bool {
-	switch k {
-	case "channel", "user_id", "state", "phx_ref", "phx_ref_prev":
-		return true
-	}
-	return false
-}
-
-// encodeFields returns `,"k1":v1,"k2":v2` (the object's members with a
-// leading comma, ready to follow "state") or nil when fields is empty.
-func encodeFields(fields map[string]any) ([]byte, error) {
-	if len(fields) == 0 {
-		return nil, nil
-	}
-	b, err := jsonAPI.Marshal(fields)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadMeta, err)
-	}
-	if len(b) <= 2 { // "{}"
-		return nil, nil
-	}
-	b[0] = ',' // drop '{', keep the members, drop '}'
-	return b[:len(b)-1], nil
-}
-
-// appendMeta appends {"phx_ref":ref[,"phx_ref_prev":prev],"state":<state>,<extra>}.
-// state is already JSON-encoded; extra is encodeFields' output.
-func appendMeta(b []byte, ref, prev string, state, extra []byte) []byte {
-	b = append(b, `{"phx_ref":`...)
-	b = appendJSONString(b, ref)
-	if prev != "" {
-		b = append(b, `,"phx_ref_prev":`...)
-		b = appendJSONString(b, prev)
-	}
-	b = append(b, `,"state":`...)
-	b = append(b, state...)
-	b = append(b, extra...)
-	return append(b, '}')
-}
-
-// appendJSONString appends s as a JSON string. Printable ASCII without quotes
-// or backslashes (user ids, refs, states in practice) is copied as is;
-// anything else goes through sonic.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' {
-			enc, err := jsonAPI.Marshal(s)
-			if err != nil { // unreachable: strings always encode
-				enc = []byte(strconv.Quote(s))
-			}
-			return append(b, enc...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
-}
 
 // refSeq numbers phx_refs. It is shared by every Registry so refs are unique
 // across the process.

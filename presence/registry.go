@@ -302,32 +302,13 @@ func (r *Registry) Track(channelName, connID, userID string, meta map[string]any
 	case !utf8.ValidString(userID):
 		return ErrBadUserID
 	}
-	state := DefaultState
-	var fields map[string]any
-	for k, v := range meta {
-		if k == "state" {
-			s, ok := v.(string)
-			if !ok || s == "" {
-				return ErrBadState
-			}
-			state = s
-			continue
-		}
-		if reserved(k) {
-			continue
-		}
-		if fields == nil {
-			fields = make(map[string]any, len(meta))
-		}
-		fields[k] = v
-	}
-	extra, err := encodeFields(fields)
+	state, fields, extra, err := splitMeta(meta)
 	if err != nil {
 		return err
 	}
 	ref := newRef(r.prefix)
-	raw := appendMeta(nil, ref, "", appendJSONString(nil, state), extra)
-	key := appendJSONString(nil, userID)
+	raw := appendMeta(nil, ref, "", AppendJSONString(nil, state), extra)
+	key := AppendJSONString(nil, userID)
 
 	ch := r.lockChannel(channelName, true)
 	defer ch.mu.Unlock()
@@ -459,7 +440,7 @@ func (r *Registry) SetState(channelName, connID, state string, pub Publisher) er
 	if state == "" {
 		return ErrBadState
 	}
-	stateJSON := appendJSONString(nil, state)
+	stateJSON := AppendJSONString(nil, state)
 	var newRefStr string
 	if r.mode == ModeConnection {
 		newRefStr = newRef(r.prefix)
