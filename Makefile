@@ -4,6 +4,9 @@ GO        ?= go
 FUZZTIME  ?= 5s
 LONGFUZZ  ?= 2m
 PKGS      := ./...
+# bench/peers is a module of its own (the peers' WebSocket libraries stay out
+# of the library's go.mod); vet and unit cover it too.
+PEERS     := bench/peers
 
 .PHONY: all build run test vet fmt-check unit fuzz-short fuzz e2e bench-go clean
 
@@ -22,6 +25,7 @@ test: vet fmt-check unit fuzz-short e2e
 
 vet:
 	$(GO) vet $(PKGS)
+	cd $(PEERS) && $(GO) vet ./...
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go') $$(git ls-files --others --exclude-standard '*.go')); \
@@ -29,6 +33,7 @@ fmt-check:
 
 unit:
 	$(GO) test -race -count=1 -timeout 10m $(PKGS)
+	cd $(PEERS) && $(GO) test -race -count=1 ./...
 
 # fuzz-short runs each fuzz target for FUZZTIME; `make fuzz` for LONGFUZZ.
 FUZZ_TARGETS := \

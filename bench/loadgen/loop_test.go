@@ -3,35 +3,26 @@
 package loadgen_test
 
 import (
-	"context"
 	"errors"
-	"io"
-	"log/slog"
-	"net"
 	"net/netip"
+	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/ripple-rt/ripple/bench/loadgen"
-	"github.com/ripple-rt/ripple/bench/peers/gorillahub"
+	"github.com/ripple-rt/ripple/bench/target/targettest"
 	"github.com/ripple-rt/ripple/bench/wsproto"
 )
 
+// The gorilla peer, built from its own module (bench/peers) once per test
+// binary, serves the tests.
+func TestMain(m *testing.M) { os.Exit(targettest.Main(m)) }
+
 func startPeer(t *testing.T) netip.AddrPort {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = gorillahub.Serve(ctx, ln, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	return netip.MustParseAddrPort(ln.Addr().String())
+	return netip.MustParseAddrPort(strings.TrimPrefix(targettest.Start(t, "gorilla"), "ws://"))
 }
 
 // echoHandler sends one message per connection on open and closes the

@@ -4,37 +4,20 @@ package scenario_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"net"
+	"os"
 	"testing"
 	"time"
 
-	"github.com/ripple-rt/ripple/bench/peers/gorillahub"
-	"github.com/ripple-rt/ripple/bench/peers/gwspeer"
-	"github.com/ripple-rt/ripple/bench/peers/nbiopeer"
-	"github.com/ripple-rt/ripple/bench/peers/peermain"
 	"github.com/ripple-rt/ripple/bench/scenario"
+	"github.com/ripple-rt/ripple/bench/target/targettest"
 )
 
-func startPeer(t *testing.T, serve peermain.ServeFunc) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = serve(ctx, ln, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	return "ws://" + ln.Addr().String()
-}
+// The peers are a module of their own (bench/peers): the tests start their
+// binaries, built once per test binary, as the suite does.
+func TestMain(m *testing.M) { os.Exit(targettest.Main(m)) }
 
 func TestScenariosAgainstGorilla(t *testing.T) {
-	url := startPeer(t, gorillahub.Serve)
+	url := targettest.Start(t, "gorilla")
 	cases := []struct {
 		name string
 		spec scenario.Spec
@@ -74,14 +57,8 @@ func TestScenariosAgainstGorilla(t *testing.T) {
 
 // The other peers speak the same protocol: echo and broadcast verify.
 func TestOtherPeers(t *testing.T) {
-	for name, serve := range map[string]peermain.ServeFunc{"gws": gwspeer.Serve, "nbio": nbiopeer.Serve} {
-		if name == "nbio" && raceEnabled {
-			// nbio v1.6.8 races on the accepted conn's address between its
-			// listener goroutine and its poller; the suite runs it as a binary.
-			t.Log("skipping nbio under the race detector")
-			continue
-		}
-		url := startPeer(t, serve)
+	for _, name := range []string{"gws", "nbio"} {
+		url := targettest.Start(t, name)
 		for _, sc := range []string{scenario.Echo, scenario.Broadcast} {
 			t.Run("peer="+name+"/scenario="+sc, func(t *testing.T) {
 				res, err := scenario.Run(context.Background(), scenario.Options{Spec: scenario.Spec{
@@ -100,7 +77,7 @@ func TestOtherPeers(t *testing.T) {
 }
 
 func TestPresenceSkippedOn404(t *testing.T) {
-	url := startPeer(t, gorillahub.Serve)
+	url := targettest.Start(t, "gorilla")
 	res, err := scenario.Run(context.Background(), scenario.Options{Spec: scenario.Spec{Scenario: scenario.Presence, Conns: 20}},
 		scenario.Target{Name: "gorilla", URL: url})
 	if err != nil {

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/ripple-rt/ripple"
-	"github.com/ripple-rt/ripple/bench/peers/gorillahub"
 	"github.com/ripple-rt/ripple/bench/scenario"
+	"github.com/ripple-rt/ripple/bench/target/targettest"
 )
 
 // The latency scenario against real servers: tiny absolute rates give an
@@ -47,7 +47,7 @@ func TestLatency(t *testing.T) {
 			if tc.server == "ripple" {
 				url = startRipple(t, ripple.Config{})
 			} else {
-				url = startPeer(t, gorillahub.Serve)
+				url = targettest.Start(t, "gorilla")
 			}
 			ls := tc.latency
 			ls.Warmup = scenario.Duration(100 * time.Millisecond)

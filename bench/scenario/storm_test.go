@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/ripple-rt/ripple"
-	"github.com/ripple-rt/ripple/bench/peers/gorillahub"
 	"github.com/ripple-rt/ripple/bench/scenario"
+	"github.com/ripple-rt/ripple/bench/target/targettest"
 	"github.com/ripple-rt/ripple/handlers"
 	"github.com/ripple-rt/ripple/httpapi"
 )
@@ -90,7 +90,7 @@ func TestStormAgainstRipple(t *testing.T) {
 }
 
 func TestStormSkippedOn404(t *testing.T) {
-	url := startPeer(t, gorillahub.Serve)
+	url := targettest.Start(t, "gorilla")
 	res, err := scenario.Run(context.Background(), scenario.Options{Spec: scenario.Spec{Scenario: scenario.Storm, RoomSize: 10, Burst: 5}},
 		scenario.Target{Name: "gorilla", URL: url})
 	if err != nil {

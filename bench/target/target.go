@@ -18,21 +18,28 @@ import (
 // Module is the import path of the repository the suite builds from.
 const Module = "github.com/ripple-rt/ripple"
 
+// PeersDir is the directory of the peers' module, relative to the
+// repository root. The peers are a module of their own so that the
+// library's go.mod does not carry their WebSocket libraries.
+const PeersDir = "bench/peers"
+
 // Names of the known servers, in report order.
 var Names = []string{"ripple", "gorilla", "gws", "nbio"}
 
 // ErrUnknown is returned for a server name that is not in Names.
 var ErrUnknown = errors.New("target: unknown server")
 
-// Package returns the main package of a known server.
-func Package(name string) (string, error) {
+// Package returns the main package of a known server and the directory,
+// relative to the repository root, of the module that holds it: `go build
+// pkg` runs there.
+func Package(name string) (dir, pkg string, err error) {
 	switch name {
 	case "ripple":
-		return "./cmd/ripple", nil
+		return ".", "./cmd/ripple", nil
 	case "gorilla", "gws", "nbio":
-		return "./bench/peers/cmd/" + name, nil
+		return PeersDir, "./cmd/" + name, nil
 	}
-	return "", fmt.Errorf("%w %q (known: %s)", ErrUnknown, name, strings.Join(Names, ", "))
+	return "", "", fmt.Errorf("%w %q (known: %s)", ErrUnknown, name, strings.Join(Names, ", "))
 }
 
 // FindRoot walks up from dir to the directory whose go.mod declares Module.
@@ -67,16 +74,19 @@ func (b *Builder) Build(name string) (string, error) {
 	if bin, ok := b.built[name]; ok {
 		return bin, nil
 	}
-	pkg, err := Package(name)
+	dir, pkg, err := Package(name)
 	if err != nil {
 		return "", err
 	}
-	bin := filepath.Join(b.Dir, name)
+	bin, err := filepath.Abs(filepath.Join(b.Dir, name))
+	if err != nil {
+		return "", err
+	}
 	cmd := exec.Command("go", "build", "-o", bin, pkg)
-	cmd.Dir = b.Root
+	cmd.Dir = filepath.Join(b.Root, dir)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("target: go build %s: %v\n%s", pkg, err, strings.TrimSpace(string(out)))
+		return "", fmt.Errorf("target: go build %s (in %s): %v\n%s", pkg, cmd.Dir, err, strings.TrimSpace(string(out)))
 	}
 	if b.built == nil {
 		b.built = map[string]string{}

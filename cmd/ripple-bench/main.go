@@ -330,7 +330,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		} else {
 			for _, s := range strings.Split(*server, ",") {
 				s = strings.TrimSpace(s)
-				if _, err := target.Package(s); err != nil {
+				if _, _, err := target.Package(s); err != nil {
 					fmt.Fprintln(stderr, "ripple-bench:", err)
 					return 2
 				}

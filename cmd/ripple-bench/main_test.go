@@ -2,28 +2,25 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/ripple-rt/ripple/bench/peers/gorillahub"
 	"github.com/ripple-rt/ripple/bench/report"
 	"github.com/ripple-rt/ripple/bench/scenario"
+	"github.com/ripple-rt/ripple/bench/target/targettest"
 )
 
 // TestMain lets the test binary serve as a worker process, as ripple-bench
-// re-executes itself with the argument "worker".
+// re-executes itself with the argument "worker"; the tests run the gorilla
+// peer's binary (bench/peers is a module of its own).
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "worker" {
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	os.Exit(targettest.Main(m))
 }
 
 func TestHelp(t *testing.T) {
@@ -42,21 +39,11 @@ func TestHelp(t *testing.T) {
 }
 
 func TestURLWithWorkerProcess(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = gorillahub.Serve(ctx, ln, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	}()
-	defer func() { cancel(); <-done }()
+	url := targettest.Start(t, "gorilla")
 
 	dir := t.TempDir()
 	var out, errb bytes.Buffer
-	code := run([]string{"broadcast", "-url", "ws://" + ln.Addr().String(), "-name", "gorilla", "-n", "30",
+	code := run([]string{"broadcast", "-url", url, "-name", "gorilla", "-n", "30",
 		"-publishers", "2", "-d", "500ms", "-procs", "1", "-client-cpus", "none", "-out", dir}, &out, &errb)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
@@ -81,21 +68,11 @@ func TestURLWithWorkerProcess(t *testing.T) {
 }
 
 func TestLatencyWithWorkerProcess(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = gorillahub.Serve(ctx, ln, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	}()
-	defer func() { cancel(); <-done }()
+	url := targettest.Start(t, "gorilla")
 
 	dir := t.TempDir()
 	var out, errb bytes.Buffer
-	code := run([]string{"latency", "-url", "ws://" + ln.Addr().String(), "-name", "gorilla", "-n", "20", "-room-size", "5",
+	code := run([]string{"latency", "-url", url, "-name", "gorilla", "-n", "20", "-room-size", "5",
 		"-d", "400ms", "-rates", "echo=50,echo=100,rooms=10", "-procs", "1", "-client-cpus", "none", "-out", dir}, &out, &errb)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
@@ -120,7 +97,7 @@ func TestLatencyWithWorkerProcess(t *testing.T) {
 		t.Errorf("echo steps: %+v", steps)
 	}
 
-	if code := run([]string{"latency", "-url", "ws://" + ln.Addr().String(), "-workload", "echo", "-rates", "rooms=5", "-out", dir}, &out, &errb); code != 2 {
+	if code := run([]string{"latency", "-url", url, "-workload", "echo", "-rates", "rooms=5", "-out", dir}, &out, &errb); code != 2 {
 		t.Errorf("rates for a workload not run: exit %d, want 2", code)
 	}
 }

@@ -1,0 +1,24 @@
+module github.com/ripple-rt/ripple/bench/peers
+
+go 1.26.8
+
+require (
+	github.com/bytedance/sonic v1.15.5
+	github.com/gorilla/websocket v1.5.3
+	github.com/lesismal/nbio v1.6.8
+	github.com/lxzan/gws v1.8.9
+)
+
+require (
+	github.com/bytedance/gopkg v0.1.3 // indirect
+	github.com/bytedance/sonic/loader v0.5.3 // indirect
+	github.com/cloudwego/base64x v0.1.6 // indirect
+	github.com/dolthub/maphash v0.1.0 // indirect
+	github.com/klauspost/compress v1.20.1 // indirect
+	github.com/klauspost/cpuid/v2 v2.4.0 // indirect
+	github.com/lesismal/llib v1.2.2 // indirect
+	github.com/twitchyliquid64/golang-asm v0.15.1 // indirect
+	golang.org/x/arch v0.0.0-20210923205945-b76863e36670 // indirect
+	golang.org/x/crypto v0.0.0-20210513122933-cd7d49e622d5 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+)

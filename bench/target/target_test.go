@@ -1,0 +1,28 @@
+package target_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/ripple-rt/ripple/bench/target"
+)
+
+func TestPackage(t *testing.T) {
+	cases := []struct {
+		name, dir, pkg string
+	}{
+		{"ripple", ".", "./cmd/ripple"},
+		{"gorilla", "bench/peers", "./cmd/gorilla"},
+		{"gws", "bench/peers", "./cmd/gws"},
+		{"nbio", "bench/peers", "./cmd/nbio"},
+	}
+	for _, tc := range cases {
+		dir, pkg, err := target.Package(tc.name)
+		if err != nil || dir != tc.dir || pkg != tc.pkg {
+			t.Errorf("Package(%q) = %q, %q, %v; want %q, %q", tc.name, dir, pkg, err, tc.dir, tc.pkg)
+		}
+	}
+	if _, _, err := target.Package("nope"); !errors.Is(err, target.ErrUnknown) {
+		t.Errorf("Package(nope): %v, want ErrUnknown", err)
+	}
+}
