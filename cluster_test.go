@@ -139,7 +139,7 @@ func everyNode(t *testing.T, nodes []*wstest.Server, what string, cond func(s *w
 // confirmed, so room messages published after it reach that member.
 func syncPresence(t *testing.T, nodes []*wstest.Server, channels ...string) {
 	t.Helper()
-	var bs []cluster.Backend
+	var bs []presence.Backend
 	for _, s := range nodes {
 		bs = append(bs, s.Node().Presence())
 	}
@@ -345,7 +345,7 @@ func transcripts(channel string, clients []*presenceMsgs) (*clustertest.Sink, []
 	for _, m := range clients {
 		sink.Add(m.id)
 		for _, msg := range m.msgs {
-			sink.DeliverPresence(channel, msg, m.id, nil, "") // recorded as is, in order
+			sink.DeliverPresence(channel, msg, []string{m.id}, nil) // recorded as is, in order
 		}
 		ids = append(ids, m.id)
 	}

@@ -57,7 +57,8 @@ var (
 
 // Server is a Ripple server: routes, connections, channels and presence.
 type Server struct {
-	e *engine.Engine // Immutable after New.
+	e    *engine.Engine // Immutable after New.
+	node *cluster.Node  // Set by JoinCluster, before Start; nil on a single server.
 }
 
 // JoinCluster makes s one node of a cluster of servers sharing the Redis
@@ -69,7 +70,7 @@ type Server struct {
 // cluster after the last connection is closed.
 func (s *Server) JoinCluster(ctx context.Context, cfg ClusterConfig) error {
 	ecfg := s.e.Config()
-	cfg.Local = engine.ClusterLocal(s.e)
+	cfg.Local = s.e.Inbound()
 	cfg.PresenceMode = ecfg.PresenceMode
 	if cfg.Logger == nil {
 		cfg.Logger = ecfg.Logger
@@ -78,16 +79,23 @@ func (s *Server) JoinCluster(ctx context.Context, cfg ClusterConfig) error {
 	if err != nil {
 		return err
 	}
-	if err := s.e.SetCluster(n); err != nil {
+	if err := s.e.UseCluster(n, n.Presence()); err != nil {
 		_ = n.Close()
 		return err
 	}
+	s.node = n
 	return nil
 }
 
+// A Node is the engine's Broker and its RedisPresence a presence Backend.
+var (
+	_ engine.Broker    = (*cluster.Node)(nil)
+	_ presence.Backend = (*cluster.RedisPresence)(nil)
+)
+
 // Node returns the server's cluster node (for its id, Fenced and Stats),
 // nil unless JoinCluster succeeded.
-func (s *Server) Node() *cluster.Node { return s.e.Cluster() }
+func (s *Server) Node() *cluster.Node { return s.node }
 
 // New returns a Server configured by cfg; the zero Config works.
 func New(cfg Config) *Server { return &Server{e: engine.New(cfg)} }
@@ -124,7 +132,7 @@ func (s *Server) Addr() net.Addr { return s.e.Addr() }
 // the leave diffs now rather than after the node's deadline).
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.e.Shutdown(ctx)
-	if n := s.e.Cluster(); n != nil {
+	if n := s.node; n != nil {
 		if cerr := n.Close(); cerr != nil && err == nil {
 			err = cerr
 		}

@@ -18,7 +18,7 @@ type countingLocal struct {
 }
 
 func (c *countingLocal) DeliverRoom([]string, bool, []byte) { c.rooms.Add(1) }
-func (c *countingLocal) DeliverPresence(_ string, _ []byte, _ string, diff []byte, _ string) {
+func (c *countingLocal) DeliverPresence(_ string, _ []byte, _ []string, diff []byte) {
 	if diff != nil {
 		c.diffs.Add(1)
 	}

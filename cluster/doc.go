@@ -19,7 +19,7 @@
 //     itself, so nothing is encoded twice and local fan-out is unchanged;
 //   - cluster-wide Count, Clients and ClientsIn, from per-node sets the node
 //     keeps in Redis (Connected, Disconnected, Joined, Left);
-//   - presence (RedisPresence, the node's Backend): Lua scripts change a
+//   - presence (RedisPresence, the node's presence.Backend): Lua scripts change a
 //     channel's presences, bump its sequence and PUBLISH the event in one
 //     step, so every channel has one total order; each node following the
 //     channel replays the events into a view and sends its own members
@@ -32,9 +32,10 @@
 //
 // It does not own connections, frames or event loops: what other nodes ask
 // of this node's connections goes to Local, which the engine implements.
-// It does not keep presences for a single server either: MemoryPresence
-// wraps presence.Registry behind the same Backend interface, and
-// clustertest.BackendSuite checks both.
+// It does not keep presences for a single server either: that is
+// presence.Memory, behind the same presence.Backend interface, and
+// clustertest.BackendSuite checks both. A Node is the engine's Broker (the
+// engine never imports this package; the root package wires them).
 //
 // # Delivery guarantees
 //

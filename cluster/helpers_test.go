@@ -68,8 +68,8 @@ func startCluster(t testing.TB, mode presence.Mode, maxStale int, sinks []*clust
 	return r, nodes
 }
 
-func backends(nodes []*cluster.Node) []cluster.Backend {
-	out := make([]cluster.Backend, len(nodes))
+func backends(nodes []*cluster.Node) []presence.Backend {
+	out := make([]presence.Backend, len(nodes))
 	for i, n := range nodes {
 		out[i] = n.Presence()
 	}

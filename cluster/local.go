@@ -1,5 +1,7 @@
 package cluster
 
+import "github.com/ripple-rt/ripple/presence"
+
 // Local is the engine side of a node: what the cluster asks this node to do
 // with its own connections. The node calls it from its receive goroutine,
 // one call at a time, in the order the messages were published (per Redis
@@ -7,7 +9,9 @@ package cluster
 // synchronously (posting work to event loops is the intended use). Byte
 // slices passed in belong to the callee.
 type Local interface {
-	PresenceSink
+	// DeliverPresence receives the node's presence messages (see
+	// presence.Sink), in each channel's order.
+	presence.Sink
 
 	// Send writes payload to local connection connID (a text message unless
 	// binary). Unknown connections are ignored.
@@ -30,24 +34,10 @@ type Local interface {
 	DeliverAll(binary bool, payload []byte)
 }
 
-// PresenceSink receives the presence messages of one node, in each
-// channel's order.
-//
-// state, when non-nil, is the {"event":"presence_state",...} message for
-// local connection tracker, which has just been tracked. diff, when non-nil,
-// is a {"event":"presence_diff",...} message for every local member of
-// channel except exclude ("" = none; on a track it is the tracker, which
-// got state instead). It is the same contract as presence.Publisher with
-// the channel and the tracker named, so an engine can route both through
-// one function.
-type PresenceSink interface {
-	DeliverPresence(channel string, state []byte, tracker string, diff []byte, exclude string)
-}
-
 // NopLocal ignores everything; embed it to implement only some methods.
 type NopLocal struct{}
 
-func (NopLocal) DeliverPresence(string, []byte, string, []byte, string) {}
+func (NopLocal) DeliverPresence(string, []byte, []string, []byte) {}
 func (NopLocal) Send(string, bool, []byte)                              {}
 func (NopLocal) Close(string, string)                                   {}
 func (NopLocal) Join(string, string)                                    {}

@@ -9,7 +9,7 @@ import (
 	"github.com/ripple-rt/ripple/presence"
 )
 
-// RedisPresence is the cluster Backend of a Node: presences live in Redis,
+// RedisPresence is the presence.Backend of a Node: presences live in Redis,
 // changed by Lua scripts that bump the channel's sequence and publish the
 // event in one step; every node following the channel turns the events into
 // presence_state and presence_diff messages for its own members (see view).
@@ -22,7 +22,9 @@ type RedisPresence struct {
 	n *Node // Immutable after construction.
 }
 
-// Presence returns the node's presence Backend.
+var _ presence.Backend = (*RedisPresence)(nil)
+
+// Presence returns the node's presence backend.
 func (n *Node) Presence() *RedisPresence { return &RedisPresence{n: n} }
 
 func (r *RedisPresence) Track(channel, connID, userID string, meta map[string]any) error {

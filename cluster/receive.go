@@ -375,7 +375,11 @@ func (n *Node) claimer(ch string) claimFunc {
 
 func (n *Node) deliver(ch string, out []delivery) {
 	for _, d := range out {
-		n.local.DeliverPresence(ch, d.state, d.tracker, d.diff, d.exclude)
+		var trackers []string
+		if d.tracker != "" {
+			trackers = []string{d.tracker}
+		}
+		n.local.DeliverPresence(ch, d.state, trackers, d.diff)
 	}
 }
 

@@ -69,7 +69,8 @@ func parsePos(vals []any) pos {
 	return p
 }
 
-// delivery is one call to PresenceSink.DeliverPresence.
+// delivery is one call to Local.DeliverPresence: state for tracker, diff
+// for every member but exclude (the tracker, when set).
 type delivery struct {
 	state   []byte
 	tracker string

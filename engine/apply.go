@@ -56,23 +56,19 @@ func (e *Engine) apply(c *conn, r Reply) error {
 }
 
 // publishRoom sends payload to every member of channels: here through
-// fanout (one frame for all), on the other nodes of a cluster through the
-// node. It returns the number of members on this node.
+// fanout (one frame for all), on the other servers through the broker. It
+// returns the number of members on this server.
 func (e *Engine) publishRoom(channels []string, binary bool, payload []byte, here *shard) int {
 	n := e.fanout(channels, newMessage(opOf(binary), payload), here, nil)
-	if e.cluster != nil {
-		e.cluster.PublishRoom(channels, binary, payload)
-	}
+	e.broker.PublishRoom(channels, binary, payload)
 	return n
 }
 
-// publishAll sends payload to every connection, here and on the other nodes
-// of a cluster. It returns the number of connections on this node.
+// publishAll sends payload to every connection, here and on the other
+// servers. It returns the number of connections on this server.
 func (e *Engine) publishAll(binary bool, payload []byte, here *shard) int {
 	n := e.broadcast(newMessage(opOf(binary), payload), here)
-	if e.cluster != nil {
-		e.cluster.PublishAll(binary, payload)
-	}
+	e.broker.PublishAll(binary, payload)
 	return n
 }
 

@@ -16,11 +16,9 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 
-	"github.com/ripple-rt/ripple/cluster"
 	"github.com/ripple-rt/ripple/codec"
 	"github.com/ripple-rt/ripple/presence"
 	"github.com/ripple-rt/ripple/route"
@@ -38,11 +36,11 @@ type Engine struct {
 	shards   []*shard
 	rooms    *roomIndex
 	conns    *registry
-	presence *presence.Registry
+	memory   *presence.Memory // the single server's presence backend
 	pool     *workerPool
 	http     *httpHandoff
-	cluster  *cluster.Node          // nil on a single server (SetCluster)
-	backend  *cluster.RedisPresence // presence in cluster mode; nil otherwise
+	broker   Broker           // the other servers: localBroker unless UseCluster
+	presence presence.Backend // e.memory unless UseCluster
 
 	stats Stats
 	now   atomic.Int64 // engine clock, unix nanoseconds, advanced by OnTick
@@ -77,9 +75,10 @@ func New(cfg Config) *Engine {
 	}
 	pc := presence.Config{Mode: cfg.PresenceMode}
 	if cfg.PresenceInterval > 0 {
-		pc.Interval, pc.Deliver = cfg.PresenceInterval, e.deliverPresence
+		pc.Interval = cfg.PresenceInterval
 	}
-	e.presence = presence.New(pc)
+	e.memory = presence.NewMemory(pc, e.Inbound())
+	e.presence, e.broker = e.memory, localBroker{e}
 	e.shards = make([]*shard, cfg.Loops)
 	for i := range e.shards {
 		e.shards[i] = newShard(e, i)
@@ -104,9 +103,9 @@ func (e *Engine) Config() Config { return e.cfg }
 // Stats returns the engine's counters.
 func (e *Engine) Stats() *Stats { return &e.stats }
 
-// Presence returns the in-memory presence registry; in cluster mode
-// presences live in Redis and it stays empty.
-func (e *Engine) Presence() *presence.Registry { return e.presence }
+// Presence returns the single server's presence registry; in cluster mode
+// presences live in the cluster's backend and it stays empty.
+func (e *Engine) Presence() *presence.Registry { return e.memory.Registry() }
 
 // Start listens on addr ("host:port"; port 0 picks a free one) and serves in
 // the background until Shutdown. It returns once the server accepts
@@ -222,6 +221,7 @@ func (e *Engine) shardOf(gc gnet.Conn) *shard {
 		return sh
 	}
 	sh := e.shards[len(e.loops)]
+	sh.gid.Store(goid()) // OnOpen runs on the loop's goroutine
 	sh.loop.Store(&lp)
 	e.loops[lp] = sh
 	sh.enrollWaker(lp)
@@ -405,18 +405,12 @@ func (e *Engine) open(c *conn, req *codec.Request) {
 	e.handshakes.Add(-1)
 	e.stats.Upgraded.Add(1)
 	req.Remote = c.gc.RemoteAddr()
-	if e.cluster != nil {
-		c.id = e.cluster.NewConnID() // routable: "<node>.<uuid>"
-	} else {
-		c.id = uuid.NewString()
-	}
+	c.id = e.broker.NewConnID()
 	c.req = req
 	c.state = stateOpen
 	c.timer = e.clock()
 	e.conns.add(c)
-	if e.cluster != nil {
-		e.cluster.Connected(c.id)
-	}
+	e.broker.Connected(c.id)
 	e.dispatch(c, Connect, nil, false)
 }
 
@@ -544,9 +538,7 @@ func (e *Engine) OnClose(gc gnet.Conn, _ error) gnet.Action {
 		c.x.tracked = nil
 	}
 	e.leaveAll(c)
-	if e.cluster != nil {
-		e.cluster.Disconnected(c.id)
-	}
+	e.broker.Disconnected(c.id)
 	c.dec = codec.Decoder{}
 	e.disconnects.Add(1)
 	c.sh.post(func() { e.dispatch(c, Disconnect, nil, false) })

@@ -13,18 +13,12 @@ func (e *Engine) track(c *conn, channel, userID string, meta map[string]any) err
 	if channel == "" {
 		return ErrNoChannel
 	}
-	// In cluster mode the join must come first too: the node follows the
-	// channel from then on, so the tracker gets its presence_state.
+	// The join comes first: a cluster's backend follows the channel from
+	// then on, so the tracker gets its presence_state.
 	if err := e.join(c, channel); err != nil {
 		return err
 	}
-	var err error
-	if e.cluster != nil {
-		err = e.backend.Track(channel, c.id, userID, meta)
-	} else {
-		err = e.presence.Track(channel, c.id, userID, meta, e.publisher(channel, c))
-	}
-	if err != nil {
+	if err := e.presence.Track(channel, c.id, userID, meta); err != nil {
 		return err
 	}
 	if x := c.extra(); !slices.Contains(x.tracked, channel) {
@@ -46,13 +40,9 @@ func (e *Engine) untrack(c *conn, channel string) error {
 	return e.untrackID(channel, c.id)
 }
 
-// untrackID untracks connection id in channel, in the registry or, in
-// cluster mode, in Redis.
+// untrackID untracks connection id in channel.
 func (e *Engine) untrackID(channel, id string) error {
-	if e.cluster != nil {
-		return e.backend.Untrack(channel, id)
-	}
-	return e.presence.Untrack(channel, id, e.publisher(channel, nil))
+	return e.presence.Untrack(channel, id)
 }
 
 // setPresence changes c's state in channel. Loop only.
@@ -60,42 +50,17 @@ func (e *Engine) setPresence(c *conn, channel, state string) error {
 	if channel == "" {
 		return ErrNoChannel
 	}
-	if e.cluster != nil {
-		return e.backend.SetState(channel, c.id, state)
-	}
-	return e.presence.SetState(channel, c.id, state, e.publisher(channel, nil))
+	return e.presence.SetState(channel, c.id, state)
 }
 
-// publisher returns the presence.Publisher for changes made by tracker (nil
-// when the change is not a track). The registry calls it with the channel's
-// lock held, so it only compiles frames and posts them: the state to the
-// tracking connection's loop, the diff to every loop with members. Posting
-// under the lock is what gives every member the channel's diffs in one
-// order.
-func (e *Engine) publisher(channel string, tracker *conn) presence.Publisher {
-	return func(state, diff []byte, exclude string) {
-		if state != nil && tracker != nil {
-			state = append([]byte(nil), state...)
-			tracker.sh.post(func() { tracker.send(codec.OpText, state) })
-		}
-		if diff != nil {
-			var except *conn
-			if tracker != nil && exclude == tracker.id {
-				except = tracker
-			}
-			e.fanout([]string{channel}, newMessage(codec.OpText, diff), nil, except)
-		}
-	}
-}
-
-// deliverPresence publishes one batch of the presence registry (see
-// Config.PresenceInterval). It runs with the channel's lock held, from a
-// loop or a timer goroutine, so it only posts one task to each loop with
-// trackers or members: the state (one message for every tracker) to the
-// trackers, then the diff to the other members. Each tracker's state
-// already holds the batch, so it does not get the diff, as without
-// batching. The shard queues are FIFO, so every member gets the channel's
-// batches in one order.
+// deliverPresence sends one presence message of the backend (presence.Sink;
+// a batch, see Config.PresenceInterval). It runs with the channel's lock
+// held, from a loop, a timer goroutine or a cluster's receive goroutine, so
+// it only posts one task to each loop with trackers or members: the state
+// (one message for every tracker) to the trackers, then the diff to the
+// other members. Each tracker's state already holds the change, so it does
+// not get the diff. The shard queues are FIFO, so every member gets the
+// channel's messages in one order.
 func (e *Engine) deliverPresence(channel string, state []byte, trackers []string, diff []byte) {
 	var byShard [maxLoops][]*conn
 	if state != nil {

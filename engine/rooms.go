@@ -77,9 +77,7 @@ func (e *Engine) join(c *conn, channel string) error {
 	}
 	set[c] = struct{}{}
 	c.chans = append(c.chans, channel)
-	if e.cluster != nil {
-		e.cluster.Joined(c.id, channel) // a leaf lock; never waits for Redis
-	}
+	e.broker.Joined(c.id, channel) // must not block: shard.mu is held
 	return nil
 }
 
@@ -109,9 +107,7 @@ func (e *Engine) leaveLocked(c *conn, channel string) {
 		delete(sh.rooms, channel)
 		e.rooms.set(channel, sh.bit, false)
 	}
-	if e.cluster != nil {
-		e.cluster.Left(c.id, channel)
-	}
+	e.broker.Left(c.id, channel)
 }
 
 // leaveAll removes c from every channel and marks it gone so that no helper

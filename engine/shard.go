@@ -21,8 +21,10 @@ type shard struct {
 	idx int
 	bit uint64
 
-	// loop is set once, by the first connection accepted on this loop.
+	// loop is set once, by the first connection accepted on this loop, and
+	// gid to the id of the loop's goroutine (see onLoop).
 	loop atomic.Pointer[gnet.EventLoop]
+	gid  atomic.Int64
 
 	// Guarded by qmu.
 	qmu       sync.Mutex

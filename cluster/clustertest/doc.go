@@ -3,7 +3,7 @@
 // records what each connection receives (Sink), the client algorithms that
 // rebuild a presence view from those messages (the phoenix npm package's
 // Presence.syncState/syncDiff and the seed's client code, ported to Go), and
-// the conformance suite every cluster.Backend must pass (BackendSuite).
+// the conformance suite every presence.Backend must pass (BackendSuite).
 //
 // It is for tests only; it imports package testing.
 package clustertest

@@ -135,19 +135,21 @@ func (s *Sink) Clients() []string {
 	return ids
 }
 
-// DeliverPresence implements cluster.PresenceSink like the engine: state to
-// the tracker if it is local, diff to every local member but exclude.
-func (s *Sink) DeliverPresence(channel string, state []byte, tracker string, diff []byte, exclude string) {
+// DeliverPresence implements presence.Sink like the engine: state to the
+// trackers that are local, diff to every local member but the trackers.
+func (s *Sink) DeliverPresence(channel string, state []byte, trackers []string, diff []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if state != nil {
-		if c := s.clients[tracker]; c != nil {
-			c.Presence[channel] = append(c.Presence[channel], state)
+		for _, id := range trackers {
+			if c := s.clients[id]; c != nil {
+				c.Presence[channel] = append(c.Presence[channel], state)
+			}
 		}
 	}
 	if diff != nil {
 		for id := range s.members[channel] {
-			if id != exclude {
+			if !slices.Contains(trackers, id) {
 				c := s.clients[id]
 				c.Presence[channel] = append(c.Presence[channel], diff)
 			}

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ripple-rt/ripple/cluster"
 	"github.com/ripple-rt/ripple/presence"
 )
 
@@ -20,9 +19,9 @@ import (
 // maxStale (presence.Config.MaxStaleRefs, 0 = default). Node i delivers to
 // sinks[i]; a backend that needs to know about local members registers
 // itself with sinks[i].SetMembership. Everything stops when t ends.
-type Factory func(t *testing.T, mode presence.Mode, maxStale int, sinks []*Sink) []cluster.Backend
+type Factory func(t *testing.T, mode presence.Mode, maxStale int, sinks []*Sink) []presence.Backend
 
-// BackendSuite is the conformance suite of cluster.Backend: validation
+// BackendSuite is the conformance suite of presence.Backend: validation
 // errors, the messages of every change in both modes across nodes, List,
 // Count and Get on every node, and a randomized churn whose final state
 // must equal every tracking client's rebuilt view on every node.
@@ -59,7 +58,7 @@ func Ctx(t testing.TB) context.Context {
 // to the changes made so far on any node. Two passes: the first one also
 // flushes every node's queued writes to Redis, the second waits for all of
 // them everywhere.
-func SyncAll(t testing.TB, nodes []cluster.Backend, channels ...string) {
+func SyncAll(t testing.TB, nodes []presence.Backend, channels ...string) {
 	t.Helper()
 	for range 2 {
 		for _, n := range nodes {
@@ -109,7 +108,7 @@ func testErrors(t *testing.T, f Factory) {
 			t.Errorf("%s: got %v, want %v", c.name, c.err, c.want)
 		}
 	}
-	SyncAll(t, []cluster.Backend{b}, "room")
+	SyncAll(t, []presence.Backend{b}, "room")
 	if n, err := b.Count(Ctx(t), "room"); err != nil || n != 0 {
 		t.Fatalf("Count after errors = %d, %v", n, err)
 	}
@@ -154,7 +153,7 @@ func metaRefs(p wirePresence) []string {
 	return out
 }
 
-func listRefs(t *testing.T, b cluster.Backend, channel, user string) []string {
+func listRefs(t *testing.T, b presence.Backend, channel, user string) []string {
 	t.Helper()
 	p, ok, err := b.Get(Ctx(t), channel, user)
 	mustNil(t, err)
@@ -170,7 +169,7 @@ func listRefs(t *testing.T, b cluster.Backend, channel, user string) []string {
 
 // expectAgree checks that List, Count and Get agree on every node and
 // returns the list.
-func expectAgree(t *testing.T, nodes []cluster.Backend, channel string) []presence.Presence {
+func expectAgree(t *testing.T, nodes []presence.Backend, channel string) []presence.Presence {
 	t.Helper()
 	first, err := nodes[0].List(Ctx(t), channel)
 	mustNil(t, err)
@@ -449,7 +448,7 @@ type ChurnConfig struct {
 // that node's connections (each a member of every channel), then checks
 // that every node's List equals the model and that every tracking client's
 // rebuilt view equals List.
-func Churn(t *testing.T, cfg ChurnConfig, nodes []cluster.Backend, sinks []*Sink) {
+func Churn(t *testing.T, cfg ChurnConfig, nodes []presence.Backend, sinks []*Sink) {
 	if cfg.Channels == 0 {
 		cfg.Channels = 2
 	}

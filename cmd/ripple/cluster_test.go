@@ -208,7 +208,7 @@ func (p *clusterPair) checkWatcher(t *testing.T) {
 	sink := clustertest.NewSink()
 	sink.Add("watch")
 	for _, m := range p.msgs {
-		sink.DeliverPresence(pairRoom, m, "watch", nil, "")
+		sink.DeliverPresence(pairRoom, m, []string{"watch"}, nil)
 	}
 	clustertest.CheckViews(t, presence.ModeUser, sink, []string{"watch"}, pairRoom, p.node.srv.ListPresence(pairRoom))
 }
@@ -310,7 +310,7 @@ func TestClusterPause(t *testing.T) {
 				break
 			}
 			if _, err := clustertest.Decode(msg); err == nil {
-				sink.DeliverPresence(pairRoom, msg, u, nil, "")
+				sink.DeliverPresence(pairRoom, msg, []string{u}, nil)
 			}
 		}
 	}
