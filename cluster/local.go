@@ -38,11 +38,11 @@ type Local interface {
 type NopLocal struct{}
 
 func (NopLocal) DeliverPresence(string, []byte, []string, []byte) {}
-func (NopLocal) Send(string, bool, []byte)                              {}
-func (NopLocal) Close(string, string)                                   {}
-func (NopLocal) Join(string, string)                                    {}
-func (NopLocal) Leave(string, string)                                   {}
-func (NopLocal) DeliverRoom([]string, bool, []byte)                     {}
-func (NopLocal) DeliverAll(bool, []byte)                                {}
+func (NopLocal) Send(string, bool, []byte)                        {}
+func (NopLocal) Close(string, string)                             {}
+func (NopLocal) Join(string, string)                              {}
+func (NopLocal) Leave(string, string)                             {}
+func (NopLocal) DeliverRoom([]string, bool, []byte)               {}
+func (NopLocal) DeliverAll(bool, []byte)                          {}
 
 var _ Local = NopLocal{}
