@@ -57,6 +57,12 @@ func startCluster(t *testing.T, n int, cfg ripple.Config) []*wstest.Server {
 
 func startClusterNode(t *testing.T, url string, cfg ripple.Config, id string) *wstest.Server {
 	t.Helper()
+	return startClusterNodeWith(t, url, cfg, id, nil)
+}
+
+// startClusterNodeWith is startClusterNode with extra routes.
+func startClusterNodeWith(t *testing.T, url string, cfg ripple.Config, id string, extra map[string]ripple.Handler) *wstest.Server {
+	t.Helper()
 	mux := http.NewServeMux()
 	cfg.HTTPHandler = mux
 	cfg.Logger = quietLogger()
@@ -67,6 +73,11 @@ func startClusterNode(t *testing.T, url string, cfg ripple.Config, id string) *w
 	}
 	if err := srv.Handle("/ws/script", clusterScript); err != nil {
 		t.Fatal(err)
+	}
+	for p, h := range extra {
+		if err := srv.Handle(p, h); err != nil {
+			t.Fatal(err)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -53,6 +53,9 @@ var (
 	ErrUnknownConn = engine.ErrUnknownConn
 	ErrConnClosed  = engine.ErrConnClosed
 	ErrNoChannel   = engine.ErrNoChannel
+	// ErrOnLoop: a Context helper called on an event loop would have had to
+	// wait for another node (see engine's helpers.go for what each answers).
+	ErrOnLoop = engine.ErrOnLoop
 )
 
 // Server is a Ripple server: routes, connections, channels and presence.
@@ -219,6 +222,64 @@ func (s *Server) PresenceCount(channel string) int { return s.e.PresenceCount(ch
 // GetPresence returns one user's presence in channel.
 func (s *Server) GetPresence(channel, userID string) (Presence, bool) {
 	return s.e.GetPresence(channel, userID)
+}
+
+// The Context forms of the helpers wait for the other nodes of a cluster
+// at most until ctx ends (the plain forms: 2 s). On an event loop (a
+// handler of a route without Workers) no helper waits for another node:
+// counts and client lists answer for this node, a directed helper for a
+// connection of another node is sent in the background, and presence reads
+// from Redis return ErrOnLoop. A handler that needs the cluster's answer
+// runs with Workers.
+
+// SendContext is Send waiting for another node at most until ctx ends.
+func (s *Server) SendContext(ctx context.Context, id string, msg []byte) (bool, error) {
+	return s.e.SendContext(ctx, id, msg)
+}
+
+// CountContext is Count waiting for the cluster at most until ctx ends.
+func (s *Server) CountContext(ctx context.Context) (int, error) { return s.e.CountContext(ctx) }
+
+// ClientsContext is Clients waiting for the cluster at most until ctx ends.
+func (s *Server) ClientsContext(ctx context.Context) ([]string, error) {
+	return s.e.ClientsContext(ctx)
+}
+
+// ClientsInContext is ClientsIn waiting for the cluster at most until ctx
+// ends.
+func (s *Server) ClientsInContext(ctx context.Context, channel string) ([]string, error) {
+	return s.e.ClientsInContext(ctx, channel)
+}
+
+// JoinContext is Join waiting for another node at most until ctx ends.
+func (s *Server) JoinContext(ctx context.Context, id, channel string) error {
+	return s.e.JoinContext(ctx, id, channel)
+}
+
+// LeaveContext is Leave waiting for another node at most until ctx ends.
+func (s *Server) LeaveContext(ctx context.Context, id, channel string) error {
+	return s.e.LeaveContext(ctx, id, channel)
+}
+
+// CloseContext is CloseWith waiting for another node at most until ctx
+// ends.
+func (s *Server) CloseContext(ctx context.Context, id string, code codec.CloseCode, reason string) (bool, error) {
+	return s.e.CloseContext(ctx, id, code, reason)
+}
+
+// ListPresenceContext is ListPresence waiting at most until ctx ends.
+func (s *Server) ListPresenceContext(ctx context.Context, channel string) ([]Presence, error) {
+	return s.e.ListPresenceContext(ctx, channel)
+}
+
+// PresenceCountContext is PresenceCount waiting at most until ctx ends.
+func (s *Server) PresenceCountContext(ctx context.Context, channel string) (int, error) {
+	return s.e.PresenceCountContext(ctx, channel)
+}
+
+// GetPresenceContext is GetPresence waiting at most until ctx ends.
+func (s *Server) GetPresenceContext(ctx context.Context, channel, userID string) (Presence, bool, error) {
+	return s.e.GetPresenceContext(ctx, channel, userID)
 }
 
 // DecodeReply parses actions in the seed's dict format

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -108,6 +109,19 @@ func (r *Redis) Restart(t testing.TB) {
 	r.shutdown()
 	r.start(t)
 }
+
+// Pause stops the server with SIGSTOP: connections stay open and nothing
+// answers until Resume (or the end of the test, which resumes it first).
+func (r *Redis) Pause(t testing.TB) {
+	t.Helper()
+	if err := r.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatalf("SIGSTOP redis-server: %v", err)
+	}
+	t.Cleanup(r.Resume)
+}
+
+// Resume continues a paused server (SIGCONT); harmless when it runs.
+func (r *Redis) Resume() { _ = r.cmd.Process.Signal(syscall.SIGCONT) }
 
 // Stop shuts the server down (SHUTDOWN NOSAVE, then kill).
 func (r *Redis) Stop() { r.shutdown() }
