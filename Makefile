@@ -61,7 +61,7 @@ e2e:
 # Go micro-benchmarks; `make bench` (bench/bench.mk) runs the peer suite.
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./codec ./route ./presence
-	$(GO) test -run '^$$' -bench BroadcastRoom -benchtime 200x .
+	$(GO) test -run '^$$' -bench BroadcastRoom -benchtime 200x ./engine
 
 clean:
 	rm -f ripple ripple-bench

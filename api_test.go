@@ -31,7 +31,7 @@ func TestAPI(t *testing.T) {
 	if status, out := s.PostAPI(t, "send", `{"connection_id":"`+idA+`","message":"who"}`); status != 200 || out["delivered"] != true {
 		t.Fatalf("send = %d %v", status, out)
 	}
-	if _, msg, err := a.Next(quiet); err != nil || string(msg) != "who" {
+	if _, msg, err := a.Next(wstest.Quiet); err != nil || string(msg) != "who" {
 		idA, idB = idB, idA
 		_ = wstest.ReadString(t, b)
 	}
@@ -47,7 +47,7 @@ func TestAPI(t *testing.T) {
 	if out["recipients"] != 1.0 || wstest.ReadString(t, b) != "room msg" {
 		t.Fatalf("broadcast_room = %v", out)
 	}
-	wstest.ExpectSilence(t, a, quiet)
+	wstest.ExpectSilence(t, a, wstest.Quiet)
 	_, out = s.PostAPI(t, "broadcast", `{"message":"to all"}`)
 	if out["recipients"] != 2.0 || wstest.ReadString(t, a) != "to all" || wstest.ReadString(t, b) != "to all" {
 		t.Fatalf("broadcast = %v", out)

@@ -34,12 +34,12 @@ import (
 // cmd/ripple (a real ripple process, SIGKILL and SIGSTOP).
 
 // clusterScript greets every connection with {"id":<its id>} and answers
-// every message with the actions it spells (see scripted).
+// every message with the actions it spells (see wstest.Scripted).
 func clusterScript(ev *ripple.Event) ripple.Reply {
 	if ev.Type == ripple.Connect {
 		return ripple.Reply{Send: []byte(`{"id":"` + ev.ConnectionID + `"}`)}
 	}
-	return scripted(ev)
+	return wstest.Scripted(ev)
 }
 
 // startCluster starts n servers on port 0 joined through one new
@@ -203,7 +203,7 @@ func TestClusterHelpers(t *testing.T) {
 	}
 	expectText(t, a, "helper x")
 	expectText(t, b, "helper x")
-	wstest.ExpectSilence(t, c, quiet)
+	wstest.ExpectSilence(t, c, wstest.Quiet)
 
 	// broadcast: everyone once, the sender included; binary stays binary.
 	wstest.Send(t, c, `{"broadcast":"all"}`)
@@ -247,7 +247,7 @@ func TestClusterHelpers(t *testing.T) {
 	wstest.Send(t, a, `{"broadcast_room":"both"}`)
 	expectText(t, a, "both")
 	expectText(t, b, "both")
-	wstest.ExpectSilence(t, b, quiet)
+	wstest.ExpectSilence(t, b, wstest.Quiet)
 
 	// Leave of a connection held elsewhere.
 	if err := C.Leave(bID, "room:x"); err != nil {
@@ -458,7 +458,7 @@ func clusterPresence(t *testing.T, mode presence.Mode) {
 		}
 	}
 	for _, w := range watchers {
-		wstest.ExpectSilence(t, w.c, quiet)
+		wstest.ExpectSilence(t, w.c, wstest.Quiet)
 	}
 
 	list := checkAgree(t, nodes, ch)
@@ -740,6 +740,6 @@ func TestClusterSubscriptions(t *testing.T) {
 		expectText(t, c, "B only")
 	}
 	for _, c := range onA {
-		wstest.ExpectSilence(t, c, quiet)
+		wstest.ExpectSilence(t, c, wstest.Quiet)
 	}
 }

@@ -1,10 +1,9 @@
 package ripple_test
 
 import (
-	"net/http"
+	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -12,7 +11,10 @@ import (
 	"github.com/ripple-rt/ripple/internal/wstest"
 )
 
-const quiet = 150 * time.Millisecond
+// startScripted runs a server with wstest.Scripted on /ws/script.
+func startScripted(t *testing.T, cfg ripple.Config) *wstest.Server {
+	return wstest.Start(t, cfg, map[string]ripple.Handler{"/ws/script": wstest.Scripted})
+}
 
 func TestChatRoute(t *testing.T) {
 	s := wstest.Start(t, ripple.Config{}, nil)
@@ -48,13 +50,13 @@ func TestRoomRoute(t *testing.T) {
 			t.Fatalf("room message = %q, want the re-encoded JSON", got)
 		}
 	}
-	wstest.ExpectSilence(t, b1, quiet)
+	wstest.ExpectSilence(t, b1, wstest.Quiet)
 
 	wstest.Send(t, a2, `not json`)
 	if m := wstest.ReadJSON(t, a2); m["type"] != "error" || m["error"] == "" {
 		t.Fatalf("error reply = %v", m)
 	}
-	wstest.ExpectSilence(t, a1, quiet)
+	wstest.ExpectSilence(t, a1, wstest.Quiet)
 	if ids := s.ClientsIn("room:a"); len(ids) != 2 {
 		t.Fatalf("ClientsIn(room:a) = %v", ids)
 	}
@@ -100,33 +102,51 @@ func TestShootoutRoute(t *testing.T) {
 	}
 }
 
-func TestUnknownRouteIs404(t *testing.T) {
+func TestPresenceRoute(t *testing.T) {
 	s := wstest.Start(t, ripple.Config{}, nil)
-	_, resp, err := websocket.DefaultDialer.Dial(s.URL("/ws/nope"), nil)
-	if err == nil || resp == nil || resp.StatusCode != http.StatusNotFound {
-		t.Fatalf("dial unknown route: err=%v resp=%v", err, resp)
+	a := s.Dial(t, "/ws/presence/lobby?user_id=ann&name=Ann")
+	st := wstest.ReadJSON(t, a)
+	payload := st["payload"].(map[string]any)
+	if st["event"] != "presence_state" || payload["ann"] == nil {
+		t.Fatalf("state = %v", st)
+	}
+	b := s.Dial(t, "/ws/presence/lobby?user_id=bob&name=Bob")
+	_ = wstest.ReadJSON(t, b)
+	diff := wstest.ReadJSON(t, a)
+	joins := diff["payload"].(map[string]any)["joins"].(map[string]any)
+	meta := joins["bob"].(map[string]any)["metas"].([]any)[0].(map[string]any)
+	if meta["name"] != "Bob" || meta["state"] != "online" || meta["phx_ref"] == "" {
+		t.Fatalf("join diff = %v", diff)
+	}
+	wstest.Send(t, b, `{"event":"typing"}`)
+	diff = wstest.ReadJSON(t, a)
+	if !strings.Contains(mustJSON(t, diff), `"typing"`) {
+		t.Fatalf("typing diff = %v", diff)
+	}
+	if d := wstest.ReadJSON(t, b); d["event"] != "presence_diff" { // b's own state change
+		t.Fatalf("typing diff to b = %v", d)
+	}
+	wstest.Send(t, b, `{"event":"chat","text":"yo","user_id":"ann","name":"Mallory"}`)
+	for _, c := range []*wstest.Client{a, b} {
+		if m := wstest.ReadJSON(t, c); m["text"] != "yo" || m["user_id"] != "bob" || m["name"] != "Bob" {
+			t.Fatalf("chat = %v, want the sender's own identity stamped", m)
+		}
+	}
+	wstest.Send(t, b, `{"event":"presence_diff","payload":{"joins":{},"leaves":{"ann":{"metas":[]}}}}`)
+	if m := wstest.ReadJSON(t, b); m["type"] != "error" {
+		t.Fatalf("forged diff = %v, want an error to the sender", m)
+	}
+	wstest.ExpectSilence(t, a, wstest.Quiet)
+	users := s.ListPresence("room:lobby")
+	if len(users) != 2 {
+		t.Fatalf("ListPresence = %+v", users)
 	}
 }
 
-func TestPlainHTTPOnSamePort(t *testing.T) {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/hello", func(w http.ResponseWriter, r *http.Request) {
-		body := make([]byte, 5)
-		n, _ := r.Body.Read(body)
-		_, _ = w.Write([]byte("hi " + string(body[:n])))
-	})
-	s := wstest.Start(t, ripple.Config{HTTPHandler: mux}, nil)
-	client := &http.Client{Timeout: wstest.Timeout}
-	for range 3 { // keep-alive: several requests on one connection
-		resp, err := client.Post("http://"+s.Addr+"/hello", "text/plain", strings.NewReader("there"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		buf := make([]byte, 64)
-		n, _ := resp.Body.Read(buf)
-		resp.Body.Close()
-		if string(buf[:n]) != "hi there" {
-			t.Fatalf("body = %q", buf[:n])
-		}
+func mustJSON(t *testing.T, v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return string(b)
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/ripple-rt/ripple/codec"
@@ -16,18 +17,28 @@ import (
 
 // Raw is a WebSocket client on a bare TCP connection with no goroutine of
 // its own: a test can hold thousands of them, or send bytes a client library
-// would refuse to send.
+// would refuse to send (see frames.go for the frame builders).
 type Raw struct {
 	net.Conn
 	R *bufio.Reader
 }
 
+// Key returns a fresh random Sec-WebSocket-Key value.
+func Key() string {
+	k := make([]byte, 16)
+	_, _ = rand.Read(k)
+	return base64.StdEncoding.EncodeToString(k)
+}
+
+// Head builds a request head from a request line and header lines.
+func Head(line string, headers ...string) string {
+	return line + "\r\n" + strings.Join(headers, "\r\n") + "\r\n\r\n"
+}
+
 // Request returns an upgrade request head for path.
 func Request(path string) string {
-	key := make([]byte, 16)
-	_, _ = rand.Read(key)
-	return "GET " + path + " HTTP/1.1\r\nHost: ripple.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: " + base64.StdEncoding.EncodeToString(key) + "\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	return Head("GET "+path+" HTTP/1.1", "Host: ripple.test", "Upgrade: websocket", "Connection: Upgrade",
+		"Sec-WebSocket-Key: "+Key(), "Sec-WebSocket-Version: 13")
 }
 
 // DialRaw connects to addr and sends head (Request(path) for an upgrade).
@@ -48,17 +59,29 @@ func DialRaw(addr, head string) (*Raw, error) {
 
 // Upgrade dials addr, upgrades on path and checks the 101.
 func Upgrade(addr, path string) (*Raw, error) {
-	r, err := DialRaw(addr, Request(path))
+	c, err := net.DialTimeout("tcp", addr, Timeout)
 	if err != nil {
+		return nil, err
+	}
+	return UpgradeConn(c, path)
+}
+
+// UpgradeConn upgrades c, a connection the caller dialled (with its own
+// socket options), on path and checks the 101; it closes c on failure.
+func UpgradeConn(c net.Conn, path string) (*Raw, error) {
+	r := &Raw{Conn: c, R: bufio.NewReader(c)}
+	_ = c.SetWriteDeadline(time.Now().Add(Timeout))
+	if _, err := io.WriteString(c, Request(path)); err != nil {
+		c.Close()
 		return nil, err
 	}
 	resp, err := r.Response()
 	if err != nil {
-		r.Close()
+		c.Close()
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusSwitchingProtocols {
-		r.Close()
+		c.Close()
 		return nil, fmt.Errorf("upgrade %s: status %d", path, resp.StatusCode)
 	}
 	return r, nil
@@ -76,11 +99,6 @@ func (r *Raw) Response() (*http.Response, error) {
 	}
 	resp.Body.Close()
 	return resp, nil
-}
-
-// Frame returns one masked client frame.
-func Frame(op codec.OpCode, fin bool, payload []byte) []byte {
-	return codec.AppendMasked(nil, op, fin, [4]byte{1, 2, 3, 4}, payload)
 }
 
 // WriteFrame sends one masked frame.
@@ -142,4 +160,34 @@ func (r *Raw) ExpectEOF(d time.Duration) error {
 		return nil
 	}
 	return err
+}
+
+// ExpectCloseThenEOF reads until a close frame with code want, then checks
+// that the server closes the TCP connection; it fails the test otherwise.
+func ExpectCloseThenEOF(t testing.TB, r *Raw, want codec.CloseCode) {
+	t.Helper()
+	code, reason, err := r.ReadClose(Timeout)
+	if err != nil || code != want {
+		t.Fatalf("close = %d %q (%v), want %d", code, reason, err, want)
+	}
+	if err := r.ExpectEOF(Timeout); err != nil {
+		t.Fatalf("no EOF after close %d: %v", want, err)
+	}
+}
+
+// ExpectStatus reads an HTTP response with status want, then EOF; it fails
+// the test otherwise.
+func ExpectStatus(t testing.TB, r *Raw, want int) *http.Response {
+	t.Helper()
+	resp, err := r.Response()
+	if err != nil {
+		t.Fatalf("want status %d, got %v", want, err)
+	}
+	if resp.StatusCode != want {
+		t.Fatalf("status %d, want %d", resp.StatusCode, want)
+	}
+	if err := r.ExpectEOF(Timeout); err != nil {
+		t.Fatalf("no EOF after %d: %v", want, err)
+	}
+	return resp
 }

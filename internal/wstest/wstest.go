@@ -13,12 +13,16 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/ripple-rt/ripple"
+	"github.com/ripple-rt/ripple/engine"
 	"github.com/ripple-rt/ripple/handlers"
 	"github.com/ripple-rt/ripple/httpapi"
 )
 
 // Timeout bounds every wait in these helpers.
 const Timeout = 10 * time.Second
+
+// Quiet is how long a test listens for a message that must not come.
+const Quiet = 150 * time.Millisecond
 
 // Server is a running server with the demo routes and the API.
 type Server struct {
@@ -58,6 +62,72 @@ func Start(t testing.TB, cfg ripple.Config, extra map[string]ripple.Handler) *Se
 // URL is the ws:// URL of path on s.
 func (s *Server) URL(path string) string { return "ws://" + s.Addr + path }
 
+// Engine is a running engine, for tests of package engine.
+type Engine struct {
+	*engine.Engine
+	Addr string // host:port
+}
+
+// StartEngine runs an engine with cfg and routes (and no others) on
+// 127.0.0.1:0, and shuts it down when the test ends; a Shutdown that fails
+// fails the test.
+func StartEngine(t testing.TB, cfg engine.Config, routes ...engine.Route) *Engine {
+	t.Helper()
+	e := engine.New(cfg)
+	for _, r := range routes {
+		if err := e.Handle(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+		defer cancel()
+		if err := e.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return &Engine{Engine: e, Addr: e.Addr().String()}
+}
+
+// URL is the ws:// URL of path on s.
+func (s *Engine) URL(path string) string { return "ws://" + s.Addr + path }
+
+// Dial opens a WebSocket to path and closes it when the test ends.
+func (s *Engine) Dial(t testing.TB, path string) *Client {
+	t.Helper()
+	return dial(t, s.URL(path))
+}
+
+// Upgrade opens a Raw client upgraded on path and closes it when the test
+// ends.
+func (s *Engine) Upgrade(t testing.TB, path string) *Raw {
+	t.Helper()
+	r, err := Upgrade(s.Addr, path)
+	if err != nil {
+		t.Fatalf("upgrade %s: %v", path, err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+// Scripted is a handler that answers every message with the actions it
+// spells in the seed's dict format (see engine.DecodeReply), so a test can
+// drive any combination over the wire; a malformed one is answered with
+// "error: " and the reason.
+func Scripted(ev *engine.Event) engine.Reply {
+	if ev.Type != engine.Message {
+		return engine.Reply{}
+	}
+	r, err := engine.DecodeReply(ev.Message)
+	if err != nil {
+		return engine.Reply{Send: []byte("error: " + err.Error())}
+	}
+	return r
+}
+
 // Client is a WebSocket client whose messages are read by a goroutine into
 // a queue, so that a test can wait for a message or for silence without
 // breaking the connection (gorilla's reads cannot time out and continue).
@@ -75,9 +145,14 @@ type frame struct {
 // Dial opens a WebSocket to path and closes it when the test ends.
 func (s *Server) Dial(t testing.TB, path string) *Client {
 	t.Helper()
-	c, err := DialURL(s.URL(path))
+	return dial(t, s.URL(path))
+}
+
+func dial(t testing.TB, url string) *Client {
+	t.Helper()
+	c, err := DialURL(url)
 	if err != nil {
-		t.Fatalf("dial %s: %v", path, err)
+		t.Fatalf("dial %s: %v", url, err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c

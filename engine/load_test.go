@@ -1,4 +1,4 @@
-package ripple_test
+package engine_test
 
 import (
 	"fmt"
@@ -11,15 +11,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ripple-rt/ripple"
 	"github.com/ripple-rt/ripple/codec"
+	"github.com/ripple-rt/ripple/engine"
 	"github.com/ripple-rt/ripple/internal/wstest"
 )
 
 // TestHandshakeAndFragmentsOneBytePerWrite sends the upgrade request and a
 // three-fragment message one byte per write.
 func TestHandshakeAndFragmentsOneBytePerWrite(t *testing.T) {
-	s := wstest.Start(t, ripple.Config{}, nil)
+	s := startDemo(t, engine.Config{})
 	r, err := wstest.DialRaw(s.Addr, "")
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +58,7 @@ func TestHandshakeAndFragmentsOneBytePerWrite(t *testing.T) {
 // the server runs no goroutine per connection.
 func TestManyConnectionsFewGoroutines(t *testing.T) {
 	const n = 2000
-	s := wstest.Start(t, ripple.Config{}, nil)
+	s := startDemo(t, engine.Config{})
 	base := runtime.NumGoroutine()
 
 	conns := make([]*wstest.Raw, n)
@@ -111,7 +111,7 @@ func TestManyConnectionsFewGoroutines(t *testing.T) {
 // clients connect and disconnect, and checks that the connections that stay
 // joined get every message, each publisher's in order.
 func TestHelpersUnderChurn(t *testing.T) {
-	s := wstest.Start(t, ripple.Config{}, nil)
+	s := startDemo(t, engine.Config{})
 	const stable, publishers, perPublisher = 8, 6, 200
 	var stay []*wstest.Raw
 	for range stable {
@@ -197,16 +197,17 @@ func TestHelpersUnderChurn(t *testing.T) {
 func TestWorkersKeepOrder(t *testing.T) {
 	var mu sync.Mutex
 	seen := map[string][]string{}
-	s := startWithRoutes(t, ripple.Config{Workers: 8}, "/ws/slow", func(ev *ripple.Event) ripple.Reply {
+	slow := func(ev *engine.Event) engine.Reply {
 		time.Sleep(time.Duration(rand.IntN(300)) * time.Microsecond) // a blocking call
 		mu.Lock()
 		seen[ev.ConnectionID] = append(seen[ev.ConnectionID], ev.Type.String()+":"+string(ev.Message))
 		mu.Unlock()
-		if ev.Type == ripple.Message {
-			return ripple.Reply{Send: ev.Message}
+		if ev.Type == engine.Message {
+			return engine.Reply{Send: ev.Message}
 		}
-		return ripple.Reply{}
-	})
+		return engine.Reply{}
+	}
+	s := wstest.StartEngine(t, engine.Config{Workers: 8}, engine.Route{Pattern: "/ws/slow", Handler: slow, Workers: true})
 	const conns, msgs = 40, 100
 	var wg sync.WaitGroup
 	errs := make(chan error, conns)
@@ -265,23 +266,11 @@ func TestWorkersKeepOrder(t *testing.T) {
 	}
 }
 
-func startWithRoutes(t *testing.T, cfg ripple.Config, pattern string, h ripple.Handler) *wstest.Server {
-	srv := ripple.New(cfg)
-	if err := srv.Handle(pattern, h, ripple.Workers()); err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Shutdown(t.Context()) })
-	return &wstest.Server{Server: srv, Addr: srv.Addr().String()}
-}
-
 // TestBurstInOneRound queues thousands of messages for the same connections
 // within one loop round (more frames than a writev may carry) and checks
 // they all arrive, in order.
 func TestBurstInOneRound(t *testing.T) {
-	s := wstest.Start(t, ripple.Config{}, nil)
+	s := startDemo(t, engine.Config{})
 	var members []*wstest.Raw
 	for range 2 {
 		c, err := wstest.Upgrade(s.Addr, "/ws/room/burst")

@@ -1,4 +1,4 @@
-package ripple_test
+package engine_test
 
 import (
 	"strings"
@@ -6,12 +6,12 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/ripple-rt/ripple"
 	"github.com/ripple-rt/ripple/codec"
+	"github.com/ripple-rt/ripple/engine"
 	"github.com/ripple-rt/ripple/internal/wstest"
 )
 
-func dialDeflate(t *testing.T, s *wstest.Server, path string) *wstest.Client {
+func dialDeflate(t *testing.T, s *wstest.Engine, path string) *wstest.Client {
 	t.Helper()
 	d := websocket.Dialer{EnableCompression: true, HandshakeTimeout: wstest.Timeout}
 	conn, resp, err := d.Dial(s.URL(path), nil)
@@ -27,7 +27,7 @@ func dialDeflate(t *testing.T, s *wstest.Server, path string) *wstest.Client {
 }
 
 func TestDeflateEchoAndSharedBroadcast(t *testing.T) {
-	s := wstest.Start(t, ripple.Config{}, nil)
+	s := startDemo(t, engine.Config{})
 	echo := dialDeflate(t, s, "/ws/echo")
 	echo.EnableWriteCompression(true)
 	big := strings.Repeat("compress me please ", 500)
@@ -62,7 +62,7 @@ func TestDeflateEchoAndSharedBroadcast(t *testing.T) {
 }
 
 func TestDeflateBombIsTooBig(t *testing.T) {
-	s := wstest.Start(t, ripple.Config{MaxMessageSize: 64 << 10}, nil)
+	s := startDemo(t, engine.Config{MaxMessageSize: 64 << 10})
 	head := strings.Replace(wstest.Request("/ws/echo"), "\r\n\r\n", "\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n", 1)
 	r, err := wstest.DialRaw(s.Addr, head)
 	if err != nil {

@@ -1,10 +1,8 @@
-package ripple_test
+package engine_test
 
 import (
-	"bufio"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -21,8 +19,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/ripple-rt/ripple"
 	"github.com/ripple-rt/ripple/codec"
+	"github.com/ripple-rt/ripple/engine"
 	"github.com/ripple-rt/ripple/internal/wstest"
 )
 
@@ -42,21 +40,21 @@ func heapInuse() uint64 {
 }
 
 func TestMessageTooBig(t *testing.T) {
-	s := wstest.Start(t, ripple.Config{MaxMessageSize: 1024}, nil)
+	s := startDemo(t, engine.Config{MaxMessageSize: 1024})
 	for _, tc := range []struct {
 		name string
 		send []byte
 	}{
-		{"one frame of 1025 bytes", text(rep(1025))},
-		{"binary frame of 1025 bytes", binFr(binPattern(1025))},
-		{"fragments of 400+400+400", frags(codec.OpBinary, binPattern(1200), 400)},
-		{"1024 bytes then a 1-byte fragment", cat(fr(codec.OpText, false, rep(1024)), fr(codec.OpContinuation, true, "x"))},
-		{"many 1-byte fragments", frags(codec.OpText, rep(1100), 1)},
+		{"one frame of 1025 bytes", wstest.Text(wstest.Stars(1025))},
+		{"binary frame of 1025 bytes", wstest.Binary(wstest.Pattern(1025))},
+		{"fragments of 400+400+400", wstest.Fragments(codec.OpBinary, wstest.Pattern(1200), 400)},
+		{"1024 bytes then a 1-byte fragment", wstest.Cat(wstest.Part(codec.OpText, false, wstest.Stars(1024)), wstest.Part(codec.OpContinuation, true, "x"))},
+		{"many 1-byte fragments", wstest.Fragments(codec.OpText, wstest.Stars(1100), 1)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := upgradeRaw(t, s.Addr, "/ws/echo")
+			r := s.Upgrade(t, "/ws/echo")
 			// The largest allowed message still works.
-			if err := r.WriteFrame(codec.OpText, true, []byte(rep(1024))); err != nil {
+			if err := r.WriteFrame(codec.OpText, true, []byte(wstest.Stars(1024))); err != nil {
 				t.Fatal(err)
 			}
 			if _, p, err := r.ReadFrame(wstest.Timeout); err != nil || len(p) != 1024 {
@@ -65,7 +63,7 @@ func TestMessageTooBig(t *testing.T) {
 			if _, err := r.Write(tc.send); err != nil {
 				t.Fatal(err)
 			}
-			expectCloseThenEOF(t, r, codec.CloseTooBig)
+			wstest.ExpectCloseThenEOF(t, r, codec.CloseTooBig)
 		})
 	}
 }
@@ -74,22 +72,22 @@ func TestMessageTooBig(t *testing.T) {
 // server must refuse it from the header alone, without waiting for (or
 // buffering) the payload.
 func TestTooBigHeaderClosesAtOnce(t *testing.T) {
-	s := wstest.Start(t, ripple.Config{MaxMessageSize: 1024}, nil)
+	s := startDemo(t, engine.Config{MaxMessageSize: 1024})
 	for _, tc := range []struct {
 		name   string
 		header []byte
 	}{
-		{"64-bit length", maskedHeader(codec.OpBinary, true, 10<<20)},
-		{"16-bit length", maskedHeader(codec.OpText, true, 60000)},
-		{"continuation past the limit", cat(fr(codec.OpBinary, false, rep(1000)), maskedHeader(codec.OpContinuation, true, 10<<20))},
+		{"64-bit length", wstest.Header(codec.OpBinary, true, 10<<20)},
+		{"16-bit length", wstest.Header(codec.OpText, true, 60000)},
+		{"continuation past the limit", wstest.Cat(wstest.Part(codec.OpBinary, false, wstest.Stars(1000)), wstest.Header(codec.OpContinuation, true, 10<<20))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := upgradeRaw(t, s.Addr, "/ws/echo")
+			r := s.Upgrade(t, "/ws/echo")
 			if _, err := r.Write(tc.header); err != nil {
 				t.Fatal(err)
 			}
 			start := time.Now()
-			expectCloseThenEOF(t, r, codec.CloseTooBig)
+			wstest.ExpectCloseThenEOF(t, r, codec.CloseTooBig)
 			if d := time.Since(start); d > time.Second {
 				t.Fatalf("close took %v: the server waited for the payload", d)
 			}
@@ -97,38 +95,8 @@ func TestTooBigHeaderClosesAtOnce(t *testing.T) {
 	}
 }
 
-// maskedHeader is a client frame header announcing n payload bytes, with a
-// zero mask.
-func maskedHeader(op codec.OpCode, fin bool, n uint64) []byte {
-	b0 := byte(op)
-	if fin {
-		b0 |= 0x80
-	}
-	var h []byte
-	switch {
-	case n <= 125:
-		h = []byte{b0, 0x80 | byte(n)}
-	case n <= 0xffff:
-		h = binary.BigEndian.AppendUint16([]byte{b0, 0x80 | 126}, uint16(n))
-	default:
-		h = binary.BigEndian.AppendUint64([]byte{b0, 0x80 | 127}, n)
-	}
-	return append(h, 0, 0, 0, 0)
-}
-
-func expectCloseThenEOF(t *testing.T, r *wstest.Raw, want codec.CloseCode) {
-	t.Helper()
-	code, reason, err := r.ReadClose(wstest.Timeout)
-	if err != nil || code != want {
-		t.Fatalf("close = %d %q (%v), want %d", code, reason, err, want)
-	}
-	if err := r.ExpectEOF(wstest.Timeout); err != nil {
-		t.Fatalf("no EOF after close %d: %v", want, err)
-	}
-}
-
 func TestHandshakeLimits(t *testing.T) {
-	s := wstest.Start(t, ripple.Config{HandshakeTimeout: 200 * time.Millisecond}, nil)
+	s := startDemo(t, engine.Config{HandshakeTimeout: 200 * time.Millisecond})
 	pad := "X-Pad: " + strings.Repeat("a", 9<<10) + "\r\n"
 	big := strings.Replace(wstest.Request("/ws/echo"), "\r\n\r\n", "\r\n"+pad+"\r\n", 1)
 
@@ -138,7 +106,7 @@ func TestHandshakeLimits(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer r.Close()
-		expectStatus(t, r, http.StatusRequestHeaderFieldsTooLarge)
+		wstest.ExpectStatus(t, r, http.StatusRequestHeaderFieldsTooLarge)
 	})
 	t.Run("unfinished head over 8 KiB is 431 at once", func(t *testing.T) {
 		r, err := wstest.DialRaw(s.Addr, big[:len(big)-4]) // no blank line
@@ -147,7 +115,7 @@ func TestHandshakeLimits(t *testing.T) {
 		}
 		defer r.Close()
 		start := time.Now()
-		expectStatus(t, r, http.StatusRequestHeaderFieldsTooLarge)
+		wstest.ExpectStatus(t, r, http.StatusRequestHeaderFieldsTooLarge)
 		if d := time.Since(start); d > 150*time.Millisecond {
 			t.Fatalf("431 after %v: the server waited for the handshake timeout", d)
 		}
@@ -164,7 +132,7 @@ func TestHandshakeLimits(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer r.Close()
-			expectStatus(t, r, http.StatusRequestTimeout)
+			wstest.ExpectStatus(t, r, http.StatusRequestTimeout)
 			d := time.Since(start)
 			if d < 200*time.Millisecond || d > 2*time.Second {
 				t.Fatalf("408 after %v, want about 200ms", d)
@@ -197,22 +165,6 @@ func TestHandshakeLimits(t *testing.T) {
 	})
 }
 
-// expectStatus reads an HTTP response with status want, then EOF.
-func expectStatus(t *testing.T, r *wstest.Raw, want int) *http.Response {
-	t.Helper()
-	resp, err := r.Response()
-	if err != nil {
-		t.Fatalf("want status %d, got %v", want, err)
-	}
-	if resp.StatusCode != want {
-		t.Fatalf("status %d, want %d", resp.StatusCode, want)
-	}
-	if err := r.ExpectEOF(wstest.Timeout); err != nil {
-		t.Fatalf("no EOF after %d: %v", want, err)
-	}
-	return resp
-}
-
 // TestSlowloris holds 5,000 connections that each send one byte of their
 // request head per second, for three seconds, while normal clients keep
 // connecting and echoing; then it checks what the held connections cost.
@@ -232,7 +184,7 @@ func TestSlowloris(t *testing.T) {
 		maxPerConn = 3 << 10
 	)
 	client := clientConnCost(t)
-	s := wstest.Start(t, ripple.Config{}, nil)
+	s := startDemo(t, engine.Config{})
 	head := []byte(wstest.Request("/ws/echo"))
 	before := heapInuse()
 	accepted := s.Stats().Accepted.Load()
@@ -385,7 +337,7 @@ func isTimeout(err error) bool {
 }
 
 // echoOnce dials /ws/echo with gorilla, echoes msg and closes.
-func echoOnce(s *wstest.Server, msg string) error {
+func echoOnce(s *wstest.Engine, msg string) error {
 	c, err := wstest.DialURL(s.URL("/ws/echo"))
 	if err != nil {
 		return err
@@ -430,7 +382,7 @@ func TestSlowConsumer(t *testing.T) {
 		// 200 KiB, the readers' goroutines and buffers included.
 		maxHeld = 1 << 20
 	)
-	s := wstest.Start(t, ripple.Config{MaxOutbound: 64 << 10}, nil)
+	s := startDemo(t, engine.Config{MaxOutbound: 64 << 10})
 
 	slow := dialSmallBuffer(t, s.Addr, "/ws/room/x", 4096)
 	readers := make([]*wstest.Client, 3)
@@ -514,7 +466,7 @@ func TestSlowConsumer(t *testing.T) {
 		}
 		got++
 	}
-	if _, err := slow.Write(closeFr(1008, "")); err != nil {
+	if _, err := slow.Write(wstest.CloseFrame(1008, "")); err != nil {
 		t.Fatal(err)
 	}
 	if err := slow.ExpectEOF(wstest.Timeout); err != nil {
@@ -549,40 +501,26 @@ func dialSmallBuffer(t *testing.T, addr, path string, rcvbuf int) *wstest.Raw {
 	if err := c.(*net.TCPConn).SetReadBuffer(rcvbuf); err != nil {
 		t.Fatal(err)
 	}
-	r := &wstest.Raw{Conn: c, R: bufio.NewReaderSize(c, 4096)}
-	if _, err := io.WriteString(c, wstest.Request(path)); err != nil {
+	r, err := wstest.UpgradeConn(c, path)
+	if err != nil {
 		t.Fatal(err)
-	}
-	if resp, err := r.Response(); err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("upgrade: %v %v", resp, err)
 	}
 	return r
 }
 
-// upgradeHead builds a request head from a request line and header lines.
-func upgradeHead(line string, headers ...string) string {
-	return line + "\r\n" + strings.Join(headers, "\r\n") + "\r\n\r\n"
-}
-
-func newKey() string {
-	k := make([]byte, 16)
-	_, _ = rand.Read(k)
-	return base64.StdEncoding.EncodeToString(k)
-}
-
 func TestUpgradeRejections(t *testing.T) {
 	var events sync.Map // connection id -> []string of "type:user"
-	rec := func(ev *ripple.Event) ripple.Reply {
+	rec := func(ev *engine.Event) engine.Reply {
 		v, _ := events.LoadOrStore(ev.ConnectionID, &eventLog{})
 		v.(*eventLog).add(ev.Type.String() + ":" + ev.User)
-		if ev.Type == ripple.Message {
-			return ripple.Reply{Send: []byte("hello " + ev.User)}
+		if ev.Type == engine.Message {
+			return engine.Reply{Send: []byte("hello " + ev.User)}
 		}
-		return ripple.Reply{}
+		return engine.Reply{}
 	}
-	s := wstest.Start(t, ripple.Config{
+	s := startDemo(t, engine.Config{
 		AllowedOrigins: []string{"https://ok.example"},
-		Auth: func(r *ripple.Request) (string, error) {
+		Auth: func(r *codec.Request) (string, error) {
 			if r.Path != "/ws/auth" {
 				return "", nil
 			}
@@ -590,13 +528,13 @@ func TestUpgradeRejections(t *testing.T) {
 			case "alice-token":
 				return "alice", nil
 			case "banned":
-				return "", &ripple.Reject{Status: http.StatusForbidden, Reason: "banned"}
+				return "", &codec.Reject{Status: http.StatusForbidden, Reason: "banned"}
 			}
 			return "", errors.New("bad token")
 		},
-	}, map[string]ripple.Handler{"/ws/auth": rec})
+	}, engine.Route{Pattern: "/ws/auth", Handler: rec})
 
-	key := "Sec-WebSocket-Key: " + newKey()
+	key := "Sec-WebSocket-Key: " + wstest.Key()
 	std := []string{"Host: ripple.test", "Upgrade: websocket", "Connection: Upgrade", key, "Sec-WebSocket-Version: 13"}
 	without := func(drop string) []string {
 		var out []string
@@ -616,25 +554,25 @@ func TestUpgradeRejections(t *testing.T) {
 	}{
 		// The server answers 400 with Allow: GET (RFC 9110 would have 405
 		// with the same header; RFC 6455 only asks for an HTTP error).
-		{"POST with Upgrade", upgradeHead("POST /ws/echo HTTP/1.1", std...), http.StatusBadRequest, [2]string{"Allow", "GET"}},
-		{"HTTP/1.0", upgradeHead("GET /ws/echo HTTP/1.0", std...), http.StatusHTTPVersionNotSupported, [2]string{}},
-		{"missing Sec-WebSocket-Key", upgradeHead("GET /ws/echo HTTP/1.1", without("Sec-WebSocket-Key")...), http.StatusBadRequest, [2]string{}},
-		{"short Sec-WebSocket-Key", upgradeHead("GET /ws/echo HTTP/1.1", append(without("Sec-WebSocket-Key"), "Sec-WebSocket-Key: c2hvcnQ=")...), http.StatusBadRequest, [2]string{}},
-		{"Sec-WebSocket-Key not base64", upgradeHead("GET /ws/echo HTTP/1.1", append(without("Sec-WebSocket-Key"), "Sec-WebSocket-Key: !!!!!!!!!!!!!!!!!!!!!!!!")...), http.StatusBadRequest, [2]string{}},
-		{"Sec-WebSocket-Key of 17 bytes", upgradeHead("GET /ws/echo HTTP/1.1", append(without("Sec-WebSocket-Key"), "Sec-WebSocket-Key: "+base64.StdEncoding.EncodeToString(make([]byte, 17)))...), http.StatusBadRequest, [2]string{}},
-		{"missing Sec-WebSocket-Version", upgradeHead("GET /ws/echo HTTP/1.1", without("Sec-WebSocket-Version")...), http.StatusBadRequest, [2]string{}},
-		{"Sec-WebSocket-Version 8", upgradeHead("GET /ws/echo HTTP/1.1", append(without("Sec-WebSocket-Version"), "Sec-WebSocket-Version: 8")...), http.StatusUpgradeRequired, [2]string{"Sec-WebSocket-Version", "13"}},
-		{"missing Connection", upgradeHead("GET /ws/echo HTTP/1.1", without("Connection")...), http.StatusBadRequest, [2]string{}},
-		{"Connection without upgrade", upgradeHead("GET /ws/echo HTTP/1.1", append(without("Connection"), "Connection: keep-alive")...), http.StatusBadRequest, [2]string{}},
-		{"missing Host", upgradeHead("GET /ws/echo HTTP/1.1", without("Host")...), http.StatusBadRequest, [2]string{}},
-		{"unknown route", upgradeHead("GET /ws/nope HTTP/1.1", std...), http.StatusNotFound, [2]string{}},
-		{"Origin not allowed", upgradeHead("GET /ws/echo HTTP/1.1", with("Origin: https://evil.example")...), http.StatusForbidden, [2]string{}},
-		{"Origin allowed", upgradeHead("GET /ws/echo HTTP/1.1", with("Origin: https://ok.example")...), http.StatusSwitchingProtocols, [2]string{"Upgrade", "websocket"}},
-		{"no Origin", upgradeHead("GET /ws/echo HTTP/1.1", std...), http.StatusSwitchingProtocols, [2]string{"Upgrade", "websocket"}},
-		{"auth: no token", upgradeHead("GET /ws/auth HTTP/1.1", std...), http.StatusUnauthorized, [2]string{"Www-Authenticate", `Bearer realm="ripple"`}},
-		{"auth: bad token", upgradeHead("GET /ws/auth?token=nope HTTP/1.1", std...), http.StatusUnauthorized, [2]string{}},
-		{"auth: hook's own status", upgradeHead("GET /ws/auth?token=banned HTTP/1.1", std...), http.StatusForbidden, [2]string{}},
-		{"auth: origin checked first", upgradeHead("GET /ws/auth?token=alice-token HTTP/1.1", with("Origin: https://evil.example")...), http.StatusForbidden, [2]string{}},
+		{"POST with Upgrade", wstest.Head("POST /ws/echo HTTP/1.1", std...), http.StatusBadRequest, [2]string{"Allow", "GET"}},
+		{"HTTP/1.0", wstest.Head("GET /ws/echo HTTP/1.0", std...), http.StatusHTTPVersionNotSupported, [2]string{}},
+		{"missing Sec-WebSocket-Key", wstest.Head("GET /ws/echo HTTP/1.1", without("Sec-WebSocket-Key")...), http.StatusBadRequest, [2]string{}},
+		{"short Sec-WebSocket-Key", wstest.Head("GET /ws/echo HTTP/1.1", append(without("Sec-WebSocket-Key"), "Sec-WebSocket-Key: c2hvcnQ=")...), http.StatusBadRequest, [2]string{}},
+		{"Sec-WebSocket-Key not base64", wstest.Head("GET /ws/echo HTTP/1.1", append(without("Sec-WebSocket-Key"), "Sec-WebSocket-Key: !!!!!!!!!!!!!!!!!!!!!!!!")...), http.StatusBadRequest, [2]string{}},
+		{"Sec-WebSocket-Key of 17 bytes", wstest.Head("GET /ws/echo HTTP/1.1", append(without("Sec-WebSocket-Key"), "Sec-WebSocket-Key: "+base64.StdEncoding.EncodeToString(make([]byte, 17)))...), http.StatusBadRequest, [2]string{}},
+		{"missing Sec-WebSocket-Version", wstest.Head("GET /ws/echo HTTP/1.1", without("Sec-WebSocket-Version")...), http.StatusBadRequest, [2]string{}},
+		{"Sec-WebSocket-Version 8", wstest.Head("GET /ws/echo HTTP/1.1", append(without("Sec-WebSocket-Version"), "Sec-WebSocket-Version: 8")...), http.StatusUpgradeRequired, [2]string{"Sec-WebSocket-Version", "13"}},
+		{"missing Connection", wstest.Head("GET /ws/echo HTTP/1.1", without("Connection")...), http.StatusBadRequest, [2]string{}},
+		{"Connection without upgrade", wstest.Head("GET /ws/echo HTTP/1.1", append(without("Connection"), "Connection: keep-alive")...), http.StatusBadRequest, [2]string{}},
+		{"missing Host", wstest.Head("GET /ws/echo HTTP/1.1", without("Host")...), http.StatusBadRequest, [2]string{}},
+		{"unknown route", wstest.Head("GET /ws/nope HTTP/1.1", std...), http.StatusNotFound, [2]string{}},
+		{"Origin not allowed", wstest.Head("GET /ws/echo HTTP/1.1", with("Origin: https://evil.example")...), http.StatusForbidden, [2]string{}},
+		{"Origin allowed", wstest.Head("GET /ws/echo HTTP/1.1", with("Origin: https://ok.example")...), http.StatusSwitchingProtocols, [2]string{"Upgrade", "websocket"}},
+		{"no Origin", wstest.Head("GET /ws/echo HTTP/1.1", std...), http.StatusSwitchingProtocols, [2]string{"Upgrade", "websocket"}},
+		{"auth: no token", wstest.Head("GET /ws/auth HTTP/1.1", std...), http.StatusUnauthorized, [2]string{"Www-Authenticate", `Bearer realm="ripple"`}},
+		{"auth: bad token", wstest.Head("GET /ws/auth?token=nope HTTP/1.1", std...), http.StatusUnauthorized, [2]string{}},
+		{"auth: hook's own status", wstest.Head("GET /ws/auth?token=banned HTTP/1.1", std...), http.StatusForbidden, [2]string{}},
+		{"auth: origin checked first", wstest.Head("GET /ws/auth?token=alice-token HTTP/1.1", with("Origin: https://evil.example")...), http.StatusForbidden, [2]string{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, err := wstest.DialRaw(s.Addr, tc.head)
@@ -695,30 +633,23 @@ func (l *eventLog) get() []string {
 // TestPanicsCloseOnlyTheirConnection extends TestHandlerPanicCloses1011 to
 // panics in connect events and in Workers routes.
 func TestPanicsCloseOnlyTheirConnection(t *testing.T) {
-	boom := func(ev *ripple.Event) ripple.Reply {
-		if ev.Type == ripple.Connect && ev.Request.Query().Get("panic") == "connect" {
+	boom := func(ev *engine.Event) engine.Reply {
+		if ev.Type == engine.Connect && ev.Request.Query().Get("panic") == "connect" {
 			panic("connect boom")
 		}
-		if ev.Type == ripple.Message && string(ev.Message) == "boom" {
+		if ev.Type == engine.Message && string(ev.Message) == "boom" {
 			panic("message boom")
 		}
-		if ev.Type == ripple.Message {
-			return ripple.Reply{Send: ev.Message}
+		if ev.Type == engine.Message {
+			return engine.Reply{Send: ev.Message}
 		}
-		return ripple.Reply{}
+		return engine.Reply{}
 	}
 	quietLog := slog.New(slog.DiscardHandler) // the panics are expected
-	s := wstest.Start(t, ripple.Config{Logger: quietLog}, map[string]ripple.Handler{"/ws/boom": boom})
-	srvW := ripple.New(ripple.Config{Logger: quietLog})
-	if err := srvW.Handle("/ws/boom", boom, ripple.Workers()); err != nil {
-		t.Fatal(err)
-	}
-	if err := srvW.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { shutdown(t, srvW) })
+	s := startDemo(t, engine.Config{Logger: quietLog}, engine.Route{Pattern: "/ws/boom", Handler: boom})
+	srvW := wstest.StartEngine(t, engine.Config{Logger: quietLog}, engine.Route{Pattern: "/ws/boom", Handler: boom, Workers: true})
 
-	for _, addr := range []string{s.Addr, srvW.Addr().String()} {
+	for _, addr := range []string{s.Addr, srvW.Addr} {
 		good, err := wstest.DialURL("ws://" + addr + "/ws/boom")
 		if err != nil {
 			t.Fatal(err)
@@ -748,7 +679,7 @@ func TestPanicsCloseOnlyTheirConnection(t *testing.T) {
 // upgrade, at the server from many connections while a room of well-behaved
 // members exchanges numbered messages; none is lost and the server lives.
 func TestGarbageNeverHurtsOthers(t *testing.T) {
-	s := wstest.Start(t, ripple.Config{}, nil)
+	s := startDemo(t, engine.Config{})
 	members := make([]*wstest.Client, 3)
 	for i := range members {
 		members[i] = s.Dial(t, "/ws/room/calm")
@@ -805,13 +736,4 @@ func TestGarbageNeverHurtsOthers(t *testing.T) {
 		t.Fatalf("server after garbage: %v", err)
 	}
 	t.Logf("%d of %d garbage connections closed by the server within 100ms", closedByServer.Load(), attackers*perAttacker)
-}
-
-// shutdown stops a server started by hand.
-func shutdown(t testing.TB, srv *ripple.Server) {
-	ctx, cancel := contextTimeout(wstest.Timeout)
-	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
-		t.Errorf("shutdown: %v", err)
-	}
 }

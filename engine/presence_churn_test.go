@@ -1,4 +1,4 @@
-package ripple_test
+package engine_test
 
 import (
 	"encoding/json"
@@ -9,8 +9,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/ripple-rt/ripple"
+	"github.com/ripple-rt/ripple/engine"
 	"github.com/ripple-rt/ripple/internal/wstest"
+	"github.com/ripple-rt/ripple/presence"
 	"github.com/ripple-rt/ripple/presence/phoenixcheck"
 )
 
@@ -22,7 +23,7 @@ import (
 // algorithm (user mode) and with the phoenix npm package's
 // Presence.syncState/syncDiff (both modes; metas too in connection mode).
 func TestPresenceChurnOverTheWire(t *testing.T) {
-	for _, mode := range []ripple.Config{{PresenceMode: ripple.PresenceByUser}, {PresenceMode: ripple.PresenceByConnection}} {
+	for _, mode := range []engine.Config{{PresenceMode: presence.ModeUser}, {PresenceMode: presence.ModeConnection}} {
 		name := mode.PresenceMode.String()
 		t.Run("mode="+name, func(t *testing.T) { presenceChurn(t, mode, name) })
 	}
@@ -37,7 +38,7 @@ type tab struct {
 	received []json.RawMessage
 }
 
-func presenceChurn(t *testing.T, cfg ripple.Config, mode string) {
+func presenceChurn(t *testing.T, cfg engine.Config, mode string) {
 	s := startScripted(t, cfg)
 	channels := []string{"room:c0", "room:c1", "room:c2"}
 	const workers, opsPerWorker, users = 6, 60, 12

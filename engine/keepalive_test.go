@@ -1,12 +1,12 @@
-package ripple_test
+package engine_test
 
 import (
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/ripple-rt/ripple"
 	"github.com/ripple-rt/ripple/codec"
+	"github.com/ripple-rt/ripple/engine"
 	"github.com/ripple-rt/ripple/internal/wstest"
 )
 
@@ -17,8 +17,8 @@ const (
 	idleAfter = 400 * time.Millisecond
 )
 
-func startKeepalive(t *testing.T) *wstest.Server {
-	return wstest.Start(t, ripple.Config{PingInterval: pingEvery, IdleTimeout: idleAfter}, nil)
+func startKeepalive(t *testing.T) *wstest.Engine {
+	return startDemo(t, engine.Config{PingInterval: pingEvery, IdleTimeout: idleAfter})
 }
 
 type rawFrame struct {
@@ -59,7 +59,7 @@ func (l *lockedRaw) write(op codec.OpCode, payload string) error {
 func TestIdleClientIsPingedThenClosed(t *testing.T) {
 	s := startKeepalive(t)
 	start := time.Now()
-	r := upgradeRaw(t, s.Addr, "/ws/echo")
+	r := s.Upgrade(t, "/ws/echo")
 	pings := 0
 	for f := range readAll(r) {
 		if f.err != nil {
@@ -70,7 +70,7 @@ func TestIdleClientIsPingedThenClosed(t *testing.T) {
 			continue
 		}
 		if f.h.Op != codec.OpClose {
-			t.Fatalf("unexpected %s frame", opName(f.h.Op))
+			t.Fatalf("unexpected %s frame", wstest.OpName(f.h.Op))
 		}
 		code, reason, _ := codec.ParseCloseBody(f.p)
 		d := time.Since(start)
@@ -97,7 +97,7 @@ func TestActiveClientsStayOpen(t *testing.T) {
 
 	t.Run("answers pings", func(t *testing.T) {
 		t.Parallel()
-		r := upgradeRaw(t, s.Addr, "/ws/echo")
+		r := s.Upgrade(t, "/ws/echo")
 		w := &lockedRaw{r: r}
 		frames := readAll(r)
 		pings := 0
@@ -107,7 +107,7 @@ func TestActiveClientsStayOpen(t *testing.T) {
 			select {
 			case f := <-frames:
 				if f.err != nil || f.h.Op != codec.OpPing {
-					t.Fatalf("after %d pings: %s %v, want only pings", pings, opName(f.h.Op), f.err)
+					t.Fatalf("after %d pings: %s %v, want only pings", pings, wstest.OpName(f.h.Op), f.err)
 				}
 				pings++
 				if err := w.write(codec.OpPong, string(f.p)); err != nil {
@@ -125,7 +125,7 @@ func TestActiveClientsStayOpen(t *testing.T) {
 	})
 	t.Run("sends messages, ignores pings", func(t *testing.T) {
 		t.Parallel()
-		r := upgradeRaw(t, s.Addr, "/ws/echo")
+		r := s.Upgrade(t, "/ws/echo")
 		w := &lockedRaw{r: r}
 		frames := readAll(r)
 		tick := time.NewTicker(idleAfter / 3)
@@ -137,7 +137,7 @@ func TestActiveClientsStayOpen(t *testing.T) {
 			select {
 			case f := <-frames:
 				if f.err != nil || f.h.Op == codec.OpClose {
-					t.Fatalf("closed after %d messages: %s %q %v", sent, opName(f.h.Op), f.p, f.err)
+					t.Fatalf("closed after %d messages: %s %q %v", sent, wstest.OpName(f.h.Op), f.p, f.err)
 				}
 				if f.h.Op == codec.OpText {
 					echoed++
@@ -156,7 +156,7 @@ func TestActiveClientsStayOpen(t *testing.T) {
 	})
 	t.Run("sends unsolicited pongs", func(t *testing.T) {
 		t.Parallel()
-		r := upgradeRaw(t, s.Addr, "/ws/echo")
+		r := s.Upgrade(t, "/ws/echo")
 		w := &lockedRaw{r: r}
 		frames := readAll(r)
 		tick := time.NewTicker(idleAfter / 3)
@@ -167,7 +167,7 @@ func TestActiveClientsStayOpen(t *testing.T) {
 			select {
 			case f := <-frames:
 				if f.err != nil || f.h.Op == codec.OpClose {
-					t.Fatalf("closed: %s %q %v", opName(f.h.Op), f.p, f.err)
+					t.Fatalf("closed: %s %q %v", wstest.OpName(f.h.Op), f.p, f.err)
 				}
 			case <-tick.C:
 				if err := w.write(codec.OpPong, "heartbeat"); err != nil {
@@ -196,7 +196,7 @@ func expectEchoAmongPings(t *testing.T, w *lockedRaw, frames <-chan rawFrame, ms
 			return
 		case f.h.Op == codec.OpText: // an earlier echo
 		default:
-			t.Fatalf("waiting for the echo: %s %q", opName(f.h.Op), f.p)
+			t.Fatalf("waiting for the echo: %s %q", wstest.OpName(f.h.Op), f.p)
 		}
 	}
 }
@@ -209,10 +209,10 @@ func expectEchoAmongPings(t *testing.T, w *lockedRaw, frames <-chan rawFrame, ms
 // open indefinitely with a partial frame buffered.
 func TestTrickledFrameIsIdle(t *testing.T) {
 	s := startKeepalive(t)
-	r := upgradeRaw(t, s.Addr, "/ws/echo")
+	r := s.Upgrade(t, "/ws/echo")
 	w := &lockedRaw{r: r}
 	w.mu.Lock()
-	_, err := r.Write(maskedHeader(codec.OpBinary, true, 1000))
+	_, err := r.Write(wstest.Header(codec.OpBinary, true, 1000))
 	w.mu.Unlock()
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package ripple_test
+package engine_test
 
 import (
 	"bufio"
@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ripple-rt/ripple"
+	"github.com/ripple-rt/ripple/engine"
 	"github.com/ripple-rt/ripple/internal/wstest"
 )
 
@@ -98,13 +98,13 @@ func (s *subscribers) stop() {
 func BenchmarkBroadcastRoom(b *testing.B) {
 	for _, subs := range []int{10, 1000, 10000} {
 		b.Run(fmt.Sprintf("subs=%d/size=64", subs), func(b *testing.B) {
-			srv := ripple.New(ripple.Config{})
-			if err := srv.Handle("/ws/room/:id", func(ev *ripple.Event) ripple.Reply {
-				if ev.Type == ripple.Connect {
-					return ripple.Reply{Join: []string{"room:" + ev.Params.Get("id")}}
+			srv := engine.New(engine.Config{})
+			if err := srv.Handle(engine.Route{Pattern: "/ws/room/:id", Handler: func(ev *engine.Event) engine.Reply {
+				if ev.Type == engine.Connect {
+					return engine.Reply{Join: []string{"room:" + ev.Params.Get("id")}}
 				}
-				return ripple.Reply{}
-			}); err != nil {
+				return engine.Reply{}
+			}}); err != nil {
 				b.Fatal(err)
 			}
 			if err := srv.Start("127.0.0.1:0"); err != nil {
