@@ -142,8 +142,14 @@ type stormDriver struct {
 	nFill int // local fill members: members[:nFill]
 
 	// Owned by the event loop; no locks.
-	members     []stormMember
-	burstPhase  bool
+	members    []stormMember
+	burstPhase bool
+	// hashing: fill members chain the presence messages they get (their
+	// seq) from the end of the fill on, not from this loop's burst start:
+	// the loops start the burst at slightly different times, and a joiner
+	// dialed by another loop may reach a member first. The quiet baseline
+	// between fill and burst carries no presence message.
+	hashing     bool
 	target      int32 // the view size every member must reach in this phase
 	fullFill    int   // fill members with a full view
 	fullBurst   int   // burst members with a full view
@@ -254,6 +260,7 @@ func (d *stormDriver) check(now int64) {
 			}
 			d.ss.FillBytes = d.l.Stats.BytesIn.Load() - d.bytes0
 			d.l.SetTick(10 * time.Millisecond)
+			d.hashing = true
 			f := d.fillDone
 			d.fillDone = nil
 			f()
@@ -328,7 +335,7 @@ func (d *stormDriver) OnMessage(c *loadgen.Conn, _ wsproto.Opcode, p []byte) {
 	}
 	d.lastMsg = d.l.Now()
 	d.ss.Foreign += e.foreign
-	if d.burstPhase && !m.burst {
+	if d.hashing && !m.burst {
 		m.seq = mixHash(m.seq, e.hash)
 	}
 	was := m.full(d.target)
