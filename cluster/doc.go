@@ -1,8 +1,9 @@
 // Package cluster makes several Ripple servers one: rooms, broadcasts,
 // directed messages, connection counts and presence work across nodes
 // through one Redis server (pub/sub and Lua scripts). Without it (no -redis
-// flag) a server runs alone as before; see INTEGRATION.md for how the
-// engine plugs it in.
+// flag) a server runs alone as before. A Node is the engine's Broker and
+// its RedisPresence the engine's presence.Backend; the root package's
+// JoinCluster wires them (engine.UseCluster), with engine.Inbound as Local.
 //
 // # What it owns
 //

@@ -4,10 +4,12 @@
 // loop, the per-connection timers (handshake deadline, ping, idle timeout,
 // close timeout), channel membership sharded per loop, cross-loop fan-out,
 // slow-consumer backpressure, handing plain HTTP requests to net/http, and
-// graceful shutdown. The codec it speaks is package codec; presence state is
-// package presence on a single server and the Redis backend of package
-// cluster in cluster mode (SetCluster; the hooks are described at the top of
-// cluster.go).
+// graceful shutdown. The codec it speaks is package codec. Presence state
+// is a presence.Backend (presence.Memory unless UseCluster), and the other
+// servers of a cluster are reached through a Broker (broker.go describes
+// every hook); the engine never imports an implementation of either: the
+// root package wires package cluster's. Helpers called on a loop never wait
+// for another server (helpers.go).
 //
 // # Data flow
 //
