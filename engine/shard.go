@@ -126,9 +126,9 @@ func (sh *shard) drain(context.Context) error {
 // shard's waker brings it back once per poll round (resume) to write the
 // next budget's worth from the front. While behind, a callback that queues
 // frames pays for them: it writes as much from the front of the queue as it
-// added at the back (up to a budget), so the queue does not grow with the
-// small replies that arrive meanwhile and shrinks by a budget every round
-// (an echo under overload is answered at the rate it is asked, in order). So a big fan-out or a join
+// added at the back, so the queue never grows with the load that arrives
+// meanwhile and shrinks by a budget every round (an echo under overload is
+// answered at the rate it is asked, in order). So a big fan-out or a join
 // storm never keeps a loop from reading, and no connection, however busy
 // the others are, waits behind more than one budget of others' writes per
 // round: one queued at position p is written within
@@ -148,15 +148,14 @@ const (
 
 // flushTurn ends a callback: it writes what the callback queued, for at
 // most a budget; behind, as much from the front of the queue as the
-// callback added at the back, for at most a budget too (a big fan-out
-// while behind must not stop the loop from reading). Loop only.
+// callback added at the back. Loop only.
 func (sh *shard) flushTurn() {
 	added := sh.added
 	sh.added = 0
 	if !sh.behind {
 		sh.flush(sh.budget)
 	} else if added > 0 {
-		sh.flush(min(added, sh.budget))
+		sh.flush(added)
 	}
 }
 
