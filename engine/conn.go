@@ -94,10 +94,8 @@ func (c *conn) write(frame []byte) {
 			sh.pending = append(sh.pending, nil)
 		}
 		c.out = int32(len(sh.dirty))
-		sh.added += writeCost
 	}
 	sh.pending[c.out-1] = append(sh.pending[c.out-1], frame)
-	sh.added += len(frame)
 }
 
 // writeNow writes frames (one or several, as one writev) and applies the

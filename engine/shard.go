@@ -42,7 +42,6 @@ type shard struct {
 	dirty    []*conn    // connections with frames waiting, in first-write order
 	pending  [][][]byte // pending[i]: the frames waiting for dirty[i]
 	budget   int        // bytes one flush may write (writeBudget; tests lower it)
-	added    int        // bytes queued by the running callback, writeCost per new connection
 	behind   bool       // the last flush ran out of budget; the rest waits for resume
 	resuming bool       // a resume is asked for and has not run yet
 	waker    *waker     // brings the loop back after a poll round; nil until enrolled
@@ -124,15 +123,10 @@ func (sh *shard) drain(context.Context) error {
 // in that order, and the loop is then behind: later frames join the back of
 // the queue, the loop goes on polling and reading its sockets, and the
 // shard's waker brings it back once per poll round (resume) to write the
-// next budget's worth from the front. While behind, a callback that queues
-// frames pays for them: it writes as much from the front of the queue as it
-// added at the back, so the queue never grows with the load that arrives
-// meanwhile and shrinks by a budget every round (an echo under overload is
-// answered at the rate it is asked, in order). So a big fan-out or a join
-// storm never keeps a loop from reading, and no connection, however busy
-// the others are, waits behind more than one budget of others' writes per
-// round: one queued at position p is written within
-// p/(writeBudget/writeCost)+1 rounds.
+// next budget's worth from the front. So a big fan-out or a join storm never
+// keeps a loop from reading, and no connection, however busy the others
+// are, waits behind more than one budget of others' writes per round: one
+// queued at position p is written within p/(writeBudget/writeCost)+1 rounds.
 
 // writeBudget bounds what one flush writes, in bytes, each connection written
 // counting writeCost bytes more than its frames (a small write costs a
@@ -146,16 +140,11 @@ const (
 	writeCost   = 2 << 10
 )
 
-// flushTurn ends a callback: it writes what the callback queued, for at
-// most a budget; behind, as much from the front of the queue as the
-// callback added at the back. Loop only.
+// flushTurn ends a callback: it writes what the callback queued, unless the
+// loop is behind, in which case the queue is the next resume's. Loop only.
 func (sh *shard) flushTurn() {
-	added := sh.added
-	sh.added = 0
 	if !sh.behind {
-		sh.flush(sh.budget)
-	} else if added > 0 {
-		sh.flush(added)
+		sh.flush()
 	}
 }
 
@@ -163,14 +152,15 @@ func (sh *shard) flushTurn() {
 // writes the next budget's worth of the queue. Loop only.
 func (sh *shard) resume() {
 	sh.resuming = false
-	sh.flush(sh.budget)
+	sh.flush()
 }
 
-// flush writes waiting frames, oldest connection first, for at most budget
-// bytes (each connection counting writeCost more): one write (or writev)
-// per connection, whatever the number of frames it got. What does not fit
-// stays queued, in order, and a resume is asked for. Loop only.
-func (sh *shard) flush(budget int) {
+// flush writes waiting frames, oldest connection first, for at most one
+// budget: one write (or writev) per connection, whatever the number of
+// frames it got. What does not fit stays queued, in order, and a resume is
+// asked for. Loop only.
+func (sh *shard) flush() {
+	budget := sh.budget
 	for i, c := range sh.dirty {
 		if budget <= 0 {
 			sh.keep(i)

@@ -157,7 +157,7 @@ func TestSweepSurvivesClose(t *testing.T) {
 		e.conns.add(c)
 	}
 	sh.sweep(now)
-	sh.flush(sh.budget)
+	sh.flush()
 	for i, gc := range pinged {
 		if len(gc.writes) != 1 {
 			t.Errorf("connection %d got %d pings in one sweep, want 1", i, len(gc.writes))
