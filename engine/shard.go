@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -150,8 +151,15 @@ func (sh *shard) flushTurn() {
 
 // resume runs once per poll round while the loop is behind (see waker): it
 // writes the next budget's worth of the queue. Loop only.
+//
+// It yields the P first. A loop that is behind never finds its poll round
+// empty, so gnet never reaches its own runtime.Gosched and the runtime's
+// other work on this P (GC mark workers, timers) waits for sysmon to preempt
+// the loop; yielding once per round measured 1.25-1.6x the broadcast
+// throughput of not yielding (10,000 members, server on one CPU).
 func (sh *shard) resume() {
 	sh.resuming = false
+	runtime.Gosched()
 	sh.flush()
 }
 
