@@ -274,7 +274,7 @@ func (e *Engine) OnTraffic(gc gnet.Conn) (action gnet.Action) {
 			c.state = stateClosed
 			action = gnet.Close
 		}
-		sh.flushTurn()
+		sh.endTraffic(c)
 	}()
 	switch c.state {
 	case stateHandshake:

@@ -124,10 +124,14 @@ func (sh *shard) drain(context.Context) error {
 // in that order, and the loop is then behind: later frames join the back of
 // the queue, the loop goes on polling and reading its sockets, and the
 // shard's waker brings it back once per poll round (resume) to write the
-// next budget's worth from the front. So a big fan-out or a join storm never
-// keeps a loop from reading, and no connection, however busy the others
-// are, waits behind more than one budget of others' writes per round: one
-// queued at position p is written within p/(writeBudget/writeCost)+1 rounds.
+// next budget's worth from the front. A connection that sends something
+// meanwhile gets its own answer at once (OnTraffic): the backlog still gets
+// its budget every round, so senders cannot starve it, and an interactive
+// reply never waits behind a join storm's megabytes. So a big fan-out or a
+// storm never keeps a loop from reading, and no connection, however busy
+// the others are, waits behind more than one budget of others' writes per
+// round: one queued at position p is written within
+// p/(writeBudget/writeCost)+1 rounds.
 
 // writeBudget bounds what one flush writes, in bytes, each connection written
 // counting writeCost bytes more than its frames (a small write costs a
@@ -147,6 +151,17 @@ func (sh *shard) flushTurn() {
 	if !sh.behind {
 		sh.flush()
 	}
+}
+
+// endTraffic ends c's OnTraffic. When the loop has a backlog (served a
+// budget per poll round whatever the senders do), the sender's own answer
+// goes now, so a chat line is not stuck behind a join storm; the rest is
+// flushTurn's. Loop only.
+func (sh *shard) endTraffic(c *conn) {
+	if sh.behind {
+		c.flushPending()
+	}
+	sh.flushTurn()
 }
 
 // resume runs once per poll round while the loop is behind (see waker): it
