@@ -12,12 +12,30 @@ import (
 // /ws/shootout and checks that each reply is the next one expected.
 type echoDriver struct {
 	base
+	echoBook
 
 	// Owned by the event loop; no locks.
+	buf []byte
+}
+
+// echoBook is the echo drivers' per-connection sequence bookkeeping. Owned
+// by the event loop; no locks.
+type echoBook struct {
 	next        []int64 // per tag: next sequence number to send
 	ack         []int64 // per tag: next sequence number expected back
 	outstanding int64
-	buf         []byte
+}
+
+// lose settles connection tag, closed with replies outstanding: they count
+// as missing in st.
+func (b *echoBook) lose(tag int, st *WorkerStats) {
+	if tag < 0 || tag >= len(b.next) {
+		return
+	}
+	lost := b.next[tag] - b.ack[tag]
+	st.Missing += lost
+	b.outstanding -= lost
+	b.ack[tag] = b.next[tag]
 }
 
 func (d *echoDriver) connect(target int, done func()) {
@@ -28,13 +46,8 @@ func (d *echoDriver) OnOpen(c *loadgen.Conn) { d.opened(c) }
 
 func (d *echoDriver) OnClose(c *loadgen.Conn, err error) {
 	d.closed(c, err)
-	if c.Tag >= 0 && c.Tag < len(d.next) {
-		lost := d.next[c.Tag] - d.ack[c.Tag]
-		d.st.Missing += lost
-		d.outstanding -= lost
-		d.ack[c.Tag] = d.next[c.Tag]
-		d.checkDrained()
-	}
+	d.lose(c.Tag, &d.st)
+	d.checkDrained()
 }
 
 func (d *echoDriver) startRun() {

@@ -184,15 +184,14 @@ func (b *latencyBase) OnTick(int64) { b.pace() }
 // connection and its latency recorded.
 type latencyEchoDriver struct {
 	latencyBase
+	echoBook
 
 	// Owned by the event loop; no locks.
-	total       int     // senders over all workers: Spec.Conns
-	gid0        int     // global id of this loop's tag 0
-	next, ack   []int64 // per tag: next sequence number to send, to get back
-	first       []int64 // per tag: first sequence number of the step
-	replies     []int64 // per tag: replies of the step
-	outstanding int64
-	buf         []byte
+	total   int     // senders over all workers: Spec.Conns
+	gid0    int     // global id of this loop's tag 0
+	first   []int64 // per tag: first sequence number of the step
+	replies []int64 // per tag: replies of the step
+	buf     []byte
 }
 
 func newLatencyEchoDriver(spec *Spec, idx int) *latencyEchoDriver {
@@ -211,13 +210,8 @@ func (d *latencyEchoDriver) OnOpen(c *loadgen.Conn) { d.opened(c) }
 
 func (d *latencyEchoDriver) OnClose(c *loadgen.Conn, err error) {
 	d.closed(c, err)
-	if c.Tag >= 0 && c.Tag < len(d.next) {
-		lost := d.next[c.Tag] - d.ack[c.Tag]
-		d.st.Missing += lost
-		d.outstanding -= lost
-		d.ack[c.Tag] = d.next[c.Tag]
-		d.checkDrained()
-	}
+	d.lose(c.Tag, &d.st)
+	d.checkDrained()
 }
 
 func (d *latencyEchoDriver) startStep(st Step) {
