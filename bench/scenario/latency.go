@@ -147,15 +147,9 @@ func (ls *latencyStepper) run(ctx context.Context, offer Offer, length time.Dura
 	if _, err := s.timedStep(ctx, Command{Op: "run", Step: &st}, ls.pid, r); err != nil {
 		return nil, err
 	}
-	evs, err := s.step(ctx, Command{Op: "stats"}, 0)
+	total, err := s.stats(ctx)
 	if err != nil {
 		return nil, err
-	}
-	total := &WorkerStats{PerConnMin: -1}
-	for _, ev := range evs {
-		if ev.Stats != nil {
-			total.Merge(ev.Stats)
-		}
 	}
 	ls.sincePrevious(total)
 	if net1, err := procfs.ReadNetCounters(); err == nil {

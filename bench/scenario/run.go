@@ -143,15 +143,9 @@ func Run(ctx context.Context, opt Options, target Target) (*Result, error) {
 			}
 		}
 	}
-	evs, err := s.step(ctx, Command{Op: "stats"}, 0)
+	total, err := s.stats(ctx)
 	if err != nil {
 		return nil, err
-	}
-	total := &WorkerStats{PerConnMin: -1}
-	for _, ev := range evs {
-		if ev.Stats != nil {
-			total.Merge(ev.Stats)
-		}
 	}
 	if net1, err := procfs.ReadNetCounters(); err == nil {
 		res.Net = net1.Sub(net0)
@@ -549,6 +543,21 @@ func (s *session) timedStep(ctx context.Context, cmd Command, pid int, res *Resu
 
 // step sends cmd to every worker and waits for all of them to finish it.
 // target is the connection count of a connect step (for the bar).
+// stats asks every worker for its figures and merges them.
+func (s *session) stats(ctx context.Context) (*WorkerStats, error) {
+	evs, err := s.step(ctx, Command{Op: "stats"}, 0)
+	if err != nil {
+		return nil, err
+	}
+	total := &WorkerStats{PerConnMin: -1}
+	for _, ev := range evs {
+		if ev.Stats != nil {
+			total.Merge(ev.Stats)
+		}
+	}
+	return total, nil
+}
+
 func (s *session) step(ctx context.Context, cmd Command, target int) ([]Event, error) {
 	for _, w := range s.workers {
 		if err := w.Send(cmd); err != nil {

@@ -81,20 +81,6 @@ func runStorm(ctx context.Context, opt Options, target Target) (*Result, error) 
 	}
 	defer s.close()
 
-	collect := func() (*WorkerStats, error) {
-		evs, err := s.step(ctx, Command{Op: "stats"}, 0)
-		if err != nil {
-			return nil, err
-		}
-		total := &WorkerStats{PerConnMin: -1}
-		for _, ev := range evs {
-			if ev.Stats != nil {
-				total.Merge(ev.Stats)
-			}
-		}
-		return total, nil
-	}
-
 	t0 := time.Now()
 	if _, err := s.step(ctx, Command{Op: "connect", Target: spec.RoomSize}, spec.RoomSize); err != nil {
 		return nil, err
@@ -106,7 +92,7 @@ func runStorm(ctx context.Context, opt Options, target Target) (*Result, error) 
 	if res.ConnectSeconds > 0 {
 		res.ConnectRate = float64(res.Conns) / res.ConnectSeconds
 	}
-	fillSt, err := collect()
+	fillSt, err := s.stats(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +110,7 @@ func runStorm(ctx context.Context, opt Options, target Target) (*Result, error) 
 			return nil, err
 		}
 	}
-	total, err := collect()
+	total, err := s.stats(ctx)
 	if err != nil {
 		return nil, err
 	}
