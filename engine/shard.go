@@ -219,8 +219,6 @@ func (sh *shard) keep(from int) {
 	}
 }
 
-func noop() {}
-
 // add registers a new connection with the loop.
 func (sh *shard) add(c *conn) {
 	c.idx = int32(len(sh.conns))
