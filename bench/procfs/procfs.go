@@ -3,6 +3,7 @@ package procfs
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -278,4 +279,43 @@ func MachineBusy() (int64, error) {
 		busy += v
 	}
 	return busy * (1e9 / clockTicks), nil
+}
+
+// Steal returns the CPU time the hypervisor took from this machine's CPUs
+// (the steal column of /proc/stat: runnable, but another guest ran) since
+// boot, in nanoseconds, all CPUs together. Zero on bare metal.
+func Steal() (int64, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, fmt.Errorf("%w: cpu line in /proc/stat", ErrNotFound)
+	}
+	v, err := strconv.ParseInt(f[8], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: steal in /proc/stat", ErrNotFound)
+	}
+	return v * (1e9 / clockTicks), nil
+}
+
+// HoldCPULatency asks the kernel's power management for a wake-up latency of
+// at most us microseconds on every CPU (a PM QoS request on
+// /dev/cpu_dma_latency, as cyclictest makes): with 0, an idle CPU polls
+// instead of halting, so a packet or timer finds it awake. The request lasts
+// until release is called or the process exits. It needs root.
+func HoldCPULatency(us int32) (release func(), err error) {
+	f, err := os.OpenFile("/dev/cpu_dma_latency", os.O_WRONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	var b [4]byte
+	binary.NativeEndian.PutUint32(b[:], uint32(us))
+	if _, err := f.Write(b[:]); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { f.Close() }, nil
 }

@@ -1,6 +1,7 @@
 package procfs
 
 import (
+	"encoding/binary"
 	"net"
 	"os"
 	"testing"
@@ -29,6 +30,9 @@ func TestSelf(t *testing.T) {
 	if v, err := MemAvailable(); err != nil || v <= 0 {
 		t.Errorf("MemAvailable = %d, %v", v, err)
 	}
+	if v, err := Steal(); err != nil || v < 0 {
+		t.Errorf("Steal = %d, %v", v, err)
+	}
 	if _, err := RSS(-1); err == nil {
 		t.Error("RSS of a missing process")
 	}
@@ -43,5 +47,21 @@ func TestListenerPID(t *testing.T) {
 	pid, err := ListenerPID(ln.Addr().(*net.TCPAddr).Port)
 	if err != nil || pid != os.Getpid() {
 		t.Fatalf("ListenerPID = %d, %v; want %d", pid, err, os.Getpid())
+	}
+}
+
+func TestHoldCPULatency(t *testing.T) {
+	release, err := HoldCPULatency(0)
+	if err != nil {
+		t.Skipf("no PM QoS request here: %v", err)
+	}
+	// While held, the request file reads back the smallest request.
+	b, err := os.ReadFile("/dev/cpu_dma_latency")
+	release()
+	if err != nil {
+		t.Skipf("cannot read the request back: %v", err)
+	}
+	if len(b) != 4 || binary.NativeEndian.Uint32(b) != 0 {
+		t.Errorf("held latency = % x, want 0", b)
 	}
 }

@@ -17,17 +17,20 @@ import (
 
 // Settings describe how a suite ran; they are printed with the results.
 type Settings struct {
-	Command    string   `json:"command"`
-	GOGC       int      `json:"gogc"`
-	ServerCPUs string   `json:"server_cpus"`
-	ClientCPUs string   `json:"client_cpus"`
-	Procs      int      `json:"procs"`
-	Loops      int      `json:"loops"`
-	GoVersion  string   `json:"go_version"`
-	Kernel     string   `json:"kernel"`
-	NumCPU     int      `json:"num_cpu"`
-	NoFile     uint64   `json:"nofile"`
-	PortRange  string   `json:"port_range"`
+	Command    string `json:"command"`
+	GOGC       int    `json:"gogc"`
+	ServerCPUs string `json:"server_cpus"`
+	ClientCPUs string `json:"client_cpus"`
+	Procs      int    `json:"procs"`
+	Loops      int    `json:"loops"`
+	GoVersion  string `json:"go_version"`
+	Kernel     string `json:"kernel"`
+	NumCPU     int    `json:"num_cpu"`
+	NoFile     uint64 `json:"nofile"`
+	PortRange  string `json:"port_range"`
+	// CPULatency says whether the run held a PM QoS wake-up latency of 0
+	// (idle CPUs poll instead of halting), or why not.
+	CPULatency string   `json:"cpu_latency"`
 	Servers    []string `json:"servers"`
 	Scenarios  []string `json:"scenarios"`
 }
@@ -281,8 +284,8 @@ func (r *Report) WriteTable(w io.Writer) {
 		}
 	}
 	s := r.Settings
-	fmt.Fprintf(w, "\nsettings: GOGC=%d server cpus=%q generator cpus=%q procs=%d loops=%d %s %s cpus=%d nofile=%d ports=%s\n",
-		s.GOGC, s.ServerCPUs, s.ClientCPUs, s.Procs, s.Loops, s.GoVersion, s.Kernel, s.NumCPU, s.NoFile, s.PortRange)
+	fmt.Fprintf(w, "\nsettings: GOGC=%d server cpus=%q generator cpus=%q procs=%d loops=%d %s %s cpus=%d nofile=%d ports=%s cpu wake-up latency: %s\n",
+		s.GOGC, s.ServerCPUs, s.ClientCPUs, s.Procs, s.Loops, s.GoVersion, s.Kernel, s.NumCPU, s.NoFile, s.PortRange, s.CPULatency)
 }
 
 // String formats a check as one line.

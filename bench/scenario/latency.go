@@ -128,6 +128,9 @@ type latencyStepper struct {
 	prev       WorkerStats // the loops' cumulative counters after the previous step
 }
 
+// stealNote is the steal time during a step above which the step says so.
+const stealNote = 10 * time.Millisecond
+
 // run runs one step of length at offer (a zero Rate: closed loop) and
 // returns its figures and checks.
 func (ls *latencyStepper) run(ctx context.Context, offer Offer, length time.Duration) (*LatencyPoint, error) {
@@ -144,6 +147,7 @@ func (ls *latencyStepper) run(ctx context.Context, offer Offer, length time.Dura
 	}
 	r := &Result{Scenario: sc, Spec: s.spec}
 	net0, _ := procfs.ReadNetCounters()
+	steal0, stealErr := procfs.Steal()
 	if _, err := s.timedStep(ctx, Command{Op: "run", Step: &st}, ls.pid, r); err != nil {
 		return nil, err
 	}
@@ -154,6 +158,9 @@ func (ls *latencyStepper) run(ctx context.Context, offer Offer, length time.Dura
 	ls.sincePrevious(total)
 	if net1, err := procfs.ReadNetCounters(); err == nil {
 		r.Net = net1.Sub(net0)
+	}
+	if steal1, err := procfs.Steal(); err == nil && stealErr == nil {
+		pt.Steal = steal1 - steal0
 	}
 	r.fill(total)
 
@@ -171,6 +178,10 @@ func (ls *latencyStepper) run(ctx context.Context, offer Offer, length time.Dura
 	if lag := pt.Lag.P99; pt.Offered > 0 && lag > int64(time.Millisecond) {
 		pt.Notes = append(pt.Notes, fmt.Sprintf("the generator sent late (p99 %s, max %s behind schedule); the delay counts as latency",
 			durText(lag), durText(pt.Lag.Max)))
+	}
+	if pt.Steal >= int64(stealNote) {
+		pt.Notes = append(pt.Notes, fmt.Sprintf("the hypervisor took %s of CPU time from the machine during the step (steal); it counts as latency for any server",
+			durText(pt.Steal)))
 	}
 	if pt.Offered > 0 && pt.Achieved < 0.95*pt.Offered {
 		pt.Notes = append(pt.Notes, fmt.Sprintf("achieved %.0f of %.0f %s offered: the server fell behind", pt.Achieved, pt.Offered, Unit(ls.wl)))

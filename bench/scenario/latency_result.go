@@ -57,6 +57,10 @@ type LatencyPoint struct {
 	ServerCPU  float64 `json:"server_cpu"`
 	ClientCPU  float64 `json:"client_cpu"`
 	MachineCPU float64 `json:"machine_cpu"`
+	// Steal is the CPU time the hypervisor took from the machine (all CPUs)
+	// during the step: time the server or the generator was runnable and
+	// did not run, which no server can make up for.
+	Steal int64 `json:"steal_ns"`
 
 	OK       bool     `json:"ok"`
 	Failures []string `json:"failures,omitempty"`

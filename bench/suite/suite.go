@@ -48,6 +48,7 @@ type Config struct {
 	Root       string              // repository root (for go build)
 	OutDir     string              // server logs go to OutDir/logs
 	Command    string              // the command line, for the report
+	CPULatency string              // the PM QoS wake-up latency held for the run, for the report
 	Bar        *progress.Bar
 }
 
@@ -333,6 +334,7 @@ func summaryLine(r *scenario.Result) string {
 func settings(cfg Config) report.Settings {
 	s := report.Settings{
 		Command:    cfg.Command,
+		CPULatency: cfg.CPULatency,
 		GOGC:       cfg.GOGC,
 		ServerCPUs: cfg.ServerCPUs,
 		ClientCPUs: cfg.Options.ClientCPUs,

@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ripple-rt/ripple/bench/procfs"
 	"github.com/ripple-rt/ripple/bench/progress"
 	"github.com/ripple-rt/ripple/bench/report"
 	"github.com/ripple-rt/ripple/bench/scenario"
@@ -170,6 +171,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		rates     = fs.String("rates", "", `latency: absolute offered rates instead of -load, for every workload ("5000,10000") or per workload ("echo=5000,echo=10000,rooms=800")`)
 		warmup    = fs.Duration("warmup", 500*time.Millisecond, "latency: start of every step left out of the figures (at most a quarter of the step)")
 		calibrate = fs.Duration("calibrate", 2*time.Second, "latency: length of the closed-loop run that measures a server's maximum rate")
+		cpuLat    = fs.Int("cpu-latency", 0, "PM QoS wake-up latency in µs held on /dev/cpu_dma_latency for the run (0: idle CPUs poll, as cyclictest does; -1: leave it)")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -357,6 +359,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		serverArgs = map[string][]string{"ripple": strings.Fields(*rippleFlags)}
 	}
 
+	held := "not requested"
+	if *cpuLat >= 0 {
+		release, err := procfs.HoldCPULatency(int32(*cpuLat))
+		if err != nil {
+			held = "not held (" + err.Error() + ")"
+		} else {
+			defer release()
+			held = fmt.Sprintf("%dµs held", *cpuLat)
+		}
+	}
+
 	bar := progress.New(stderr)
 	cfg := suite.Config{
 		Servers: servers, URL: *url, Name: *label, PID: *pid,
@@ -366,7 +379,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			Checkpoints: checkpoints, Settle: *settle,
 		},
 		ServerCPUs: sCPUs, GOGC: *gogc, ServerArgs: serverArgs, Root: root, OutDir: *out,
-		Command: "ripple-bench " + strings.Join(os.Args[1:], " "), Bar: bar,
+		Command: "ripple-bench " + strings.Join(os.Args[1:], " "), Bar: bar, CPULatency: held,
 	}
 	where := "unpinned"
 	if sCPUs != "" || cCPUs != "" {
@@ -379,8 +392,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case *procs == 0:
 		procsText = "in-process"
 	}
-	fmt.Fprintf(stderr, "ripple-bench %s: %s; GOGC=%d; worker processes %s × %d loop(s); %d CPUs\n",
-		name, where, *gogc, procsText, *loops, ncpu)
+	fmt.Fprintf(stderr, "ripple-bench %s: %s; GOGC=%d; worker processes %s × %d loop(s); %d CPUs; CPU wake-up latency %s\n",
+		name, where, *gogc, procsText, *loops, ncpu, held)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
