@@ -54,6 +54,14 @@ func (w *Worker) Send(v any) error {
 	return err
 }
 
+// PID is the worker process's id, 0 for an in-process worker.
+func (w *Worker) PID() int {
+	if w.cmd == nil || w.cmd.Process == nil {
+		return 0
+	}
+	return w.cmd.Process.Pid
+}
+
 // Done is closed when the worker has exited.
 func (w *Worker) Done() <-chan struct{} { return w.done }
 

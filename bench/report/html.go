@@ -71,6 +71,7 @@ code,pre{background:#f6f6f6;padding:2px 4px}
 		b.WriteString("</table>")
 	}
 
+	b.WriteString(r.c1mSection())
 	b.WriteString("<h2>Charts</h2><div class=charts>")
 	b.WriteString(r.rssChart())
 	if v := r.barsFor(scenario.Idle, "idle: server RSS per connection (KiB, lower is better)", func(x *scenario.Result) float64 { return x.RSSPerConn / 1024 }); v != "" {

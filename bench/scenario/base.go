@@ -183,6 +183,8 @@ func newDriver(spec *Spec, idx int, shared any) (driver, error) {
 		return newStormDriver(spec, idx), nil
 	case Latency:
 		return newLatencyDriver(spec, idx)
+	case C1M:
+		return newC1MDriver(spec, idx), nil
 	}
 	return nil, fmt.Errorf("scenario: unknown scenario %q", spec.Scenario)
 }

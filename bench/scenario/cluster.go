@@ -80,7 +80,7 @@ func runCluster(ctx context.Context, opt Options, target Target) (*Result, error
 		bar.Println("  1 node:  " + clusterLine(r1))
 	}
 
-	cl, err := startLocalCluster(ctx, redisBin, like, ClusterNodes)
+	cl, err := startLocalCluster(ctx, redisBin, like, ClusterNodes, like.cpus)
 	if err != nil {
 		return nil, err
 	}
@@ -214,8 +214,9 @@ type clusterProc struct {
 }
 
 // startLocalCluster starts a redis-server and n nodes like the server, on
-// free loopback ports, and waits until each accepts connections.
-func startLocalCluster(ctx context.Context, redisBin string, like serverLike, n int) (*localCluster, error) {
+// free loopback ports, and waits until each accepts connections. Redis runs
+// on redisCPUs ("": any CPU).
+func startLocalCluster(ctx context.Context, redisBin string, like serverLike, n int, redisCPUs string) (*localCluster, error) {
 	dir, err := os.MkdirTemp("", "ripple-bench-cluster-")
 	if err != nil {
 		return nil, err
@@ -232,7 +233,7 @@ func startLocalCluster(ctx context.Context, redisBin string, like serverLike, n 
 		return nil, err
 	}
 	raddr := "127.0.0.1:" + strconv.Itoa(rport)
-	if _, err := cl.start(ctx, "redis", like.cpus, nil, redisBin, "--port", strconv.Itoa(rport), "--bind", "127.0.0.1",
+	if _, err := cl.start(ctx, "redis", redisCPUs, nil, redisBin, "--port", strconv.Itoa(rport), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", dir, "--daemonize", "no", "--loglevel", "warning"); err != nil {
 		return nil, err
 	}

@@ -66,6 +66,8 @@ type Result struct {
 	PerConnMin int64 `json:"per_conn_min"`
 	PerConnMax int64 `json:"per_conn_max"`
 
+	C1M *C1MResult `json:"c1m,omitempty"` // the c1m scenario's stages
+
 	Samples        []RSSSample `json:"samples,omitempty"`
 	RSSPerConn     float64     `json:"rss_per_conn"`      // bytes, slope between first and last sample
 	SockMemPerConn float64     `json:"sock_mem_per_conn"` // bytes of TCP buffers, both ends of each loopback connection

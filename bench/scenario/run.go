@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -64,6 +66,9 @@ func Run(ctx context.Context, opt Options, target Target) (*Result, error) {
 	}
 	if opt.Spec.Scenario == Cluster {
 		return runCluster(ctx, opt, target)
+	}
+	if opt.Spec.Scenario == C1M {
+		return runC1M(ctx, opt, target)
 	}
 	if opt.Spec.Scenario == Latency {
 		return runLatency(ctx, opt, target, false)
@@ -434,6 +439,7 @@ type session struct {
 	label   string
 	spec    Spec
 	prog    []Progress
+	open    atomic.Int64 // the sum of prog's Open, for other goroutines
 }
 
 type workerEvent struct {
@@ -500,10 +506,29 @@ func startSession(ctx context.Context, opt Options, spec Spec, procs, srcs int, 
 	return s, nil
 }
 
+// close ends every worker at once. Their events are drained meanwhile: a
+// worker blocked writing progress lines would never see its input end.
 func (s *session) close() {
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-s.events:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
 	for _, w := range s.workers {
-		_ = w.Close(10 * time.Second)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = w.Close(10 * time.Second)
+		}()
 	}
+	wg.Wait()
+	close(stop)
 	s.bar.Finish()
 }
 
@@ -628,6 +653,7 @@ func (s *session) wait(ctx context.Context, step string, target int, timeout tim
 			case "progress":
 				if ev.Progress != nil {
 					s.prog[we.id] = *ev.Progress
+					s.open.Store(s.opened())
 				}
 			case "error":
 				msg := fmt.Sprintf("scenario: worker %d: %s", we.id, ev.Error)
@@ -641,6 +667,7 @@ func (s *session) wait(ctx context.Context, step string, target int, timeout tim
 				}
 				if ev.Progress != nil {
 					s.prog[we.id] = *ev.Progress
+					s.open.Store(s.opened())
 				}
 				e := ev
 				done[we.id] = &e

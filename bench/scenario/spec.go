@@ -53,21 +53,22 @@ type Spec struct {
 	Sources  []string `json:"sources"` // this worker's source addresses
 	Epoch    int64    `json:"epoch"`   // unix ns; message timestamps are relative to it
 
-	Conns            int      `json:"conns"`             // connections, all workers together
-	Rate             float64  `json:"rate"`              // dials per second, all workers together; 0 = unbounded
-	MaxInflight      int      `json:"max_inflight"`      // per loop
-	HandshakeTimeout Duration `json:"handshake_timeout"` //
-	Duration         Duration `json:"duration"`          // length of the run step
-	Drain            Duration `json:"drain"`             // max wait for in-flight messages after the run
-	Size             int      `json:"size"`              // padding bytes added to each message
-	Window           int      `json:"window"`            // messages in flight per connection (echo) or publisher (broadcast)
-	Publishers       int      `json:"publishers"`        // broadcast
-	PubRate          float64  `json:"pub_rate"`          // broadcast: msgs/s per publisher, 0 = closed loop
-	Route            string   `json:"route"`             // broadcast: "room" or "shootout"
-	RoomSize         int      `json:"room_size"`         // rooms, presence
-	Churn            float64  `json:"churn"`             // rooms, presence: leave+join cycles per second, all workers
-	MsgRate          float64  `json:"msg_rate"`          // rooms, presence: published messages per second, all workers
-	Burst            int      `json:"burst,omitempty"`   // storm: users that connect at once after the fill
+	Conns            int      `json:"conns"`              // connections, all workers together
+	Rate             float64  `json:"rate"`               // dials per second, all workers together; 0 = unbounded
+	MaxInflight      int      `json:"max_inflight"`       // per loop
+	HandshakeTimeout Duration `json:"handshake_timeout"`  //
+	Duration         Duration `json:"duration"`           // length of the run step
+	Drain            Duration `json:"drain"`              // max wait for in-flight messages after the run
+	Size             int      `json:"size"`               // padding bytes added to each message
+	Window           int      `json:"window"`             // messages in flight per connection (echo) or publisher (broadcast)
+	Publishers       int      `json:"publishers"`         // broadcast
+	PubRate          float64  `json:"pub_rate"`           // broadcast: msgs/s per publisher, 0 = closed loop
+	Route            string   `json:"route"`              // broadcast: "room" or "shootout"
+	RoomSize         int      `json:"room_size"`          // rooms, presence
+	Churn            float64  `json:"churn"`              // rooms, presence: leave+join cycles per second, all workers
+	MsgRate          float64  `json:"msg_rate"`           // rooms, presence: published messages per second, all workers
+	Burst            int      `json:"burst,omitempty"`    // storm: users that connect at once after the fill
+	PerProc          int      `json:"per_proc,omitempty"` // c1m: connections per node and worker (0: as the open-file limit allows)
 
 	// Latency holds the latency scenario's settings (workloads, offered
 	// rates); nil for the other scenarios.
@@ -102,6 +103,8 @@ type Command struct {
 	Sent []int64 `json:"sent,omitempty"`
 	// run (latency): the step's schedule; nil runs Spec.Duration.
 	Step *Step `json:"step,omitempty"`
+	// phase (c1m): the phase to run on the open connections.
+	Phase *Phase `json:"phase,omitempty"`
 }
 
 // Event is one line from a worker to the parent.
@@ -167,6 +170,7 @@ type WorkerStats struct {
 	Late            int64 `json:"late"`    // latency: messages of an earlier step received in this one
 
 	Storm *StormStats `json:"storm,omitempty"` // storm scenario
+	Phase *PhaseStats `json:"phase,omitempty"` // c1m: the phase's figures
 
 	CPUNs    int64    `json:"cpu_ns"` // worker process user+system CPU during the run step
 	StepNs   int64    `json:"step_ns"`

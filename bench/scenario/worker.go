@@ -136,6 +136,8 @@ func (w *worker) do(ctx context.Context, c Command) error {
 		return w.settle(ctx, c.Sent)
 	case "stats":
 		return w.collect(ctx)
+	case "phase":
+		return w.phase(ctx, c.Phase)
 	}
 	return fmt.Errorf("scenario: unknown command %q", c.Op)
 }
@@ -185,7 +187,7 @@ func (w *worker) start(ctx context.Context, spec *Spec) error {
 			return err
 		}
 		l, err := loadgen.New(loadgen.Config{
-			Addr:             addrs[i%len(addrs)],
+			Addr:             addrs[(spec.Worker*spec.Loops+i)%len(addrs)],
 			Host:             spec.Host,
 			Sources:          sources,
 			SourceOffset:     i * 7,
@@ -272,12 +274,13 @@ func (w *worker) limit() error {
 }
 
 func (w *worker) connect(ctx context.Context, target int) error {
-	mine := share(target, w.spec.Workers, w.spec.Worker)
 	timeout := 2*time.Duration(w.spec.HandshakeTimeout) + time.Minute
 	if w.spec.Rate > 0 {
 		timeout += time.Duration(2 * float64(target) / w.spec.Rate * float64(time.Second))
 	} else {
-		timeout += time.Duration(mine) * time.Millisecond
+		// All workers share the machine: the ramp takes as long as the
+		// whole target does, not this worker's share (the parent's bound).
+		timeout += time.Duration(target) * time.Millisecond
 	}
 	ok := w.onLoops(ctx, timeout, func(d driver, done func()) {
 		d.connect(target, done)
@@ -351,6 +354,36 @@ func (w *worker) run(ctx context.Context, st *Step) error {
 func (w *worker) settle(ctx context.Context, sent []int64) error {
 	w.onLoops(ctx, time.Duration(w.spec.Drain), func(d driver, done func()) { d.settle(sent, done) })
 	w.emit(Event{Ev: "done", Step: "settle"})
+	return nil
+}
+
+// phase runs a C1M phase on every loop and reports the merged figures.
+func (w *worker) phase(ctx context.Context, ph *Phase) error {
+	if ph == nil {
+		return errors.New("scenario: phase without its settings")
+	}
+	var mu sync.Mutex
+	total := &PhaseStats{First: -1, Complete: true}
+	ok := w.onLoops(ctx, time.Duration(ph.Wait)+time.Duration(ph.Duration)+30*time.Second, func(d driver, done func()) {
+		p, isPhaser := d.(phaser)
+		if !isPhaser {
+			done()
+			return
+		}
+		p.phase(*ph, func(st *PhaseStats) {
+			mu.Lock()
+			total.Merge(st)
+			total.Complete = total.Complete && st.Complete
+			mu.Unlock()
+			done()
+		})
+	})
+	if !ok {
+		return fmt.Errorf("scenario: phase %s did not finish", ph.Name)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	w.emit(Event{Ev: "done", Step: "phase", Stats: &WorkerStats{Phase: total, Progress: *w.progress()}})
 	return nil
 }
 

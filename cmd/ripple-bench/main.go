@@ -65,8 +65,10 @@ scenarios:
              deliveries/s and latency of both (ripple only; needs redis-server;
              not in all; make bench-cluster)
   all        every scenario above in turn, with their defaults (make bench)
-  c1m        idle with 1,000,000 connections against ripple, -procs auto; needs the
-             raised limits listed in bench/README.md (make bench-c1m)
+  c1m        1,000,000 connections (-n) over ripple cluster nodes on one redis-server,
+             each node and generator worker under the open-file limit: ramp, idle memory,
+             one broadcast to all, rooms of -room-size (default n/1000) publishing -msg-rate
+             publishes/s for -d, SIGTERM (make bench-c1m; bench/README.md)
 
 target (one of):
   -server ripple|gorilla|gws|nbio|all|a,b,...   build each with go build and run it
@@ -171,6 +173,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		rates     = fs.String("rates", "", `latency: absolute offered rates instead of -load, for every workload ("5000,10000") or per workload ("echo=5000,echo=10000,rooms=800")`)
 		warmup    = fs.Duration("warmup", 500*time.Millisecond, "latency: start of every step left out of the figures (at most a quarter of the step)")
 		calibrate = fs.Duration("calibrate", 2*time.Second, "latency: length of the closed-loop run that measures a server's maximum rate")
+		perProc   = fs.Int("per-proc", 0, "c1m: connections per node and generator worker (default: the open-file limit less 1,000, at most 250,000)")
+		netns     = fs.Bool("netns", true, "c1m: run in a network namespace of its own, when this machine allows it (see bench/README.md)")
 		cpuLat    = fs.Int("cpu-latency", 0, "PM QoS wake-up latency in µs held on /dev/cpu_dma_latency for the run (0: idle CPUs poll, as cyclictest does; -1: leave it)")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -191,21 +195,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "all":
 		scenarios = scenario.Names
 	case "c1m":
-		scenarios = []string{scenario.Idle}
+		scenarios = []string{scenario.C1M}
 		if !set["server"] {
 			*server = "ripple"
 		}
 		if !set["n"] {
 			*n = 1_000_000
-		}
-		if !set["procs"] {
-			*procs = -1
-		}
-		if !set["rate"] {
-			*rate = 20000
-		}
-		if !set["checkpoints"] {
-			*cps = "100000,500000"
 		}
 	default:
 		if _, ok := scenarioDefaults[name]; !ok {
@@ -216,17 +211,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		scenarios = []string{name}
 		if name == scenario.Cluster && !set["server"] {
 			*server = "ripple"
-		}
-	}
-
-	if name == "c1m" {
-		if probs := scenario.CheckLimits(*n); len(probs) > 0 {
-			fmt.Fprintf(stderr, "ripple-bench c1m: this machine cannot hold %d loopback connections yet:\n", *n)
-			for _, p := range probs {
-				fmt.Fprintln(stderr, "  "+p.String())
-			}
-			fmt.Fprintln(stderr, "see bench/README.md (C1M); rerun after raising them")
-			return 2
 		}
 	}
 
@@ -271,6 +255,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if set["n"] || name == "c1m" {
 			sp.Conns = *n
 		}
+		sp.PerProc = *perProc
 		if set["d"] {
 			sp.Duration = scenario.Duration(*dur)
 		}
@@ -314,7 +299,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		specs[sc] = sp
 		if sc == scenario.Idle {
 			list := d.checkpoints
-			if set["checkpoints"] || name == "c1m" {
+			if set["checkpoints"] {
 				list = *cps
 			}
 			for _, f := range strings.Split(list, ",") {
@@ -348,6 +333,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		root = r
+	}
+	if name == "c1m" && *netns && *url == "" {
+		if inOwnNetns() {
+			if err := loopbackUp(); err != nil {
+				fmt.Fprintln(stderr, "ripple-bench: loopback of the new network namespace:", err)
+				return 2
+			}
+			fmt.Fprintln(stderr, "ripple-bench c1m: in a network namespace of its own (-netns=false: the machine's)")
+		} else if code, ok := rerunInNetns(root, append([]string{name}, args...), stdout, stderr); ok {
+			return code
+		}
 	}
 	exe, err := os.Executable()
 	if err != nil {

@@ -1,0 +1,606 @@
+//go:build linux
+
+package scenario
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ripple-rt/ripple/bench/benchmsg"
+	"github.com/ripple-rt/ripple/bench/hist"
+	"github.com/ripple-rt/ripple/bench/procfs"
+)
+
+// C1M is the million-connection scenario (make bench-c1m). The open-file
+// limit is per process, so it spreads Spec.Conns connections over ripple
+// cluster nodes on one redis-server, each holding at most PerProc of them,
+// and as many generator workers, worker i dialling node i from its own
+// source addresses. On one set of connections, in stages:
+//
+//	(a) ramp: connect rate, handshake p50/p99, connections against time;
+//	(b) idle: the nodes' RSS per connection (their sum minus the sum at zero
+//	    connections, over N), kernel slab per connection, generator memory;
+//	(c) one broadcast to all (POST /api/broadcast on node 0): time until the
+//	    last delivery and the delivery latency, every connection exactly once;
+//	(d) rooms: every connection is a member of room gid % (N/RoomSize) on
+//	    /ws/room/c<room>, seat 0 of each room publishes (Spec.MsgRate over all
+//	    rooms, Spec.Duration): deliveries/s, latency, per-room order and counts;
+//	(f) SIGTERM to every node: every connection must get 1001 and every node
+//	    exit by itself.
+//
+// Before it starts, it sets the sysctls it can and checks free memory
+// against its estimate; while it runs, it stops early when free memory
+// falls below a floor.
+const C1M = "c1m"
+
+// C1MPerProc caps the connections of one process where the open-file limit
+// allows more: fewer, larger processes, but still a few, so that every CPU
+// has a node.
+const C1MPerProc = 250_000
+
+// c1mRoomDeliveries is the default offered load of the rooms stage in
+// deliveries per second: -msg-rate (publishes/s) is this over the room size.
+const c1mRoomDeliveries = 100_000
+
+// c1mInflight bounds the dials and handshakes in flight over all workers.
+const c1mInflight = 2048
+
+// c1mKernelPerConn is the kernel memory of one idle loopback connection,
+// both ends (two sockets, their buffers' minimum, the file and epoll items),
+// measured on Linux 6.x.
+const c1mKernelPerConn = 9_600
+
+// c1mUserPerConn is the user-space memory of one connection: the server's
+// (~1 KiB) and the generator's (~1.5 KiB).
+const c1mUserPerConn = 2_600
+
+// c1mPerProcess is the resident memory of one node or worker without
+// connections, with a margin.
+const c1mPerProcess = 40 << 20
+
+// C1MResult is what the C1M scenario measured, stage by stage.
+type C1MResult struct {
+	Nodes   int `json:"nodes"`
+	Workers int `json:"workers"`
+	PerProc int `json:"per_proc"`
+
+	Sysctls     []SysctlChange `json:"sysctls"`
+	BudgetBytes int64          `json:"budget_bytes"`    // the estimate checked before the run
+	AvailBytes  int64          `json:"available_bytes"` // MemAvailable before the run
+	MinAvail    int64          `json:"min_available_bytes"`
+
+	Timeline []C1MSample `json:"timeline"` // every second of the run
+
+	// (a) ramp
+	RampSeconds float64      `json:"ramp_seconds"`
+	ConnectRate float64      `json:"connect_rate"`
+	Handshake   hist.Summary `json:"handshake_ns"`
+	Open        int64        `json:"open"`
+	Failed      int64        `json:"failed"`
+
+	// (b) idle
+	ServerRSS0      int64   `json:"server_rss0"` // nodes together, before any connection
+	ServerRSS       int64   `json:"server_rss"`  // nodes together, N open
+	ServerPerConn   float64 `json:"server_per_conn"`
+	SlabPerConn     float64 `json:"slab_per_conn"`
+	GeneratorRSS    int64   `json:"generator_rss"`
+	GeneratorPerCon float64 `json:"generator_per_conn"`
+	RedisRSS        int64   `json:"redis_rss"`
+	NodeRSS         []int64 `json:"node_rss"`
+
+	// (c) one broadcast to all
+	Broadcast     PhaseStats   `json:"broadcast"`
+	BroadcastLast float64      `json:"broadcast_last_seconds"` // publish to last delivery
+	BroadcastLat  hist.Summary `json:"broadcast_latency_ns"`
+	BroadcastCDF  [][2]float64 `json:"broadcast_cdf"` // [latency ns, fraction delivered]
+
+	// (d) rooms
+	Rooms          int          `json:"rooms"`
+	RoomSize       int          `json:"room_size"`
+	RoomOffered    float64      `json:"room_offered"` // publishes/s
+	RoomStats      PhaseStats   `json:"room_stats"`
+	RoomDeliveries float64      `json:"room_deliveries_per_sec"`
+	RoomLat        hist.Summary `json:"room_latency_ns"`
+
+	// (f) SIGTERM
+	CloseCodes  map[int]int64 `json:"close_codes"`
+	ExitSeconds float64       `json:"exit_seconds"` // SIGTERM to the last node's exit
+	Exited      int           `json:"exited"`       // nodes that exited by themselves
+
+	Seconds float64 `json:"seconds"` // the whole run
+}
+
+// C1MSample is one point of the run's timeline.
+type C1MSample struct {
+	T         float64 `json:"t"`     // seconds since the run started
+	Conns     int64   `json:"conns"` // open connections, from the workers
+	ServerRSS int64   `json:"server_rss"`
+	Avail     int64   `json:"available"`
+}
+
+// SysctlChange is one kernel setting the run wanted.
+type SysctlChange struct {
+	Name string `json:"name"`
+	Was  string `json:"was"`
+	Want string `json:"want"`
+	Now  string `json:"now"`
+	Err  string `json:"error,omitempty"`
+}
+
+// c1mSysctls are the settings a million loopback connections need: the
+// value wanted, and whether a larger current value is already enough.
+var c1mSysctls = []struct {
+	name, want string
+	atLeast    bool
+}{
+	{"net.ipv4.ip_local_port_range", "1024 65535", false},
+	{"net.core.somaxconn", "65535", true},
+	{"net.ipv4.tcp_max_syn_backlog", "65535", true},
+	{"net.core.netdev_max_backlog", "65536", true},
+	{"fs.file-max", "2200000", true},
+	{"net.netfilter.nf_conntrack_max", "2200000", true},
+}
+
+// applySysctls sets every c1mSysctls entry it can; restore puts back the
+// ones it changed.
+func applySysctls() (changes []SysctlChange, restore func()) {
+	var undo []SysctlChange
+	for _, s := range c1mSysctls {
+		path := "/proc/sys/" + strings.ReplaceAll(s.name, ".", "/")
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue // e.g. no conntrack module: nothing to raise
+			}
+			changes = append(changes, SysctlChange{Name: s.name, Want: s.want, Err: err.Error()})
+			continue
+		}
+		was := strings.Join(strings.Fields(string(raw)), " ")
+		ch := SysctlChange{Name: s.name, Was: was, Want: s.want, Now: was}
+		if s.atLeast {
+			if cur, err := strconv.ParseInt(was, 10, 64); err == nil {
+				if want, _ := strconv.ParseInt(s.want, 10, 64); cur >= want {
+					changes = append(changes, ch)
+					continue
+				}
+			}
+		}
+		if was != s.want {
+			if err := os.WriteFile(path, []byte(s.want), 0o644); err != nil {
+				ch.Err = err.Error()
+			} else {
+				ch.Now = s.want
+				undo = append(undo, ch)
+			}
+		}
+		changes = append(changes, ch)
+	}
+	return changes, func() {
+		for _, ch := range undo {
+			_ = os.WriteFile("/proc/sys/"+strings.ReplaceAll(ch.Name, ".", "/"), []byte(ch.Was), 0o644)
+		}
+	}
+}
+
+// c1mPlan is how the run splits N connections.
+type c1mPlan struct {
+	perProc, nodes, srcs int
+	budget, avail, floor int64
+}
+
+// planC1M settles the processes and checks memory; the error says what to
+// change.
+func planC1M(n, perProc int) (c1mPlan, error) {
+	var p c1mPlan
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+		return p, err
+	}
+	// Every process keeps ~1,000 descriptors for itself (Redis, listeners,
+	// epoll, logs); with the limit at 20,000 that is 19,000 connections.
+	p.perProc = int(min(int64(rl.Max)-1000, C1MPerProc))
+	if perProc > 0 {
+		p.perProc = min(p.perProc, perProc)
+	}
+	if p.perProc < 1 {
+		return p, fmt.Errorf("scenario: c1m: the open-file limit (%d) leaves no room for connections", rl.Max)
+	}
+	p.nodes = (n + p.perProc - 1) / p.perProc
+	lo, hi, err := procfs.PortRange()
+	if err != nil {
+		lo, hi = 32768, 60999
+	}
+	p.srcs = max(1, (share(n, p.nodes, 0)+(hi-lo)/2)/((hi-lo)*2/3))
+	procs := int64(2*p.nodes + 1)
+	p.budget = int64(n)*(c1mKernelPerConn+c1mUserPerConn) + procs*c1mPerProcess
+	if p.avail, err = procfs.MemAvailable(); err != nil {
+		return p, err
+	}
+	p.floor = max(1<<30, p.avail/20)
+	if p.budget+p.floor > p.avail {
+		return p, fmt.Errorf("scenario: c1m: %d connections over %d nodes need about %d MiB (%.1f KiB per connection in the kernel and the processes, %d MiB per process) "+
+			"plus a %d MiB floor, but only %d MiB are available: lower -n", n, p.nodes, p.budget>>20,
+			float64(c1mKernelPerConn+c1mUserPerConn)/1024, c1mPerProcess>>20, p.floor>>20, p.avail>>20)
+	}
+	return p, nil
+}
+
+func runC1M(ctx context.Context, opt Options, target Target) (*Result, error) {
+	start := time.Now()
+	spec := opt.Spec
+	applyDefaults(&spec)
+	res := &Result{Scenario: C1M, Server: target.Name, URL: target.URL}
+	if target.Name != "ripple" {
+		res.Skipped, res.OK = "the c1m run spreads over ripple cluster nodes", true
+		return res, nil
+	}
+	redisBin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return nil, errors.New("scenario: c1m: redis-server not found; install it: apt-get install -y redis-server")
+	}
+	plan, err := planC1M(spec.Conns, spec.PerProc)
+	if err != nil {
+		return nil, err
+	}
+	cr := &C1MResult{PerProc: plan.perProc, Nodes: plan.nodes, Workers: plan.nodes, BudgetBytes: plan.budget, AvailBytes: plan.avail, MinAvail: plan.avail}
+	res.C1M = cr
+	var restore func()
+	cr.Sysctls, restore = applySysctls()
+	defer restore()
+	bar := opt.Bar
+	say := func(format string, a ...any) {
+		if bar != nil {
+			bar.Println(fmt.Sprintf("  c1m: "+format, a...))
+		}
+	}
+	for _, s := range cr.Sysctls {
+		if s.Err != "" {
+			say("sysctl %s: wanted %s, stays %s: %s", s.Name, s.Want, s.Was, s.Err)
+		}
+	}
+	say("%d connections: %d nodes and %d generator workers of at most %d, %d source address(es) each; memory estimate %d MiB of %d MiB available",
+		spec.Conns, plan.nodes, plan.nodes, plan.perProc, plan.srcs, plan.budget>>20, plan.avail>>20)
+
+	if target.PID == 0 {
+		addr, _, err := resolve(target.URL)
+		if err != nil {
+			return nil, err
+		}
+		if target.PID, err = procfs.ListenerPID(int(addr.Port())); err != nil {
+			return nil, fmt.Errorf("scenario: c1m: the ripple process behind %s: %w", target.URL, err)
+		}
+	}
+	like, err := inspectServer(target.PID)
+	if err != nil {
+		return nil, err
+	}
+	// Redis serves every node: on the nodes' CPU it would get one share in
+	// plan.nodes+1 and time their heartbeats out. It runs on any CPU, at the
+	// highest priority (nice -20 weighs as much as 87 processes at nice 0):
+	// one command that waits for the CPU waits for every node.
+	cl, err := startLocalCluster(ctx, redisBin, like, plan.nodes, "")
+	if err != nil {
+		return nil, err
+	}
+	defer cl.stop()
+	if err := unix.Setpriority(unix.PRIO_PROCESS, cl.procs[0].cmd.Process.Pid, -20); err != nil {
+		say("redis-server keeps the default priority: %v", err)
+	}
+	say("redis-server and %d nodes up in %.1fs", plan.nodes, time.Since(start).Seconds())
+
+	// The watchdog samples the timeline and stops the run when memory runs low.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var tlMu sync.Mutex
+	var open func() int64 // set once the session exists
+	rssOf := func(pids []int) int64 {
+		var sum int64
+		for _, pid := range pids {
+			v, _ := procfs.RSS(pid)
+			sum += v
+		}
+		return sum
+	}
+	cr.ServerRSS0 = rssOf(cl.pids)
+	stopWatch := make(chan struct{})
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopWatch:
+				return
+			case <-t.C:
+			}
+			avail, _ := procfs.MemAvailable()
+			smp := C1MSample{T: time.Since(start).Seconds(), ServerRSS: rssOf(cl.pids), Avail: avail}
+			tlMu.Lock()
+			if open != nil {
+				smp.Conns = open()
+			}
+			cr.Timeline = append(cr.Timeline, smp)
+			cr.MinAvail = min(cr.MinAvail, avail)
+			tlMu.Unlock()
+			if avail > 0 && avail < plan.floor {
+				cancel(fmt.Errorf("scenario: c1m: free memory fell to %d MiB, under the %d MiB floor: stopped early", avail>>20, plan.floor>>20))
+				return
+			}
+		}
+	}()
+	defer func() {
+		select {
+		case <-stopWatch:
+		default:
+			close(stopWatch)
+		}
+		<-watchDone
+	}()
+	fail := func(err error) (*Result, error) {
+		if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) {
+			err = c
+		}
+		say("stopped: %v", err)
+		return nil, fmt.Errorf("%w%s", err, cl.tails())
+	}
+
+	spec.Scenario = C1M
+	spec.Workers = plan.nodes
+	spec.Loops = 1
+	// Handshakes in flight over all workers: enough to keep every node
+	// busy, few enough that none waits out the handshake timeout behind
+	// the others on a small machine.
+	spec.MaxInflight = max(8, min(spec.MaxInflight, c1mInflight/plan.nodes))
+	spec.Addrs = cl.addrs
+	spec.Addr, spec.Host = cl.addrs[0], cl.addrs[0]
+	spec.Epoch = time.Now().UnixNano()
+	if spec.RoomSize <= 0 {
+		spec.RoomSize = max(1, spec.Conns/1000)
+	}
+	res.Spec = spec
+	res.Spec.Addrs = nil
+	res.Procs = plan.nodes
+	procs := plan.nodes
+	if opt.Procs == 0 {
+		procs = 0 // the workers run in this process (tests)
+	}
+	s, err := startSession(ctx, opt, spec, procs, plan.srcs, target.Name)
+	if err != nil {
+		return fail(err)
+	}
+	defer s.close()
+	tlMu.Lock()
+	open = s.open.Load
+	tlMu.Unlock()
+
+	// (a) ramp
+	slab0, _ := procfs.Slab()
+	t0 := time.Now()
+	if _, err := s.step(ctx, Command{Op: "connect", Target: spec.Conns}, spec.Conns); err != nil {
+		return fail(err)
+	}
+	cr.RampSeconds = time.Since(t0).Seconds()
+	total, err := s.stats(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	cr.Open, cr.Failed = total.Progress.Open, total.Failed
+	cr.ConnectRate = float64(total.Opened) / cr.RampSeconds
+	var hs hist.Histogram
+	hs.MergeSnapshot(total.Handshake)
+	cr.Handshake = hs.Summarize()
+	res.Conns, res.Opened, res.Failed, res.Reasons = cr.Open, total.Opened, total.Failed, total.Reasons
+	res.ConnectSeconds, res.ConnectRate, res.Handshake = cr.RampSeconds, cr.ConnectRate, cr.Handshake
+	say("(a) ramp: %d open, %d failed in %.1fs: %.0f connections/s, handshake p50 %s p99 %s",
+		cr.Open, cr.Failed, cr.RampSeconds, cr.ConnectRate, durText(cr.Handshake.P50), durText(cr.Handshake.P99))
+	if cr.Open < int64(spec.Conns) || cr.Failed > 0 {
+		res.fail("opened %d of %d connections, %d dials failed %v", cr.Open, spec.Conns, cr.Failed, total.Reasons)
+	}
+
+	// (b) idle
+	var wg sync.WaitGroup
+	cr.NodeRSS = make([]int64, len(cl.pids))
+	for i, pid := range cl.pids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if smp, err := sampleRSS(ctx, pid, opt.Settle, 0); err == nil {
+				cr.NodeRSS[i] = smp.RSS
+			}
+		}()
+	}
+	wg.Wait()
+	for _, v := range cr.NodeRSS {
+		cr.ServerRSS += v
+	}
+	if cr.Open > 0 {
+		cr.ServerPerConn = float64(cr.ServerRSS-cr.ServerRSS0) / float64(cr.Open)
+		if slab, err := procfs.Slab(); err == nil && slab0 > 0 {
+			cr.SlabPerConn = float64(slab-slab0) / float64(cr.Open)
+		}
+		cr.GeneratorRSS = rssOf(s.pids())
+		cr.GeneratorPerCon = float64(cr.GeneratorRSS) / float64(cr.Open)
+	}
+	cr.RedisRSS = rssOf([]int{cl.procs[0].cmd.Process.Pid})
+	res.RSSPerConn, res.SlabPerConn = cr.ServerPerConn, cr.SlabPerConn
+	res.Samples = []RSSSample{{Conns: 0, RSS: cr.ServerRSS0}, {Conns: cr.Open, RSS: cr.ServerRSS}}
+	say("(b) idle: nodes %.0f MiB (%.0f MiB at zero), %.0f B per connection; kernel slab %.2f KiB per connection; generators %.0f MiB (%.0f B per connection); redis %.0f MiB",
+		mib(cr.ServerRSS), mib(cr.ServerRSS0), cr.ServerPerConn, cr.SlabPerConn/1024, mib(cr.GeneratorRSS), cr.GeneratorPerCon, mib(cr.RedisRSS))
+
+	// (c) one broadcast to all
+	if _, err := s.phase(ctx, Phase{Name: PhaseArm}); err != nil {
+		return fail(err)
+	}
+	sentAt := time.Now().UnixNano() - spec.Epoch
+	msg := benchmsg.Append(nil, "all", benchmsg.Msg{T: sentAt, S: 0, P: -1, R: -1}, 0)
+	if err := apiPost(ctx, cl.addrs[0], "/api/broadcast", map[string]string{"message": string(msg)}); err != nil {
+		return fail(err)
+	}
+	ps, err := s.phase(ctx, Phase{Name: PhaseBroadcast, ID: 0, Wait: Duration(2 * time.Minute)})
+	if err != nil {
+		return fail(err)
+	}
+	cr.Broadcast = *ps
+	cr.BroadcastLast = float64(ps.Last-sentAt) / 1e9
+	var bh hist.Histogram
+	bh.MergeSnapshot(ps.Latency)
+	cr.BroadcastLat = bh.Summarize()
+	for _, q := range []float64{0, 1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99, 99.9, 100} {
+		cr.BroadcastCDF = append(cr.BroadcastCDF, [2]float64{float64(bh.Percentile(q)), q / 100})
+	}
+	res.Latency = cr.BroadcastLat
+	say("(c) broadcast to all: %d of %d delivered, %d missing, %d duplicate; last delivery %.2fs after the publish; latency p50 %s p99 %s",
+		ps.Delivered, ps.Expected, ps.Missing, ps.Dup, cr.BroadcastLast, durText(cr.BroadcastLat.P50), durText(cr.BroadcastLat.P99))
+	if ps.Missing > 0 || ps.Dup > 0 || ps.Invalid > 0 || !ps.Complete {
+		res.fail("broadcast to all: %d missing, %d duplicate, %d invalid of %d", ps.Missing, ps.Dup, ps.Invalid, ps.Expected)
+	}
+
+	// (d) rooms
+	cr.Rooms, cr.RoomSize = c1mRooms(&spec), spec.RoomSize
+	cr.RoomOffered = spec.MsgRate
+	if cr.RoomOffered <= 0 {
+		cr.RoomOffered = max(1, float64(c1mRoomDeliveries/spec.RoomSize))
+	}
+	if _, err := s.phase(ctx, Phase{Name: PhaseArm}); err != nil {
+		return fail(err)
+	}
+	pub, err := s.phase(ctx, Phase{Name: PhaseRooms, Rate: cr.RoomOffered, Duration: spec.Duration})
+	if err != nil {
+		return fail(err)
+	}
+	rs, err := s.phase(ctx, Phase{Name: PhaseRoomsSettle, Sent: pub.Sent, Wait: max(spec.Drain, Duration(time.Minute))})
+	if err != nil {
+		return fail(err)
+	}
+	cr.RoomStats = *rs
+	var sent int64
+	for _, v := range pub.Sent {
+		sent += v
+	}
+	if rs.Last > rs.First {
+		cr.RoomDeliveries = float64(rs.Delivered) / (float64(rs.Last-rs.First) / 1e9)
+	}
+	var rh hist.Histogram
+	rh.MergeSnapshot(rs.Latency)
+	cr.RoomLat = rh.Summarize()
+	res.Sent, res.Delivered, res.Expected, res.Missing, res.Dup, res.Foreign = sent, rs.Delivered, rs.Expected, rs.Missing, rs.Dup, rs.Foreign
+	res.Throughput, res.ThroughputUnit = cr.RoomDeliveries, "deliveries/s"
+	say("(d) %d rooms of %d: %d published (%.0f/s offered), %d of %d delivered, %.0f deliveries/s, latency p50 %s p99 %s; %d missing, %d duplicate, %d out of order, %d foreign",
+		cr.Rooms, cr.RoomSize, sent, cr.RoomOffered, rs.Delivered, rs.Expected, cr.RoomDeliveries, durText(cr.RoomLat.P50), durText(cr.RoomLat.P99),
+		rs.Missing, rs.Dup, rs.Reorder, rs.Foreign)
+	if rs.Missing > 0 || rs.Dup > 0 || rs.Reorder > 0 || rs.Foreign > 0 || rs.Invalid > 0 {
+		res.fail("rooms: %d missing, %d duplicate, %d out of order, %d foreign, %d invalid", rs.Missing, rs.Dup, rs.Reorder, rs.Foreign, rs.Invalid)
+	}
+
+	// (f) SIGTERM to every node
+	tTerm := time.Now()
+	for _, p := range cl.procs[1:] {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	}
+	cs, err := s.phase(ctx, Phase{Name: PhaseClosed, Wait: Duration(time.Minute)})
+	if err != nil {
+		return fail(err)
+	}
+	cr.CloseCodes = cs.Codes
+	exitBy := time.After(time.Minute)
+	for _, p := range cl.procs[1:] {
+		select {
+		case <-p.done:
+			cr.Exited++
+		case <-exitBy:
+		case <-ctx.Done():
+		}
+	}
+	cr.ExitSeconds = time.Since(tTerm).Seconds()
+	var codes []string
+	for code, n := range cr.CloseCodes {
+		codes = append(codes, fmt.Sprintf("%d×%d", n, code))
+	}
+	say("(f) SIGTERM: close codes %s; %d of %d nodes exited by themselves, the last %.1fs after the signal",
+		strings.Join(codes, " "), cr.Exited, plan.nodes, cr.ExitSeconds)
+	if other := cs.Conns - cr.CloseCodes[1001]; len(cr.CloseCodes) != 1 || cr.CloseCodes[1001] == 0 {
+		res.fail("SIGTERM: not every connection got 1001: %v (%d other)", cr.CloseCodes, other)
+	}
+	if cr.Exited < plan.nodes {
+		res.fail("SIGTERM: %d of %d nodes did not exit within a minute", plan.nodes-cr.Exited, plan.nodes)
+	}
+	cr.Seconds = time.Since(start).Seconds()
+	res.RunSeconds = cr.Seconds
+	res.OK = len(res.Failures) == 0
+	return res, nil
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+// phase runs a C1M phase on every worker and merges their figures.
+func (s *session) phase(ctx context.Context, ph Phase) (*PhaseStats, error) {
+	for _, w := range s.workers {
+		if err := w.Send(Command{Op: "phase", Phase: &ph}); err != nil {
+			return nil, fmt.Errorf("scenario: worker %d: %w", w.ID, err)
+		}
+	}
+	evs, err := s.wait(ctx, "phase", 0, time.Duration(ph.Wait)+time.Duration(ph.Duration)+time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	total := &PhaseStats{First: -1, Complete: true}
+	for _, ev := range evs {
+		if ev.Stats != nil && ev.Stats.Phase != nil {
+			total.Merge(ev.Stats.Phase)
+			total.Complete = total.Complete && ev.Stats.Phase.Complete
+		}
+	}
+	return total, nil
+}
+
+// pids returns the worker processes' ids (none in-process).
+func (s *session) pids() []int {
+	var out []int
+	for _, w := range s.workers {
+		if pid := w.PID(); pid > 0 {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// apiPost posts body as JSON to the node's HTTP API.
+func apiPost(ctx context.Context, addr, path string, body any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+path, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if key := os.Getenv("RIPPLE_BENCH_API_KEY"); key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("scenario: POST %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("scenario: POST %s: HTTP %d: %s", path, resp.StatusCode, bytes.TrimSpace(out))
+	}
+	return nil
+}

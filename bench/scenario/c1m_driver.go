@@ -1,0 +1,375 @@
+//go:build linux
+
+package scenario
+
+import (
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/ripple-rt/ripple/bench/benchmsg"
+	"github.com/ripple-rt/ripple/bench/hist"
+	"github.com/ripple-rt/ripple/bench/loadgen"
+	"github.com/ripple-rt/ripple/bench/wsproto"
+)
+
+// C1M phases, sent to the workers one after another on the same
+// connections (Command{Op: "phase"}).
+const (
+	// PhaseArm resets the figures: the phases after it count from here.
+	PhaseArm = "arm"
+	// PhaseBroadcast waits until every open connection received broadcast
+	// Phase.ID (kind "all"), published by the parent through the HTTP API.
+	PhaseBroadcast = "broadcast"
+	// PhaseRooms has seat 0 of every room publish Phase.Rate messages per
+	// second over all rooms for Phase.Duration; the result carries the
+	// messages sent per room.
+	PhaseRooms = "rooms"
+	// PhaseRoomsSettle waits until every member got Phase.Sent[room]
+	// messages of its room, then reports what is missing.
+	PhaseRoomsSettle = "rooms-settle"
+	// PhaseClosed waits until the server closed every connection and
+	// counts the close codes.
+	PhaseClosed = "closed"
+)
+
+// Phase is one C1M phase for the workers.
+type Phase struct {
+	Name     string   `json:"name"`
+	ID       int64    `json:"id,omitempty"`       // broadcast: the message's sequence number
+	Rate     float64  `json:"rate,omitempty"`     // rooms: publishes per second, all rooms together
+	Duration Duration `json:"duration,omitempty"` // rooms: how long to publish
+	Sent     []int64  `json:"sent,omitempty"`     // rooms-settle: messages published per room
+	Wait     Duration `json:"wait,omitempty"`     // longest wait for the phase to complete
+}
+
+// PhaseStats is one worker's figures of a phase.
+type PhaseStats struct {
+	Conns     int64         `json:"conns"`     // connections open at the start of the phase
+	Delivered int64         `json:"delivered"` // messages of the phase received
+	Expected  int64         `json:"expected"`
+	Missing   int64         `json:"missing"`
+	Dup       int64         `json:"dup"`
+	Reorder   int64         `json:"reorder"`
+	Foreign   int64         `json:"foreign"`
+	Invalid   int64         `json:"invalid"`
+	First     int64         `json:"first"` // ns since the run epoch: first receipt (-1: none)
+	Last      int64         `json:"last"`  // ns since the run epoch: last receipt
+	Latency   hist.Snapshot `json:"latency"`
+	Sent      []int64       `json:"sent,omitempty"`  // rooms: per room
+	Codes     map[int]int64 `json:"codes,omitempty"` // closed: close code → connections (0: no close frame)
+	Complete  bool          `json:"complete"`        // every connection got what it should before Wait
+}
+
+// Merge adds o into s.
+func (s *PhaseStats) Merge(o *PhaseStats) {
+	s.Conns += o.Conns
+	s.Delivered += o.Delivered
+	s.Expected += o.Expected
+	s.Missing += o.Missing
+	s.Dup += o.Dup
+	s.Reorder += o.Reorder
+	s.Foreign += o.Foreign
+	s.Invalid += o.Invalid
+	if o.First >= 0 && (s.First < 0 || o.First < s.First) {
+		s.First = o.First
+	}
+	s.Last = max(s.Last, o.Last)
+	var h hist.Histogram
+	h.MergeSnapshot(s.Latency)
+	h.MergeSnapshot(o.Latency)
+	s.Latency = h.Snapshot()
+	for i, v := range o.Sent {
+		for len(s.Sent) <= i {
+			s.Sent = append(s.Sent, 0)
+		}
+		s.Sent[i] += v
+	}
+	for k, v := range o.Codes {
+		if s.Codes == nil {
+			s.Codes = map[int]int64{}
+		}
+		s.Codes[k] += v
+	}
+}
+
+// phaser is a driver that runs C1M phases.
+type phaser interface {
+	phase(ph Phase, done func(*PhaseStats))
+}
+
+// c1mSeat is one connection of the C1M run: a member of room gid % Rooms.
+type c1mSeat struct {
+	conn  *loadgen.Conn
+	last  int32 // last room sequence number received, -1: none
+	got   int32 // room messages received
+	bcast int32 // broadcasts received
+	code  int32 // close code once closed (-1: open)
+}
+
+// c1mDriver holds one loop's share of the C1M connections, all on
+// /ws/room/c<gid % rooms>: rooms of Spec.RoomSize members spread over every
+// node, seat 0 (gid < rooms) publishing.
+type c1mDriver struct {
+	base
+
+	// Immutable after construction.
+	gid0  int // global id of tag 0
+	rooms int
+
+	// Owned by the event loop; no locks.
+	seats   []c1mSeat
+	cur     Phase
+	ps      PhaseStats
+	lat     hist.Histogram
+	done    func(*PhaseStats)
+	deadln  int64 // loop clock: give up waiting
+	started int64 // loop clock: publishing began
+	seq     []int64
+	pubs    int64
+	buf     []byte
+}
+
+func newC1MDriver(spec *Spec, idx int) *c1mDriver {
+	mine := share(spec.Conns, spec.Workers, spec.Worker)
+	d := &c1mDriver{base: newBase(spec, idx), rooms: c1mRooms(spec)}
+	d.gid0 = shareOffset(spec.Conns, spec.Workers, spec.Worker) + shareOffset(mine, spec.Loops, idx)
+	d.seats = make([]c1mSeat, share(mine, spec.Loops, idx))
+	for i := range d.seats {
+		d.seats[i] = c1mSeat{last: -1, code: -1}
+	}
+	return d
+}
+
+// c1mRooms is the number of rooms: Conns/RoomSize, at least 1.
+func c1mRooms(spec *Spec) int {
+	if spec.RoomSize <= 0 {
+		return 1
+	}
+	return max(1, spec.Conns/spec.RoomSize)
+}
+
+func (d *c1mDriver) room(tag int) int { return (d.gid0 + tag) % d.rooms }
+
+func (d *c1mDriver) connect(_ int, done func()) {
+	d.dialTo(len(d.seats), func(tag int) string { return "/ws/room/c" + strconv.Itoa(d.room(tag)) }, done)
+}
+
+func (d *c1mDriver) OnOpen(c *loadgen.Conn) {
+	if c.Tag < 0 || c.Tag >= len(d.seats) {
+		c.Abort()
+		return
+	}
+	d.seats[c.Tag].conn = c
+	d.opened(c)
+}
+
+func (d *c1mDriver) OnClose(c *loadgen.Conn, err error) {
+	d.closed(c, err)
+	if c.Tag < 0 || c.Tag >= len(d.seats) || d.seats[c.Tag].conn != c {
+		return
+	}
+	code := int32(0)
+	var ce *loadgen.CloseError
+	if errors.As(err, &ce) {
+		code = int32(ce.Code)
+	}
+	d.seats[c.Tag].code = code
+	if d.cur.Name == PhaseClosed {
+		d.check()
+	}
+}
+
+func (d *c1mDriver) OnMessage(c *loadgen.Conn, _ wsproto.Opcode, p []byte) {
+	if c.Tag < 0 || c.Tag >= len(d.seats) || d.seats[c.Tag].conn != c {
+		return
+	}
+	s := &d.seats[c.Tag]
+	kind, m, ok := benchmsg.Scan(p)
+	if !ok {
+		d.ps.Invalid++
+		return
+	}
+	now := d.wall()
+	switch string(kind) {
+	case "all":
+		if m.S < 0 || int64(s.bcast) != m.S {
+			d.ps.Dup++ // a repeat (or one from the future): not the broadcast awaited
+			return
+		}
+		s.bcast++
+	case "room":
+		switch {
+		case m.R != int64(d.room(c.Tag)):
+			d.ps.Foreign++
+			return
+		case m.S <= int64(s.last):
+			d.ps.Dup++
+			return
+		case m.S > int64(s.last)+1:
+			d.ps.Reorder++
+		}
+		s.last = int32(m.S)
+		s.got++
+	default:
+		d.ps.Invalid++
+		return
+	}
+	d.delivered.Add(1)
+	d.ps.Delivered++
+	if d.ps.First < 0 {
+		d.ps.First = now
+	}
+	d.ps.Last = max(d.ps.Last, now)
+	if m.T >= 0 {
+		d.lat.Record(now - m.T)
+	}
+	if d.done != nil && d.cur.Name != PhaseRooms {
+		d.check()
+	}
+}
+
+// phase starts ph; done gets the phase's figures once it completed or its
+// wait ran out.
+func (d *c1mDriver) phase(ph Phase, done func(*PhaseStats)) {
+	d.cur, d.done = ph, done
+	d.deadln = d.l.Now() + int64(ph.Wait)
+	d.l.SetTick(time.Millisecond)
+	switch ph.Name {
+	case PhaseArm:
+		d.ps = PhaseStats{First: -1}
+		d.lat.Reset()
+		for i := range d.seats {
+			if c := d.seats[i].conn; c != nil && c.Open() {
+				d.ps.Conns++
+			}
+		}
+		d.finish(true)
+	case PhaseRooms:
+		d.seq = make([]int64, d.rooms)
+		d.pubs = 0
+		d.started = d.l.Now()
+		d.deadln = d.started + int64(ph.Duration)
+	default:
+		d.check()
+	}
+}
+
+func (d *c1mDriver) OnTick(now int64) {
+	if d.done == nil {
+		return
+	}
+	if d.cur.Name == PhaseRooms {
+		d.publish(now)
+		return
+	}
+	if now >= d.deadln {
+		d.finish(false)
+		return
+	}
+	d.check()
+}
+
+// publish sends the messages due by now from this loop's seat-0 members.
+func (d *c1mDriver) publish(now int64) {
+	if now >= d.deadln {
+		d.finish(true)
+		return
+	}
+	// Publishers are the seats with gid < rooms; this loop owns those with
+	// tags 0 … n-1.
+	n := max(0, min(len(d.seats), d.rooms-d.gid0))
+	if n == 0 {
+		return
+	}
+	rate := d.cur.Rate * float64(n) / float64(d.rooms)
+	for k := due(rate, now-d.started, d.pubs); k > 0; k-- {
+		tag := int(d.pubs % int64(n))
+		d.pubs++
+		c := d.seats[tag].conn
+		if c == nil || !c.Open() {
+			continue
+		}
+		r := d.room(tag)
+		d.buf = benchmsg.Append(d.buf[:0], "room", benchmsg.Msg{T: d.wall(), S: d.seq[r], P: int64(r), R: int64(r)}, 0)
+		c.WriteText(d.buf)
+		d.seq[r]++
+		d.sent.Add(1)
+	}
+}
+
+// check finishes the phase once every connection has what it should.
+func (d *c1mDriver) check() {
+	switch d.cur.Name {
+	case PhaseBroadcast:
+		for i := range d.seats {
+			s := &d.seats[i]
+			if s.conn != nil && s.conn.Open() && int64(s.bcast) <= d.cur.ID {
+				return
+			}
+		}
+	case PhaseRoomsSettle:
+		for i := range d.seats {
+			s := &d.seats[i]
+			if s.conn != nil && s.conn.Open() && int64(s.got) < d.expect(i) {
+				return
+			}
+		}
+	case PhaseClosed:
+		for i := range d.seats {
+			if d.seats[i].conn != nil && d.seats[i].code < 0 {
+				return
+			}
+		}
+	}
+	d.finish(true)
+}
+
+func (d *c1mDriver) expect(tag int) int64 {
+	if r := d.room(tag); r < len(d.cur.Sent) {
+		return d.cur.Sent[r]
+	}
+	return 0
+}
+
+func (d *c1mDriver) finish(complete bool) {
+	f := d.done
+	if f == nil {
+		return
+	}
+	d.done = nil
+	d.l.SetTick(time.Second)
+	ps := d.ps
+	ps.Complete = complete
+	ps.Latency = d.lat.Snapshot()
+	switch d.cur.Name {
+	case PhaseRooms:
+		ps.Sent = d.seq
+		ps.Complete = true
+	case PhaseBroadcast:
+		for i := range d.seats {
+			if s := &d.seats[i]; s.conn != nil && s.conn.Open() {
+				ps.Expected++
+				if int64(s.bcast) <= d.cur.ID {
+					ps.Missing++
+				}
+			}
+		}
+	case PhaseRoomsSettle:
+		for i := range d.seats {
+			if s := &d.seats[i]; s.conn != nil && s.conn.Open() {
+				want := d.expect(i)
+				ps.Expected += want
+				ps.Missing += max(0, want-int64(s.got))
+			}
+		}
+	case PhaseClosed:
+		ps.Codes = map[int]int64{}
+		for i := range d.seats {
+			if s := &d.seats[i]; s.conn != nil {
+				ps.Codes[int(s.code)]++
+			}
+		}
+	}
+	f(&ps)
+}
