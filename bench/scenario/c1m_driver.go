@@ -125,6 +125,7 @@ type c1mDriver struct {
 	done    func(*PhaseStats)
 	deadln  int64 // loop clock: give up waiting
 	started int64 // loop clock: publishing began
+	pending int   // phase: connections still waited for
 	seq     []int64
 	pubs    int64
 	buf     []byte
@@ -174,9 +175,13 @@ func (d *c1mDriver) OnClose(c *loadgen.Conn, err error) {
 	if errors.As(err, &ce) {
 		code = int32(ce.Code)
 	}
-	d.seats[c.Tag].code = code
-	if d.cur.Name == PhaseClosed {
-		d.check()
+	s := &d.seats[c.Tag]
+	if d.done != nil && d.cur.Name != PhaseRooms && d.wants(c.Tag) {
+		d.pending-- // closed: nothing more to wait for on it
+	}
+	s.code = code
+	if d.done != nil && d.pending <= 0 && d.cur.Name != PhaseRooms {
+		d.finish(true)
 	}
 }
 
@@ -198,6 +203,9 @@ func (d *c1mDriver) OnMessage(c *loadgen.Conn, _ wsproto.Opcode, p []byte) {
 			return
 		}
 		s.bcast++
+		if d.done != nil && d.cur.Name == PhaseBroadcast && int64(s.bcast) == d.cur.ID+1 {
+			d.pending--
+		}
 	case "room":
 		switch {
 		case m.R != int64(d.room(c.Tag)):
@@ -211,6 +219,9 @@ func (d *c1mDriver) OnMessage(c *loadgen.Conn, _ wsproto.Opcode, p []byte) {
 		}
 		s.last = int32(m.S)
 		s.got++
+		if d.done != nil && d.cur.Name == PhaseRoomsSettle && int64(s.got) == d.expect(c.Tag) {
+			d.pending--
+		}
 	default:
 		d.ps.Invalid++
 		return
@@ -224,8 +235,8 @@ func (d *c1mDriver) OnMessage(c *loadgen.Conn, _ wsproto.Opcode, p []byte) {
 	if m.T >= 0 {
 		d.lat.Record(now - m.T)
 	}
-	if d.done != nil && d.cur.Name != PhaseRooms {
-		d.check()
+	if d.done != nil && d.pending <= 0 && d.cur.Name != PhaseRooms {
+		d.finish(true)
 	}
 }
 
@@ -265,9 +276,7 @@ func (d *c1mDriver) OnTick(now int64) {
 	}
 	if now >= d.deadln {
 		d.finish(false)
-		return
 	}
-	d.check()
 }
 
 // publish sends the messages due by now from this loop's seat-0 members.
@@ -298,31 +307,43 @@ func (d *c1mDriver) publish(now int64) {
 	}
 }
 
-// check finishes the phase once every connection has what it should.
+// check counts the connections the phase still waits for and finishes it
+// when there are none; the messages and closes count them down from there.
 func (d *c1mDriver) check() {
-	switch d.cur.Name {
-	case PhaseBroadcast:
-		for i := range d.seats {
-			s := &d.seats[i]
-			if s.conn != nil && s.conn.Open() && int64(s.bcast) <= d.cur.ID {
-				return
-			}
-		}
-	case PhaseRoomsSettle:
-		for i := range d.seats {
-			s := &d.seats[i]
-			if s.conn != nil && s.conn.Open() && int64(s.got) < d.expect(i) {
-				return
-			}
-		}
-	case PhaseClosed:
-		for i := range d.seats {
-			if d.seats[i].conn != nil && d.seats[i].code < 0 {
-				return
-			}
+	d.pending = 0
+	for i := range d.seats {
+		if !d.satisfied(i) {
+			d.pending++
 		}
 	}
-	d.finish(true)
+	if d.pending == 0 {
+		d.finish(true)
+	}
+}
+
+// satisfied reports whether seat tag needs nothing more in this phase: a
+// closed seat never does, except for PhaseClosed, which waits for it.
+func (d *c1mDriver) satisfied(tag int) bool {
+	if d.cur.Name == PhaseClosed {
+		return !d.wants(tag)
+	}
+	c := d.seats[tag].conn
+	return c == nil || !c.Open() || !d.wants(tag)
+}
+
+// wants reports whether seat tag still lacks what the phase waits for,
+// open or not.
+func (d *c1mDriver) wants(tag int) bool {
+	s := &d.seats[tag]
+	switch d.cur.Name {
+	case PhaseBroadcast:
+		return int64(s.bcast) <= d.cur.ID
+	case PhaseRoomsSettle:
+		return int64(s.got) < d.expect(tag)
+	case PhaseClosed:
+		return s.conn != nil && s.code < 0
+	}
+	return false
 }
 
 func (d *c1mDriver) expect(tag int) int64 {
