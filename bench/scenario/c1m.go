@@ -549,12 +549,14 @@ func mib(b int64) float64 { return float64(b) / (1 << 20) }
 
 // phase runs a C1M phase on every worker and merges their figures.
 func (s *session) phase(ctx context.Context, ph Phase) (*PhaseStats, error) {
+	s.phases++
+	ph.Seq = s.phases
 	for _, w := range s.workers {
 		if err := w.Send(Command{Op: "phase", Phase: &ph}); err != nil {
 			return nil, fmt.Errorf("scenario: worker %d: %w", w.ID, err)
 		}
 	}
-	evs, err := s.wait(ctx, "phase", 0, time.Duration(ph.Wait)+time.Duration(ph.Duration)+time.Minute)
+	evs, err := s.wait(ctx, phaseStep(ph.Seq), 0, time.Duration(ph.Wait)+time.Duration(ph.Duration)+time.Minute)
 	if err != nil {
 		return nil, err
 	}
@@ -567,6 +569,9 @@ func (s *session) phase(ctx context.Context, ph Phase) (*PhaseStats, error) {
 	}
 	return total, nil
 }
+
+// phaseStep names the step of phase seq in the workers' events.
+func phaseStep(seq int) string { return "phase#" + strconv.Itoa(seq) }
 
 // pids returns the worker processes' ids (none in-process).
 func (s *session) pids() []int {

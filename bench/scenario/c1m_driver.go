@@ -36,6 +36,7 @@ const (
 // Phase is one C1M phase for the workers.
 type Phase struct {
 	Name     string   `json:"name"`
+	Seq      int      `json:"seq"`                // numbers the phases of a run: a late answer is never taken for a later phase's
 	ID       int64    `json:"id,omitempty"`       // broadcast: the message's sequence number
 	Rate     float64  `json:"rate,omitempty"`     // rooms: publishes per second, all rooms together
 	Duration Duration `json:"duration,omitempty"` // rooms: how long to publish

@@ -440,6 +440,7 @@ type session struct {
 	spec    Spec
 	prog    []Progress
 	open    atomic.Int64 // the sum of prog's Open, for other goroutines
+	phases  int          // c1m phases sent so far
 }
 
 type workerEvent struct {

@@ -383,7 +383,7 @@ func (w *worker) phase(ctx context.Context, ph *Phase) error {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	w.emit(Event{Ev: "done", Step: "phase", Stats: &WorkerStats{Phase: total, Progress: *w.progress()}})
+	w.emit(Event{Ev: "done", Step: phaseStep(ph.Seq), Stats: &WorkerStats{Phase: total, Progress: *w.progress()}})
 	return nil
 }
 

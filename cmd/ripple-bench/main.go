@@ -202,6 +202,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if !set["n"] {
 			*n = 1_000_000
 		}
+		// A million connections need every CPU on both sides: the nodes
+		// and the workers float, and a handshake may wait behind the
+		// keepalive of all the others.
+		if !set["server-cpus"] {
+			*serverCPUs = "none"
+		}
+		if !set["client-cpus"] {
+			*clientCPUs = "none"
+		}
+		if !set["handshake-timeout"] {
+			*hsTimeout = 30 * time.Second
+		}
 	default:
 		if _, ok := scenarioDefaults[name]; !ok {
 			fmt.Fprintf(stderr, "ripple-bench: unknown scenario %q\n\n", name)
