@@ -27,7 +27,7 @@ type conn struct {
 
 	// Immutable after the upgrade (read by helpers on any goroutine once the
 	// connection is in the registry).
-	id     string
+	uid    connID // the id's UUID; zero until the upgrade (see ID)
 	route  *Route
 	params route.Params
 	req    *codec.Request
@@ -51,10 +51,11 @@ type conn struct {
 }
 
 // connExtra holds the state most connections never need, so that they do
-// not pay for it. Owned by the event loop, except user (immutable after the
-// upgrade).
+// not pay for it. Owned by the event loop, except user and id (immutable
+// after the upgrade; c.x itself is then set for good when id is used).
 type connExtra struct {
 	user    string   // identity from the Auth hook
+	id      string   // the id, when the broker makes them (registry.custom)
 	tracked []string // channels where the connection is tracked
 	// Workers routes only: events waiting for the pool, and whether one is
 	// running there now.
@@ -69,6 +70,11 @@ func (c *conn) extra() *connExtra {
 	}
 	return c.x
 }
+
+// id is the connection's id, spelled out anew on each call (see connID;
+// on the loop, shard.idOf reuses the last one). Safe from any goroutine
+// once the connection is upgraded.
+func (c *conn) id() string { return c.sh.e.conns.idText(c) }
 
 // user is the identity the Auth hook returned, or "".
 func (c *conn) user() string {

@@ -19,7 +19,7 @@ func (e *Engine) dispatch(c *conn, typ EventType, msg []byte, binary bool) {
 			c.close(codec.ClosePolicyViolation, "too many pending messages", false)
 			return
 		}
-		ev := &Event{Type: typ, ConnectionID: c.id, Binary: binary, Params: c.params,
+		ev := &Event{Type: typ, ConnectionID: c.sh.idOf(c), Binary: binary, Params: c.params,
 			Request: c.req, User: x.user, e: e, c: c}
 		if msg != nil {
 			ev.Message = append(make([]byte, 0, len(msg)), msg...)
@@ -29,7 +29,7 @@ func (e *Engine) dispatch(c *conn, typ EventType, msg []byte, binary bool) {
 		return
 	}
 	ev := &c.sh.ev
-	*ev = Event{Type: typ, ConnectionID: c.id, Message: msg, Binary: binary, Params: c.params,
+	*ev = Event{Type: typ, ConnectionID: c.sh.idOf(c), Message: msg, Binary: binary, Params: c.params,
 		Request: c.req, User: c.user(), e: e, c: c}
 	reply, ok := e.call(c, ev)
 	*ev = Event{}
@@ -68,7 +68,7 @@ func (e *Engine) finish(c *conn, typ EventType, reply Reply, ok bool) {
 	if !ok {
 		c.close(codec.CloseInternalError, "internal error", false)
 	} else if err := e.apply(c, reply); err != nil {
-		e.log.Warn("action failed", "conn", c.id, "route", c.route.Pattern, "err", err)
+		e.log.Warn("action failed", "conn", c.id(), "route", c.route.Pattern, "err", err)
 	}
 	if typ == Disconnect {
 		e.disconnects.Add(-1)
@@ -80,7 +80,7 @@ func (e *Engine) call(c *conn, ev *Event) (reply Reply, ok bool) {
 	defer func() {
 		if r := recover(); r != nil {
 			e.stats.Panics.Add(1)
-			e.log.Error("handler panic", "conn", c.id, "route", c.route.Pattern, "event", ev.Type.String(),
+			e.log.Error("handler panic", "conn", c.id(), "route", c.route.Pattern, "event", ev.Type.String(),
 				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			ok = false
 		}

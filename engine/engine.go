@@ -267,7 +267,7 @@ func (e *Engine) OnTraffic(gc gnet.Conn) (action gnet.Action) {
 	defer func() {
 		if r := recover(); r != nil {
 			e.stats.Panics.Add(1)
-			e.log.Error("panic reading a connection", "conn", c.id, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			e.log.Error("panic reading a connection", "conn", c.id(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			if c.state == stateHandshake {
 				e.handshakes.Add(-1)
 			}
@@ -405,12 +405,15 @@ func (e *Engine) open(c *conn, req *codec.Request) {
 	e.handshakes.Add(-1)
 	e.stats.Upgraded.Add(1)
 	req.Remote = c.gc.RemoteAddr()
-	c.id = e.broker.NewConnID()
+	if e.conns.custom {
+		c.extra().id = e.broker.NewConnID() // c.x is set for good: see connExtra
+	}
+	c.uid = newConnID()
 	c.req = req
 	c.state = stateOpen
 	c.timer = e.clock()
 	e.conns.add(c)
-	e.broker.Connected(c.id)
+	e.broker.Connected(c.sh.idOf(c))
 	e.dispatch(c, Connect, nil, false)
 }
 
@@ -523,7 +526,7 @@ func (e *Engine) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	case prev == stateHandshake:
 		e.handshakes.Add(-1)
 		return gnet.None
-	case c.id == "":
+	case c.uid == connID{}:
 		return gnet.None // refused or handed off
 	}
 	e.conns.remove(c)
@@ -531,14 +534,15 @@ func (e *Engine) OnClose(gc gnet.Conn, _ error) gnet.Action {
 		c.closeCode = codec.CloseAbnormal
 	}
 	e.cfg.Observer.Closed(c.closeCode)
+	id := c.sh.idOf(c)
 	if c.x != nil {
 		for _, ch := range c.x.tracked {
-			_ = e.untrackID(ch, c.id)
+			_ = e.untrackID(ch, id)
 		}
 		c.x.tracked = nil
 	}
 	e.leaveAll(c)
-	e.broker.Disconnected(c.id)
+	e.broker.Disconnected(id)
 	c.dec = codec.Decoder{}
 	e.disconnects.Add(1)
 	c.sh.post(func() { e.dispatch(c, Disconnect, nil, false) })

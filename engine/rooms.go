@@ -77,7 +77,7 @@ func (e *Engine) join(c *conn, channel string) error {
 	}
 	set[c] = struct{}{}
 	c.chans = append(c.chans, channel)
-	e.broker.Joined(c.id, channel) // must not block: shard.mu is held
+	e.broker.Joined(c.id(), channel) // must not block: shard.mu is held
 	return nil
 }
 
@@ -107,7 +107,7 @@ func (e *Engine) leaveLocked(c *conn, channel string) {
 		delete(sh.rooms, channel)
 		e.rooms.set(channel, sh.bit, false)
 	}
-	e.broker.Left(c.id, channel)
+	e.broker.Left(c.id(), channel)
 }
 
 // leaveAll removes c from every channel and marks it gone so that no helper

@@ -48,6 +48,8 @@ type shard struct {
 	waker    *waker     // brings the loop back after a poll round; nil until enrolled
 	coalesce []byte     // reused to write several small frames at once
 	inflated []byte     // decompressed message, valid until the next one
+	lastID   connID     // the connection whose id idOf spelled out last
+	lastText string     // and that id
 
 	// Guarded by mu. Written by any goroutine (Join helpers), read by the
 	// loop for fan-out and by ClientsIn.
@@ -217,6 +219,16 @@ func (sh *shard) keep(from int) {
 		sh.resuming = true
 		sh.wakeNextRound()
 	}
+}
+
+// idOf returns c's id for its events. The id is spelled out when asked for
+// (connID); the last one is kept, so the events of a connection read
+// together share one string. Loop only.
+func (sh *shard) idOf(c *conn) string {
+	if sh.lastText == "" || c.uid != sh.lastID {
+		sh.lastID, sh.lastText = c.uid, c.id()
+	}
+	return sh.lastText
 }
 
 // add registers a new connection with the loop.

@@ -1,0 +1,82 @@
+package engine
+
+import (
+	"encoding/binary"
+	"strings"
+
+	"github.com/google/uuid"
+)
+
+// connID is a connection's id in 16 bytes: a random (version 4) UUID. Its
+// text, the id handlers, helpers and the broker see, is the broker's prefix
+// (ConnIDPrefixer) followed by the UUID in canonical form, spelled out when
+// asked for: an idle connection holds no string for its id.
+type connID [16]byte
+
+// newConnID returns a fresh random id.
+func newConnID() connID { return connID(uuid.New()) }
+
+// key is the id's first 8 bytes, all random: the registry's key.
+func (id connID) key() uint64 { return binary.LittleEndian.Uint64(id[:8]) }
+
+// uuidLen is the length of a UUID in canonical form.
+const uuidLen = 36
+
+const hexDigits = "0123456789abcdef"
+
+// text returns prefix followed by the UUID in canonical form (lowercase,
+// 8-4-4-4-12), as uuid.UUID.String writes it.
+func (id connID) text(prefix string) string {
+	var b strings.Builder
+	b.Grow(len(prefix) + uuidLen)
+	b.WriteString(prefix)
+	var buf [uuidLen]byte
+	j := 0
+	for i, x := range id {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			buf[j] = '-'
+			j++
+		}
+		buf[j], buf[j+1] = hexDigits[x>>4], hexDigits[x&0xf]
+		j += 2
+	}
+	b.Write(buf[:])
+	return b.String()
+}
+
+// parseConnID parses exactly what text writes after the prefix: 36
+// characters, lowercase hex digits with dashes at 8, 13, 18 and 23. Any
+// other spelling of the same UUID names no connection, as before ids were
+// kept in 16 bytes.
+func parseConnID(s string) (id connID, ok bool) {
+	if len(s) != uuidLen {
+		return id, false
+	}
+	j := 0
+	for i := range id {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			if s[j] != '-' {
+				return id, false
+			}
+			j++
+		}
+		hi, ok1 := unhex(s[j])
+		lo, ok2 := unhex(s[j+1])
+		if !ok1 || !ok2 {
+			return id, false
+		}
+		id[i] = hi<<4 | lo
+		j += 2
+	}
+	return id, true
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
