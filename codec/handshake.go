@@ -140,6 +140,9 @@ type UpgradeConfig struct {
 	Check func(*Request) (http.Header, error)
 	// Deflate accepts permessage-deflate when the client offers it.
 	Deflate bool
+	// Request, when set, is filled in and returned instead of a new
+	// Request, for a caller that keeps one inside its own connection.
+	Request *Request
 }
 
 // Upgrade answers the complete request head with the 101 response (or an
@@ -156,7 +159,10 @@ func Upgrade(head []byte, out *bytes.Buffer, cfg UpgradeConfig) (*Request, Accep
 		out.WriteString(err.Error())
 		return nil, Accept{}, err
 	}
-	req := &Request{}
+	req := cfg.Request
+	if req == nil {
+		req = &Request{}
+	}
 	var acc Accept
 	u := ws.Upgrader{
 		OnRequest: func(uri []byte) error {

@@ -49,6 +49,29 @@ func TestUpgrade(t *testing.T) {
 	}
 }
 
+// TestUpgradeIntoRequest: with UpgradeConfig.Request, the caller's
+// Request is the one filled in, checked and returned.
+func TestUpgradeIntoRequest(t *testing.T) {
+	var mine codec.Request
+	var checked *codec.Request
+	req, _, err := codec.Upgrade([]byte(goodHead), &bytes.Buffer{}, codec.UpgradeConfig{
+		Request: &mine,
+		Check: func(r *codec.Request) (http.Header, error) {
+			checked = r
+			return nil, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req != &mine || checked != &mine {
+		t.Fatalf("Upgrade used %p (checked %p), want the caller's %p", req, checked, &mine)
+	}
+	if mine.Path != "/ws/room/a b" || mine.RawQuery != "x=1" || mine.Host != "h" || mine.Header.Get("Cookie") != "sid=42" {
+		t.Fatalf("request %+v", mine)
+	}
+}
+
 func TestUpgradeRejections(t *testing.T) {
 	replace := func(old, new string) string { return strings.Replace(goodHead, old, new, 1) }
 	tests := []struct {

@@ -19,35 +19,38 @@ const (
 	stateHTTP                       // handed to net/http
 )
 
-// conn is one client connection.
+// conn is one client connection. Fields are ordered to pack: a million
+// idle connections pay for every byte here (240 bytes, a size class; see
+// TestConnSize).
 type conn struct {
 	// Immutable after construction.
 	gc gnet.Conn
 	sh *shard
 
 	// Immutable after the upgrade (read by helpers on any goroutine once the
-	// connection is in the registry).
-	uid    connID // the id's UUID; zero until the upgrade (see ID)
+	// connection is in the registry). req is filled in by the handshake, on
+	// the loop; events point to it, so it is kept here rather than on its
+	// own.
+	uid    connID // the id's UUID; zero until the upgrade (see id)
 	route  *Route
 	params route.Params
-	req    *codec.Request
+	req    codec.Request
 
-	// Owned by the event loop; no locks. Fields are ordered to pack: a
-	// million idle connections pay for every byte here.
+	// Owned by the event loop; no locks.
 	dec       codec.Decoder
 	lastRead  int64           // engine clock at the last inbound bytes
 	timer     int64           // open: when the last ping went out; handshake, closing: the deadline
+	x         *connExtra      // what few connections need; nil until then
 	idx       int32           // position in sh.conns
 	out       int32           // 1 + position in sh.dirty while frames wait for a flush; 0 = none
 	mark      uint32          // last fan-out that reached it (see shard.members)
 	closeCode codec.CloseCode // first close code sent or received; 0 = none yet
 	state     connState
-	deflate   bool       // permessage-deflate negotiated
-	x         *connExtra // what few connections need; nil until then
+	deflate   bool // permessage-deflate negotiated
 
 	// Guarded by sh.mu.
-	gone  bool // closed: no more joins
-	chans []string
+	chans *[]string // channels joined; nil until the first join
+	gone  bool      // closed: no more joins
 }
 
 // connExtra holds the state most connections never need, so that they do

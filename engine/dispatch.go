@@ -20,7 +20,7 @@ func (e *Engine) dispatch(c *conn, typ EventType, msg []byte, binary bool) {
 			return
 		}
 		ev := &Event{Type: typ, ConnectionID: c.sh.idOf(c), Binary: binary, Params: c.params,
-			Request: c.req, User: x.user, e: e, c: c}
+			Request: &c.req, User: x.user, e: e, c: c}
 		if msg != nil {
 			ev.Message = append(make([]byte, 0, len(msg)), msg...)
 		}
@@ -30,7 +30,7 @@ func (e *Engine) dispatch(c *conn, typ EventType, msg []byte, binary bool) {
 	}
 	ev := &c.sh.ev
 	*ev = Event{Type: typ, ConnectionID: c.sh.idOf(c), Message: msg, Binary: binary, Params: c.params,
-		Request: c.req, User: c.user(), e: e, c: c}
+		Request: &c.req, User: c.user(), e: e, c: c}
 	reply, ok := e.call(c, ev)
 	*ev = Event{}
 	e.finish(c, typ, reply, ok)

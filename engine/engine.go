@@ -312,9 +312,10 @@ func (e *Engine) readHandshake(c *conn) gnet.Action {
 	}
 
 	var out bytes.Buffer
-	req, acc, err := codec.Upgrade(head, &out, codec.UpgradeConfig{
+	_, acc, err := codec.Upgrade(head, &out, codec.UpgradeConfig{
 		Check:   func(r *codec.Request) (http.Header, error) { return e.check(c, r) },
 		Deflate: !e.cfg.DisableCompression,
+		Request: &c.req,
 	})
 	_, _ = gc.Discard(end)
 	if err != nil {
@@ -326,7 +327,7 @@ func (e *Engine) readHandshake(c *conn) gnet.Action {
 	if _, err := gc.Write(out.Bytes()); err != nil {
 		return gnet.None // closed by gnet
 	}
-	e.open(c, req)
+	e.open(c)
 	if c.state == stateOpen && gc.InboundBuffered() > 0 {
 		return e.readFrames(c)
 	}
@@ -384,6 +385,7 @@ func (e *Engine) check(c *conn, r *codec.Request) (http.Header, error) {
 		}
 	}
 	c.route, c.params = rt, params
+	c.sh.intern(r, rt.Pattern)
 	return nil, nil
 }
 
@@ -401,15 +403,14 @@ func (e *Engine) originAllowed(origin string) bool {
 
 // open finishes the upgrade: the connection gets its id, enters the registry
 // and its handler sees the connect event.
-func (e *Engine) open(c *conn, req *codec.Request) {
+func (e *Engine) open(c *conn) {
 	e.handshakes.Add(-1)
 	e.stats.Upgraded.Add(1)
-	req.Remote = c.gc.RemoteAddr()
+	c.req.Remote = c.gc.RemoteAddr()
 	if e.conns.custom {
 		c.extra().id = e.broker.NewConnID() // c.x is set for good: see connExtra
 	}
 	c.uid = newConnID()
-	c.req = req
 	c.state = stateOpen
 	c.timer = e.clock()
 	e.conns.add(c)

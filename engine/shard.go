@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+
+	"github.com/ripple-rt/ripple/codec"
 )
 
 // maxLoops bounds the number of event loops: the room index keeps one bit per
@@ -50,6 +52,7 @@ type shard struct {
 	inflated []byte     // decompressed message, valid until the next one
 	lastID   connID     // the connection whose id idOf spelled out last
 	lastText string     // and that id
+	host     string     // the last upgrade request's Host (intern)
 
 	// Guarded by mu. Written by any goroutine (Join helpers), read by the
 	// loop for fan-out and by ClientsIn.
@@ -229,6 +232,22 @@ func (sh *shard) idOf(c *conn) string {
 		sh.lastID, sh.lastText = c.uid, c.id()
 	}
 	return sh.lastText
+}
+
+// intern makes an upgrade request that route pattern matched share its
+// strings with earlier ones where they are equal: the path of a route
+// without params is its pattern, and connections mostly name the same Host
+// as the one before. Each connection keeps its request, so this saves two
+// small strings per connection. Loop only.
+func (sh *shard) intern(r *codec.Request, pattern string) {
+	if r.Path == pattern {
+		r.Path = pattern
+	}
+	if r.Host == sh.host {
+		r.Host = sh.host
+	} else {
+		sh.host = r.Host
+	}
 }
 
 // add registers a new connection with the loop.
