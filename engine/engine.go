@@ -311,12 +311,19 @@ func (e *Engine) readHandshake(c *conn) gnet.Action {
 		return gnet.Close // gnet closes its descriptor; net/http has a duplicate
 	}
 
-	var out bytes.Buffer
-	_, acc, err := codec.Upgrade(head, &out, codec.UpgradeConfig{
-		Check:   func(r *codec.Request) (http.Header, error) { return e.check(c, r) },
+	sh := c.sh
+	out := &sh.hsOut
+	out.Reset()
+	sh.upgrading = c
+	_, acc, err := sh.upgrader.Upgrade(head, out, codec.UpgradeConfig{
+		Check:   sh.check,
 		Deflate: !e.cfg.DisableCompression,
 		Request: &c.req,
 	})
+	sh.upgrading = nil
+	if out.Cap() > maxKeptResponse {
+		defer func() { sh.hsOut = bytes.Buffer{} }()
+	}
 	_, _ = gc.Discard(end)
 	if err != nil {
 		e.stats.Rejected.Add(1)
@@ -333,6 +340,10 @@ func (e *Engine) readHandshake(c *conn) gnet.Action {
 	}
 	return gnet.None
 }
+
+// maxKeptResponse bounds the handshake response buffer a loop keeps for the
+// next one.
+const maxKeptResponse = 4 << 10
 
 // rejectStatus is the HTTP status codec.Upgrade answered a refused request with.
 func rejectStatus(err error) int {

@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"net/http"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -20,9 +22,10 @@ const maxLoops = 64
 // memberships and its task queue.
 type shard struct {
 	// Immutable after construction.
-	e   *Engine
-	idx int
-	bit uint64
+	e     *Engine
+	idx   int
+	bit   uint64
+	check func(*codec.Request) (http.Header, error) // e.check of upgrading
 
 	// loop is set once, by the first connection accepted on this loop, and
 	// gid to the id of the loop's goroutine (see onLoop).
@@ -54,6 +57,13 @@ type shard struct {
 	lastText string     // and that id
 	host     string     // the last upgrade request's Host (intern)
 
+	// Owned by the event loop, for the handshakes: one reused Upgrader and
+	// response buffer, so that answering an upgrade allocates no more than
+	// the request's own strings.
+	upgrader  codec.Upgrader
+	upgrading *conn        // the connection upgrader answers for
+	hsOut     bytes.Buffer // the response to the request
+
 	// Guarded by mu. Written by any goroutine (Join helpers), read by the
 	// loop for fan-out and by ClientsIn.
 	mu    sync.RWMutex
@@ -61,7 +71,9 @@ type shard struct {
 }
 
 func newShard(e *Engine, idx int) *shard {
-	return &shard{e: e, idx: idx, bit: 1 << idx, budget: writeBudget, rooms: make(map[string]map[*conn]struct{})}
+	sh := &shard{e: e, idx: idx, bit: 1 << idx, budget: writeBudget, rooms: make(map[string]map[*conn]struct{})}
+	sh.check = func(r *codec.Request) (http.Header, error) { return e.check(sh.upgrading, r) }
+	return sh
 }
 
 // post queues fn to run on the shard's loop. Tasks run in the order they were
