@@ -20,7 +20,7 @@ const (
 )
 
 // conn is one client connection. Fields are ordered to pack: a million
-// idle connections pay for every byte here (240 bytes, a size class; see
+// idle connections pay for every byte here (192 bytes, a size class; see
 // TestConnSize).
 type conn struct {
 	// Immutable after construction.
@@ -31,10 +31,9 @@ type conn struct {
 	// connection is in the registry). req is filled in by the handshake, on
 	// the loop; events point to it, so it is kept here rather than on its
 	// own.
-	uid    connID // the id's UUID; zero until the upgrade (see id)
-	route  *Route
-	params route.Params
-	req    codec.Request
+	uid connID   // the id's UUID; zero until the upgrade (see id)
+	rt  *binding // its route and params
+	req codec.Request
 
 	// Owned by the event loop; no locks.
 	dec       codec.Decoder
@@ -46,12 +45,23 @@ type conn struct {
 	mark      uint32          // last fan-out that reached it (see shard.members)
 	closeCode codec.CloseCode // first close code sent or received; 0 = none yet
 	state     connState
-	deflate   bool // permessage-deflate negotiated
+	running   bool // Workers routes only: one of its events is in the pool now
 
 	// Guarded by sh.mu.
 	chans *[]string // channels joined; nil until the first join
 	gone  bool      // closed: no more joins
 }
+
+// binding is a connection's route and the params its path gave. The
+// connections of a route without params share the route's own (Handle);
+// a route with params gives each connection one.
+type binding struct {
+	route  *Route       // Immutable.
+	params route.Params // Immutable.
+}
+
+// deflate reports whether c negotiated permessage-deflate.
+func (c *conn) deflate() bool { return c.dec.Deflate }
 
 // connExtra holds the state most connections never need, so that they do
 // not pay for it. Owned by the event loop, except user and id (immutable
@@ -60,10 +70,7 @@ type connExtra struct {
 	user    string   // identity from the Auth hook
 	id      string   // the id, when the broker makes them (registry.custom)
 	tracked []string // channels where the connection is tracked
-	// Workers routes only: events waiting for the pool, and whether one is
-	// running there now.
-	pending []*Event
-	running bool
+	pending []*Event // Workers routes only: events waiting for the pool
 }
 
 // extra returns c's connExtra, allocating it on first use. Loop only.

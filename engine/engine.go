@@ -32,7 +32,7 @@ type Engine struct {
 	// Immutable after Start.
 	cfg      Config
 	log      *slog.Logger
-	routes   route.Table[*Route]
+	routes   route.Table[*binding] // each route's binding without params
 	shards   []*shard
 	rooms    *roomIndex
 	conns    *registry
@@ -94,7 +94,7 @@ func (e *Engine) Handle(r Route) error {
 	if r.Handler == nil {
 		return fmt.Errorf("engine: route %s: nil handler", r.Pattern)
 	}
-	return e.routes.Add(r.Pattern, &r)
+	return e.routes.Add(r.Pattern, &binding{route: &r})
 }
 
 // Config returns the configuration in force, defaults filled in.
@@ -330,7 +330,7 @@ func (e *Engine) readHandshake(c *conn) gnet.Action {
 		e.cfg.Observer.Rejected(rejectStatus(err))
 		return e.refuse(c, out.String())
 	}
-	c.deflate, c.dec.Deflate = acc.Deflate, acc.Deflate
+	c.dec.Deflate = acc.Deflate
 	if _, err := gc.Write(out.Bytes()); err != nil {
 		return gnet.None // closed by gnet
 	}
@@ -372,6 +372,9 @@ func (e *Engine) refuse(c *conn, resp string) gnet.Action {
 // hook. It runs inside codec.Upgrade, on the loop.
 func (e *Engine) check(c *conn, r *codec.Request) (http.Header, error) {
 	rt, params, ok := e.routes.Match(r.Path)
+	if len(params) > 0 {
+		rt = &binding{route: rt.route, params: params}
+	}
 	if !ok {
 		return nil, &codec.Reject{Status: http.StatusNotFound, Reason: "no WebSocket route for " + r.Path}
 	}
@@ -395,8 +398,8 @@ func (e *Engine) check(c *conn, r *codec.Request) (http.Header, error) {
 			c.extra().user = user
 		}
 	}
-	c.route, c.params = rt, params
-	c.sh.intern(r, rt.Pattern)
+	c.rt = rt
+	c.sh.intern(r, rt.route.Pattern)
 	return nil, nil
 }
 
@@ -555,7 +558,7 @@ func (e *Engine) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	}
 	e.leaveAll(c)
 	e.broker.Disconnected(id)
-	c.dec = codec.Decoder{}
+	c.dec.Release()
 	e.disconnects.Add(1)
 	c.sh.post(func() { e.dispatch(c, Disconnect, nil, false) })
 	return gnet.None

@@ -155,7 +155,7 @@ func TestSweepSurvivesClose(t *testing.T) {
 			pinged, gc = append(pinged, cg), cg
 		}
 		c.gc = gc
-		c.route = &Route{Handler: func(*Event) Reply { return Reply{} }}
+		c.rt = &binding{route: &Route{Handler: func(*Event) Reply { return Reply{} }}}
 		sh.add(c)
 		e.conns.add(c)
 	}
