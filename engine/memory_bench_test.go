@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -20,8 +21,8 @@ import (
 // again), so that their memory is not the server's.
 const idleClientsEnv = "RIPPLE_BENCH_IDLE_CLIENTS" // "addr path"
 
-// runIdleClients answers "open N" by opening N more connections and "close"
-// by closing all of them, with "ok" once done.
+// runIdleClients answers "open N" by opening N more connections, with "ok"
+// once done.
 func runIdleClients(spec string) int {
 	addr, path, _ := strings.Cut(spec, " ")
 	var conns []*wstest.Raw
@@ -39,11 +40,6 @@ func runIdleClients(spec string) int {
 				}
 				conns = append(conns, c)
 			}
-		case "close":
-			for _, c := range conns {
-				c.Close()
-			}
-			conns = nil
 		}
 		fmt.Println("ok")
 	}
@@ -66,12 +62,18 @@ func startIdleClients(b *testing.B, addr, path string) *idleClients {
 		b.Fatal(err)
 	}
 	c := &idleClients{cmd: cmd, in: in, out: bufio.NewScanner(out)}
-	b.Cleanup(func() {
-		c.in.Close()
-		_ = c.cmd.Process.Kill()
-		_ = c.cmd.Wait()
-	})
+	b.Cleanup(c.stop)
 	return c
+}
+
+// stop ends the child process and with it its connections.
+func (c *idleClients) stop() {
+	if c.cmd.ProcessState != nil {
+		return
+	}
+	c.in.Close()
+	_ = c.cmd.Process.Kill()
+	_ = c.cmd.Wait()
 }
 
 func (c *idleClients) do(b *testing.B, cmd string) {
@@ -90,27 +92,32 @@ func heapLive() runtime.MemStats {
 	return ms
 }
 
-// BenchmarkIdleConn opens conns connections that then stay idle, as
-// ripple-bench's idle scenario does (/ws/echo, no extra headers), and
-// closes them again; an op is one batch. live-B/conn is what the server
-// holds per open connection (its live heap after a collection, gnet's
-// share included), alloc-B/conn and allocs/conn what opening one
-// allocated, garbage included.
+// BenchmarkIdleConn opens conns connections on a fresh server, where they
+// then stay idle, as ripple-bench's idle scenario does (/ws/echo, no extra
+// headers); an op is one server and its batch. live-B/conn is what the
+// server holds per open connection (its live heap after a collection,
+// gnet's share and the growth of its tables included), alloc-B/conn and
+// allocs/conn what opening one allocated, garbage included.
 func BenchmarkIdleConn(b *testing.B) {
 	const conns = 5000
 	b.Run(fmt.Sprintf("conns=%d", conns), func(b *testing.B) {
-		srv := wstest.StartEngine(b, engine.Config{Loops: 1}, engine.Route{Pattern: "/ws/echo", Handler: func(ev *engine.Event) engine.Reply {
-			if ev.Type == engine.Message {
-				return engine.Reply{Send: ev.Message, Binary: ev.Binary}
-			}
-			return engine.Reply{}
-		}})
-		clients := startIdleClients(b, srv.Addr, "/ws/echo")
 		var live, allocs, bytes uint64
 		b.ReportAllocs()
-		b.ResetTimer()
+		b.StopTimer()
 		for range b.N {
-			b.StopTimer()
+			srv := engine.New(engine.Config{Loops: 1})
+			if err := srv.Handle(engine.Route{Pattern: "/ws/echo", Handler: func(ev *engine.Event) engine.Reply {
+				if ev.Type == engine.Message {
+					return engine.Reply{Send: ev.Message, Binary: ev.Binary}
+				}
+				return engine.Reply{}
+			}}); err != nil {
+				b.Fatal(err)
+			}
+			if err := srv.Start("127.0.0.1:0"); err != nil {
+				b.Fatal(err)
+			}
+			clients := startIdleClients(b, srv.Addr().String(), "/ws/echo")
 			before := heapLive()
 			b.StartTimer()
 			clients.do(b, "open "+strconv.Itoa(conns))
@@ -122,11 +129,13 @@ func BenchmarkIdleConn(b *testing.B) {
 			live += after.HeapAlloc - before.HeapAlloc
 			allocs += after.Mallocs - before.Mallocs
 			bytes += after.TotalAlloc - before.TotalAlloc
-			clients.do(b, "close")
-			for srv.LocalCount() > 0 {
-				time.Sleep(time.Millisecond)
+			clients.stop()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err := srv.Shutdown(ctx)
+			cancel()
+			if err != nil {
+				b.Fatal(err)
 			}
-			b.StartTimer()
 		}
 		n := float64(b.N * conns)
 		b.ReportMetric(float64(live)/n, "live-B/conn")
