@@ -19,6 +19,10 @@ func newConnID() connID { return connID(uuid.New()) }
 // key is the id's first 8 bytes, all random: the registry's key.
 func (id connID) key() uint64 { return binary.LittleEndian.Uint64(id[:8]) }
 
+// Key is c's registry key (keyset.Keyed). It does not change once c is in
+// the registry.
+func (c *conn) Key() uint64 { return c.uid.key() }
+
 // uuidLen is the length of a UUID in canonical form.
 const uuidLen = 36
 

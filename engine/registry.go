@@ -5,15 +5,18 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/ripple-rt/ripple/internal/keyset"
 )
 
 // registry finds an open connection by id from any goroutine.
 //
 // An id is the broker's prefix followed by a UUID (connID.text) and a
-// connection keeps only the UUID's 16 bytes: the registry maps their first
-// 8, which are random, to the connection. add gives a connection whose 8
-// bytes are taken by another a new UUID, so they are unique among the open
-// connections and a lookup is one uint64 key. A broker that does not make
+// connection keeps only the UUID's 16 bytes: the registry finds it by their
+// first 8, which are random, in a keyset.Set (a pointer per connection).
+// add gives a connection whose 8 bytes are taken by another a new UUID, so
+// they are unique among the open connections and a lookup is one uint64
+// key. A broker that does not make
 // its ids that way (no ConnIDPrefixer) has them kept as strings instead
 // (connExtra.id), and looked up in text.
 type registry struct {
@@ -29,16 +32,12 @@ type registry struct {
 type registryStripe struct {
 	mu sync.RWMutex
 	// Guarded by mu.
-	m    map[uint64]*conn // by connID.key
-	text map[string]*conn // by id, for custom ids; nil otherwise
+	m    keyset.Set[*conn] // by connID.key (8 bytes a connection)
+	text map[string]*conn  // by id, for custom ids; nil otherwise
 }
 
 func newRegistry() *registry {
-	r := &registry{seed: maphash.MakeSeed()}
-	for i := range r.stripes {
-		r.stripes[i].m = make(map[uint64]*conn)
-	}
-	return r
+	return &registry{seed: maphash.MakeSeed()}
 }
 
 // setIDs says how the broker's ids look: prefix + UUID, or, with custom,
@@ -89,13 +88,12 @@ func (r *registry) add(c *conn) {
 		k := c.uid.key()
 		st := r.stripeOf(k)
 		st.mu.Lock()
-		if _, taken := st.m[k]; !taken {
-			st.m[k] = c
-			st.mu.Unlock()
+		added := st.m.Add(c)
+		st.mu.Unlock()
+		if added {
 			r.count.Add(1)
 			return
 		}
-		st.mu.Unlock()
 		c.uid = newConnID()
 	}
 }
@@ -111,14 +109,13 @@ func (r *registry) remove(c *conn) {
 		st.mu.Unlock()
 		return
 	}
-	k := c.uid.key()
-	st := r.stripeOf(k)
+	st := r.stripeOf(c.uid.key())
 	st.mu.Lock()
-	if st.m[k] == c {
-		delete(st.m, k)
+	removed := st.m.Remove(c)
+	st.mu.Unlock()
+	if removed {
 		r.count.Add(-1)
 	}
-	st.mu.Unlock()
 }
 
 // get returns the open connection whose id is exactly id, or nil.
@@ -140,7 +137,7 @@ func (r *registry) get(id string) *conn {
 	}
 	st := r.stripeOf(uid.key())
 	st.mu.RLock()
-	c := st.m[uid.key()]
+	c := st.m.Get(uid.key())
 	st.mu.RUnlock()
 	if c == nil || c.uid != uid {
 		return nil
@@ -154,9 +151,10 @@ func (r *registry) ids() []string {
 	for i := range r.stripes {
 		st := &r.stripes[i]
 		st.mu.RLock()
-		for _, c := range st.m {
+		st.m.All(func(c *conn) bool {
 			ids = append(ids, c.uid.text(r.prefix))
-		}
+			return true
+		})
 		for id := range st.text {
 			ids = append(ids, id)
 		}
