@@ -38,7 +38,7 @@ type conn struct {
 	// Owned by the event loop; no locks.
 	dec       codec.Decoder
 	lastRead  int64           // engine clock at the last inbound bytes
-	timer     int64           // open: when the last ping went out; handshake, closing: the deadline
+	timer     int64           // open: when the last ping went out (at first, the open less its ping phase); handshake, closing: the deadline
 	x         *connExtra      // what few connections need; nil until then
 	idx       int32           // position in sh.conns
 	out       int32           // 1 + position in sh.dirty while frames wait for a flush; 0 = none

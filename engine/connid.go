@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"strings"
 
 	"github.com/google/uuid"
@@ -22,6 +23,18 @@ func (id connID) key() uint64 { return binary.LittleEndian.Uint64(id[:8]) }
 // Key is c's registry key (keyset.Keyed). It does not change once c is in
 // the registry.
 func (c *conn) Key() uint64 { return c.uid.key() }
+
+// phase maps the id's last 8 bytes to [0, span): an offset of the
+// connection's own, uniform over connections.
+func (id connID) phase(span int64) int64 {
+	if span <= 0 {
+		return 0
+	}
+	// The top bytes are random (the variant's two bits are the lowest byte's
+	// top bits), so a multiply-shift spreads them evenly over span.
+	hi, _ := bits.Mul64(binary.LittleEndian.Uint64(id[8:]), uint64(span))
+	return int64(hi)
+}
 
 // uuidLen is the length of a UUID in canonical form.
 const uuidLen = 36

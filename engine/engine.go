@@ -426,8 +426,8 @@ func (e *Engine) open(c *conn) {
 	}
 	c.uid = newConnID()
 	c.state = stateOpen
-	c.timer = e.clock()
-	e.conns.add(c)
+	e.conns.add(c) // may change c.uid
+	c.timer = e.clock() - c.pingPhase(int64(e.cfg.PingInterval))
 	e.broker.Connected(c.sh.idOf(c))
 	e.dispatch(c, Connect, nil, false)
 }
@@ -575,14 +575,26 @@ func (e *Engine) OnTick() (time.Duration, gnet.Action) {
 }
 
 // sweep enforces the handshake deadline, pings, the idle timeout and the
-// close timeout for the loop's connections. It walks a snapshot: closing a
-// connection removes it from sh.conns at once (OnClose), which moves
-// another connection into its slot. Loop only.
+// close timeout for the loop's connections. It walks sh.conns from the end:
+// a write that fails closes its connection at once (OnClose), which moves
+// the last connection, already swept, into its slot; a Close only takes
+// effect later. Loop only.
+//
+// Pings are spread: each connection has a phase (pingPhase) that brings its
+// first ping forward by up to half the interval, so connections opened
+// together are pinged over the second half of the interval rather than in
+// one sweep, and every interval after that too. A connection is pinged once
+// it has been silent for PingInterval less its phase and has had no ping
+// for PingInterval: never later than without phases, and never more often
+// than once per PingInterval.
 func (sh *shard) sweep(now int64) {
 	e := sh.e
 	ping, idle := int64(e.cfg.PingInterval), int64(e.cfg.IdleTimeout)
-	sh.sweeping = append(sh.sweeping[:0], sh.conns...)
-	for _, c := range sh.sweeping {
+	for i := len(sh.conns) - 1; i >= 0; i-- {
+		if i >= len(sh.conns) {
+			continue // cannot happen: a sweep closes one connection at a time
+		}
+		c := sh.conns[i]
 		switch c.state {
 		case stateHandshake:
 			if now > c.timer {
@@ -598,7 +610,7 @@ func (sh *shard) sweep(now int64) {
 			switch {
 			case idle > 0 && silent > idle:
 				c.close(codec.CloseGoingAway, "idle timeout", false)
-			case ping > 0 && silent >= ping && now-c.timer >= ping:
+			case ping > 0 && now-c.timer >= ping && silent >= ping-c.pingPhase(ping):
 				c.timer = now
 				c.write(pingFrame)
 			}
@@ -609,9 +621,16 @@ func (sh *shard) sweep(now int64) {
 			}
 		}
 	}
-	clear(sh.sweeping)
-	sh.sweeping = sh.sweeping[:0]
 }
+
+// pingSpread divides PingInterval into the span of the connections' ping
+// phases: half the interval.
+const pingSpread = 2
+
+// pingPhase is how much earlier than PingInterval after its open the
+// connection's first ping is due: a fixed offset in [0, ping/pingSpread)
+// taken from its id, so it costs no byte and is uniform over connections.
+func (c *conn) pingPhase(ping int64) int64 { return c.uid.phase(ping / pingSpread) }
 
 var pingFrame = codec.Compile(codec.OpPing, nil)
 

@@ -42,7 +42,6 @@ type shard struct {
 	spare    []func()   // drained queue kept for reuse
 	conns    []*conn    // every connection of this loop, handshaking ones too
 	scratch  []*conn    // member snapshot for one fan-out
-	sweeping []*conn    // connection snapshot for one sweep
 	ev       Event      // reused for handlers that run on the loop
 	mark     uint32     // fan-out serial, for de-duplicating recipients
 	dirty    []*conn    // connections with frames waiting, in first-write order
