@@ -176,8 +176,11 @@ func Upgrade(head []byte, out *bytes.Buffer, cfg UpgradeConfig) (*Request, Accep
 // An Upgrader answers upgrade requests as Upgrade does, keeping its
 // callbacks and readers from one request to the next: a request then costs
 // only the strings of its Request (and gobwas/ws's own few bytes), not a set
-// of closures. It is not safe for concurrent use: keep one per goroutine
-// (an event loop has one). The zero value is ready to use.
+// of closures. The request line's path and query and the Host are shared
+// with the previous request's when they are the same, as they mostly are,
+// so that many connections' Requests hold one copy. It is not safe for
+// concurrent use: keep one per goroutine (an event loop has one). The zero
+// value is ready to use.
 type Upgrader struct {
 	// Set for the duration of one Upgrade call, read by the callbacks.
 	cfg UpgradeConfig
@@ -187,6 +190,9 @@ type Upgrader struct {
 	u    ws.Upgrader // callbacks bound to this Upgrader; set on first use
 	head bytes.Reader
 	rw   readWriter
+
+	// The previous request's, shared with the next one where equal.
+	uri, path, query, host string
 }
 
 // readWriter reads the request head and collects the response.
@@ -231,16 +237,23 @@ func (up *Upgrader) Upgrade(head []byte, out *bytes.Buffer, cfg UpgradeConfig) (
 }
 
 func (up *Upgrader) onRequest(uri []byte) error {
-	p, q, _ := strings.Cut(string(uri), "?")
-	if u, err := url.PathUnescape(p); err == nil {
-		p = u
+	if string(uri) != up.uri || up.uri == "" {
+		up.uri = string(uri)
+		p, q, _ := strings.Cut(up.uri, "?")
+		if u, err := url.PathUnescape(p); err == nil {
+			p = u
+		}
+		up.path, up.query = p, q
 	}
-	up.req.Path, up.req.RawQuery = p, q
+	up.req.Path, up.req.RawQuery = up.path, up.query
 	return nil
 }
 
 func (up *Upgrader) onHost(host []byte) error {
-	up.req.Host = string(host)
+	if string(host) != up.host || up.host == "" {
+		up.host = string(host)
+	}
+	up.req.Host = up.host
 	return nil
 }
 

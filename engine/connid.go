@@ -1,11 +1,10 @@
 package engine
 
 import (
+	"crypto/rand"
 	"encoding/binary"
 	"math/bits"
 	"strings"
-
-	"github.com/google/uuid"
 )
 
 // connID is a connection's id in 16 bytes: a random (version 4) UUID. Its
@@ -14,8 +13,15 @@ import (
 // asked for: an idle connection holds no string for its id.
 type connID [16]byte
 
-// newConnID returns a fresh random id.
-func newConnID() connID { return connID(uuid.New()) }
+// newConnID returns a fresh random id: a version 4 UUID, as uuid.New makes
+// it, read straight into the array (uuid.New's reader allocates).
+func newConnID() connID {
+	var id connID
+	_, _ = rand.Read(id[:])   // never fails; it crashes the program instead
+	id[6] = id[6]&0x0f | 0x40 // version 4
+	id[8] = id[8]&0x3f | 0x80 // RFC 4122 variant
+	return id
+}
 
 // key is the id's first 8 bytes, all random: the registry's key.
 func (id connID) key() uint64 { return binary.LittleEndian.Uint64(id[:8]) }

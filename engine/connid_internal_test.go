@@ -206,3 +206,20 @@ func TestEventsShareAnID(t *testing.T) {
 		t.Fatalf("Clients = %q, want %q and %q", got, ida, idb)
 	}
 }
+
+// TestNewConnID: ids are version 4 UUIDs of the RFC 4122 variant, as
+// uuid.New made them, and differ.
+func TestNewConnID(t *testing.T) {
+	seen := map[connID]bool{}
+	for range 1000 {
+		id := newConnID()
+		u := uuid.UUID(id)
+		if u.Version() != 4 || u.Variant() != uuid.RFC4122 {
+			t.Fatalf("%s: version %d, variant %s", u, u.Version(), u.Variant())
+		}
+		if seen[id] {
+			t.Fatalf("%s twice", u)
+		}
+		seen[id] = true
+	}
+}

@@ -54,7 +54,6 @@ type shard struct {
 	inflated []byte     // decompressed message, valid until the next one
 	lastID   connID     // the connection whose id idOf spelled out last
 	lastText string     // and that id
-	host     string     // the last upgrade request's Host (intern)
 
 	// Owned by the event loop, for the handshakes: one reused Upgrader and
 	// response buffer, so that answering an upgrade allocates no more than
@@ -245,19 +244,12 @@ func (sh *shard) idOf(c *conn) string {
 	return sh.lastText
 }
 
-// intern makes an upgrade request that route pattern matched share its
-// strings with earlier ones where they are equal: the path of a route
-// without params is its pattern, and connections mostly name the same Host
-// as the one before. Each connection keeps its request, so this saves two
-// small strings per connection. Loop only.
+// intern makes the path of an upgrade request that route pattern matched
+// share the pattern's string when equal, as it is for a route without
+// params: each connection keeps its request. Loop only.
 func (sh *shard) intern(r *codec.Request, pattern string) {
 	if r.Path == pattern {
 		r.Path = pattern
-	}
-	if r.Host == sh.host {
-		r.Host = sh.host
-	} else {
-		sh.host = r.Host
 	}
 }
 
