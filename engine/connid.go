@@ -3,6 +3,7 @@ package engine
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"math/bits"
 	"strings"
 )
@@ -45,24 +46,22 @@ func (id connID) phase(span int64) int64 {
 // uuidLen is the length of a UUID in canonical form.
 const uuidLen = 36
 
-const hexDigits = "0123456789abcdef"
-
 // text returns prefix followed by the UUID in canonical form (lowercase,
 // 8-4-4-4-12), as uuid.UUID.String writes it.
 func (id connID) text(prefix string) string {
+	var buf [uuidLen]byte
+	hex.Encode(buf[0:8], id[0:4])
+	buf[8] = '-'
+	hex.Encode(buf[9:13], id[4:6])
+	buf[13] = '-'
+	hex.Encode(buf[14:18], id[6:8])
+	buf[18] = '-'
+	hex.Encode(buf[19:23], id[8:10])
+	buf[23] = '-'
+	hex.Encode(buf[24:], id[10:])
 	var b strings.Builder
 	b.Grow(len(prefix) + uuidLen)
 	b.WriteString(prefix)
-	var buf [uuidLen]byte
-	j := 0
-	for i, x := range id {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			buf[j] = '-'
-			j++
-		}
-		buf[j], buf[j+1] = hexDigits[x>>4], hexDigits[x&0xf]
-		j += 2
-	}
 	b.Write(buf[:])
 	return b.String()
 }
