@@ -90,10 +90,12 @@ func (s *Server) JoinCluster(ctx context.Context, cfg ClusterConfig) error {
 	return nil
 }
 
-// A Node is the engine's Broker and its RedisPresence a presence Backend.
+// A Node is the engine's Broker (making ids of the form ConnIDPrefixer
+// describes) and its RedisPresence a presence Backend.
 var (
-	_ engine.Broker    = (*cluster.Node)(nil)
-	_ presence.Backend = (*cluster.RedisPresence)(nil)
+	_ engine.Broker         = (*cluster.Node)(nil)
+	_ engine.ConnIDPrefixer = (*cluster.Node)(nil)
+	_ presence.Backend      = (*cluster.RedisPresence)(nil)
 )
 
 // Node returns the server's cluster node (for its id, Fenced and Stats),

@@ -212,7 +212,12 @@ func (n *Node) Mode() presence.Mode { return n.cfg.PresenceMode }
 
 // NewConnID returns a new connection id that routes to this node:
 // "<node id>.<uuid>".
-func (n *Node) NewConnID() string { return n.id + "." + uuid.NewString() }
+func (n *Node) NewConnID() string { return n.ConnIDPrefix() + uuid.NewString() }
+
+// ConnIDPrefix is what every id of NewConnID starts with, "<node id>.": the
+// engine then makes the ids of its connections itself and keeps each in 16
+// bytes (engine.ConnIDPrefixer).
+func (n *Node) ConnIDPrefix() string { return n.id + "." }
 
 // Route returns the node a connection id belongs to and whether that is
 // this node. ok is false for an id that names no node.

@@ -42,21 +42,36 @@ type Message struct {
 // UTF-8 of text, and enforces the message size limit before buffering.
 //
 // The zero value is ready to use with DefaultMaxMessageSize. A Decoder belongs
-// to one connection and is not safe for concurrent use.
+// to one connection and is not safe for concurrent use. It is 16 bytes: the
+// state of a fragmented message lives apart, allocated by its first
+// fragment, since most connections never send one.
 type Decoder struct {
-	buf []byte // fragments received so far
+	frag *fragments // the fragmented message in progress; nil until the first fragment
 
 	// MaxMessageSize bounds a message's payload (after reassembly). Zero means
 	// DefaultMaxMessageSize. Set before the first Decode.
 	MaxMessageSize int32
-	checked        int32 // buf[:checked] is known-valid UTF-8
 
 	// Deflate allows RSV1 on the first frame of a data message (negotiated
 	// permessage-deflate). Set before the first Decode.
 	Deflate bool
+}
 
-	op         OpCode // opcode of the fragmented message in progress; 0 = none
+// fragments is a fragmented message being reassembled, and the buffer kept
+// for the next one.
+type fragments struct {
+	buf        []byte // fragments received so far
+	checked    int32  // buf[:checked] is known-valid UTF-8
+	op         OpCode // opcode of the message in progress; 0 = none
 	compressed bool   // the message in progress is compressed
+}
+
+// op is the opcode of the fragmented message in progress, 0 for none.
+func (d *Decoder) op() OpCode {
+	if d.frag == nil {
+		return 0
+	}
+	return d.frag.op
 }
 
 func (d *Decoder) limit() int64 {
@@ -114,25 +129,30 @@ func (d *Decoder) Decode(p []byte) (m Message, n int, err error) {
 			}
 			return Message{Kind: kindOf(h.Op), Payload: payload, Compressed: compressed}, n, nil
 		}
+		f := d.frag
 		if h.Op != OpContinuation {
-			d.op, d.compressed = h.Op, compressed
+			if f == nil {
+				f = &fragments{}
+				d.frag = f
+			}
+			f.op, f.compressed = h.Op, compressed
 		}
-		d.buf = append(d.buf, payload...)
-		if d.op == OpText && !d.compressed {
+		f.buf = append(f.buf, payload...)
+		if f.op == OpText && !f.compressed {
 			ok := false
 			if h.Fin {
-				ok = utf8.Valid(d.buf[d.checked:])
+				ok = utf8.Valid(f.buf[f.checked:])
 			} else {
 				var c int
-				c, ok = validPrefix(d.buf[d.checked:])
-				d.checked += int32(c)
+				c, ok = validPrefix(f.buf[f.checked:])
+				f.checked += int32(c)
 			}
 			if !ok {
 				return m, n, ErrInvalidUTF8
 			}
 		}
 		if h.Fin {
-			m = Message{Kind: kindOf(d.op), Payload: d.buf, Compressed: d.compressed}
+			m = Message{Kind: kindOf(f.op), Payload: f.buf, Compressed: f.compressed}
 			d.reset()
 			return m, n, nil
 		}
@@ -146,14 +166,14 @@ func (d *Decoder) check(h Header) error {
 	}
 	switch h.Op {
 	case OpContinuation:
-		if d.op == 0 {
+		if d.op() == 0 {
 			return ErrNoContinuation
 		}
 		if h.Rsv != 0 {
 			return ErrReservedBits
 		}
 	case OpText, OpBinary:
-		if d.op != 0 {
+		if d.op() != 0 {
 			return ErrNotContinued
 		}
 		if h.Rsv != 0 && (h.Rsv != rsv1 || !d.Deflate) {
@@ -173,7 +193,7 @@ func (d *Decoder) check(h Header) error {
 	default:
 		return ErrReservedOpcode
 	}
-	if int64(len(d.buf))+h.Length > d.limit() {
+	if int64(d.pending())+h.Length > d.limit() {
 		return ErrTooBig
 	}
 	return nil
@@ -182,16 +202,34 @@ func (d *Decoder) check(h Header) error {
 // reset forgets the message in progress, keeping a small buffer for reuse and
 // dropping a large one so that an idle connection holds no big allocation.
 func (d *Decoder) reset() {
-	d.op, d.compressed, d.checked = 0, false, 0
-	if cap(d.buf) > 4<<10 {
-		d.buf = nil
-	} else {
-		d.buf = d.buf[:0]
+	f := d.frag
+	if cap(f.buf) > 4<<10 {
+		d.frag = nil
+		return
 	}
+	f.op, f.compressed, f.checked = 0, false, 0
+	f.buf = f.buf[:0]
+}
+
+// Release forgets any message in progress and drops the reassembly buffer,
+// keeping MaxMessageSize and Deflate: what a closed connection keeps.
+func (d *Decoder) Release() { d.frag = nil }
+
+// pending is the size of the fragmented message in progress so far.
+func (d *Decoder) pending() int {
+	if d.frag == nil {
+		return 0
+	}
+	return len(d.frag.buf)
 }
 
 // Buffered is the number of reassembly bytes the Decoder holds.
-func (d *Decoder) Buffered() int { return cap(d.buf) }
+func (d *Decoder) Buffered() int {
+	if d.frag == nil {
+		return 0
+	}
+	return cap(d.frag.buf)
+}
 
 func kindOf(op OpCode) Kind {
 	if op == OpText {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/ripple-rt/ripple/codec"
 )
@@ -202,5 +203,28 @@ func itoa(n int) string {
 		if n == 0 {
 			return s
 		}
+	}
+}
+
+// TestDecoderRelease: Release drops a message in progress and its buffer
+// and keeps the configuration; a Decoder is 16 bytes, since every
+// connection has one.
+func TestDecoderRelease(t *testing.T) {
+	d := &codec.Decoder{MaxMessageSize: 100, Deflate: true}
+	if m, _, err := d.Decode(frame(codec.OpText, false, "part")); err != nil || m.Kind != codec.KindNone {
+		t.Fatalf("first fragment: %v %v", m.Kind, err)
+	}
+	if d.Buffered() == 0 {
+		t.Fatal("no reassembly buffer after a fragment")
+	}
+	d.Release()
+	if d.Buffered() != 0 || d.MaxMessageSize != 100 || !d.Deflate {
+		t.Fatalf("after Release: buffered %d, %+v", d.Buffered(), d)
+	}
+	if _, _, err := d.Decode(frame(codec.OpContinuation, true, "rest")); !errors.Is(err, codec.ErrNoContinuation) {
+		t.Fatalf("continuation after Release: %v, want ErrNoContinuation", err)
+	}
+	if n := unsafe.Sizeof(codec.Decoder{}); n != 16 {
+		t.Fatalf("Decoder is %d bytes, want 16", n)
 	}
 }

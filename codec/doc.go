@@ -8,7 +8,9 @@
 // What it owns:
 //   - the opening handshake: HeadEnd finds the end of a request head in bytes
 //     that may arrive one at a time; Upgrade answers a complete head with
-//     gobwas/ws's Upgrader, writing the 101 (or the 4xx) into a buffer;
+//     gobwas/ws's Upgrader, writing the 101 (or the 4xx) into a buffer (an
+//     Upgrader does the same with its callbacks and the previous request's
+//     strings kept for the next request);
 //   - frames: ParseHeader reads a frame header from bytes, Decoder turns whole
 //     frames into messages (unmasking, reassembling fragments, answering the
 //     rules on control frames, UTF-8 validation, the message size limit);
@@ -21,5 +23,6 @@
 //
 // What it does not own: sockets, timers, goroutines. A Decoder belongs to one
 // connection and is used by one goroutine at a time (the connection's event
-// loop); everything else is stateless and safe for concurrent use.
+// loop), an Upgrader to one goroutine (an event loop); everything else is
+// stateless and safe for concurrent use.
 package codec

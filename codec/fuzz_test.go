@@ -55,5 +55,11 @@ func FuzzHandshake(f *testing.F) {
 		if err == nil && !bytes.HasPrefix(out.Bytes(), []byte("HTTP/1.1 101 ")) {
 			t.Fatalf("accepted without 101: %q", out.Bytes())
 		}
+		// A reused Upgrader answers as a fresh one, whatever it answered
+		// before.
+		var up codec.Upgrader
+		cfg := codec.UpgradeConfig{Deflate: true}
+		_, _, _ = up.Upgrade([]byte(deflateHead), &bytes.Buffer{}, cfg)
+		sameAnswer(t, &up, head, cfg)
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws"
@@ -38,7 +39,25 @@ func IsUpgrade(head []byte) bool {
 	for line := range bytes.SplitSeq(head, []byte("\r\n")) {
 		k, v, ok := bytes.Cut(line, []byte(":"))
 		if ok && bytes.EqualFold(bytes.TrimSpace(k), []byte("Upgrade")) {
-			return bytes.Contains(bytes.ToLower(v), []byte("websocket"))
+			return containsWebsocket(v)
+		}
+	}
+	return false
+}
+
+// containsWebsocket reports whether v contains "websocket" in any case, as
+// bytes.Contains(bytes.ToLower(v), "websocket") does, without a copy for
+// an ASCII v.
+func containsWebsocket(v []byte) bool {
+	const word = "websocket"
+	for _, b := range v {
+		if b >= utf8.RuneSelf {
+			return bytes.Contains(bytes.ToLower(v), []byte(word))
+		}
+	}
+	for i := 0; i+len(word) <= len(v); i++ {
+		if bytes.EqualFold(v[i:i+len(word)], []byte(word)) {
+			return true
 		}
 	}
 	return false
@@ -140,6 +159,9 @@ type UpgradeConfig struct {
 	Check func(*Request) (http.Header, error)
 	// Deflate accepts permessage-deflate when the client offers it.
 	Deflate bool
+	// Request, when set, is filled in and returned instead of a new
+	// Request, for a caller that keeps one inside its own connection.
+	Request *Request
 }
 
 // Upgrade answers the complete request head with the 101 response (or an
@@ -147,6 +169,40 @@ type UpgradeConfig struct {
 // agreed. A non-nil error means the response
 // written is a refusal and the connection must be closed after it is sent.
 func Upgrade(head []byte, out *bytes.Buffer, cfg UpgradeConfig) (*Request, Accept, error) {
+	var up Upgrader
+	return up.Upgrade(head, out, cfg)
+}
+
+// An Upgrader answers upgrade requests as Upgrade does, keeping its
+// callbacks and readers from one request to the next: a request then costs
+// only the strings of its Request (and gobwas/ws's own few bytes), not a set
+// of closures. The request line's path and query and the Host are shared
+// with the previous request's when they are the same, as they mostly are,
+// so that many connections' Requests hold one copy. It is not safe for
+// concurrent use: keep one per goroutine (an event loop has one). The zero
+// value is ready to use.
+type Upgrader struct {
+	// Set for the duration of one Upgrade call, read by the callbacks.
+	cfg UpgradeConfig
+	req *Request
+	acc Accept
+
+	u    ws.Upgrader // callbacks bound to this Upgrader; set on first use
+	head bytes.Reader
+	rw   readWriter
+
+	// The previous request's, shared with the next one where equal.
+	uri, path, query, host string
+}
+
+// readWriter reads the request head and collects the response.
+type readWriter struct {
+	io.Reader
+	io.Writer
+}
+
+// Upgrade is codec.Upgrade, with up's reused state.
+func (up *Upgrader) Upgrade(head []byte, out *bytes.Buffer, cfg UpgradeConfig) (*Request, Accept, error) {
 	if err := precheck(head); err != nil {
 		out.WriteString("HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n")
 		if err == ErrBadMethod {
@@ -156,62 +212,88 @@ func Upgrade(head []byte, out *bytes.Buffer, cfg UpgradeConfig) (*Request, Accep
 		out.WriteString(err.Error())
 		return nil, Accept{}, err
 	}
-	req := &Request{}
-	var acc Accept
-	u := ws.Upgrader{
-		OnRequest: func(uri []byte) error {
-			p, q, _ := strings.Cut(string(uri), "?")
-			if u, err := url.PathUnescape(p); err == nil {
-				p = u
-			}
-			req.Path, req.RawQuery = p, q
-			return nil
-		},
-		OnHost: func(host []byte) error {
-			req.Host = string(host)
-			return nil
-		},
-		OnHeader: func(key, value []byte) error {
-			if req.Header == nil {
-				req.Header = make(http.Header, 4)
-			}
-			k := textproto.CanonicalMIMEHeaderKey(string(key))
-			req.Header[k] = append(req.Header[k], string(value))
-			return nil
-		},
-		Negotiate: func(opt httphead.Option) (httphead.Option, error) {
-			if !cfg.Deflate || acc.Deflate {
-				return httphead.Option{}, nil
-			}
-			resp, ok := negotiateDeflate(opt)
-			acc.Deflate = ok
-			return resp, nil
-		},
-		OnBeforeUpgrade: func() (ws.HandshakeHeader, error) {
-			if cfg.Check != nil {
-				h, err := cfg.Check(req)
-				if err != nil {
-					var rej *Reject
-					if errors.As(err, &rej) {
-						opts := []ws.RejectOption{ws.RejectionStatus(rej.Status), ws.RejectionReason(rej.Reason)}
-						if rej.Header != nil {
-							opts = append(opts, ws.RejectionHeader(ws.HandshakeHeaderHTTP(rej.Header)))
-						}
-						return nil, ws.RejectConnectionError(opts...)
-					}
-					return nil, err
-				}
-				acc.Header = h
-			}
-			if acc.Header != nil {
-				return ws.HandshakeHeaderHTTP(acc.Header), nil
-			}
-			return ws.HandshakeHeaderString(""), nil
-		},
+	req := cfg.Request
+	if req == nil {
+		req = &Request{}
 	}
-	_, err := u.Upgrade(struct {
-		io.Reader
-		io.Writer
-	}{bytes.NewReader(head), out})
+	if up.u.OnRequest == nil {
+		up.u = ws.Upgrader{
+			OnRequest:       up.onRequest,
+			OnHost:          up.onHost,
+			OnHeader:        up.onHeader,
+			Negotiate:       up.negotiate,
+			OnBeforeUpgrade: up.onBeforeUpgrade,
+		}
+	}
+	up.cfg, up.req, up.acc = cfg, req, Accept{}
+	up.head.Reset(head)
+	up.rw = readWriter{&up.head, out}
+	_, err := up.u.Upgrade(&up.rw)
+	acc := up.acc
+	// Keep nothing of this request.
+	up.cfg, up.req, up.acc, up.rw = UpgradeConfig{}, nil, Accept{}, readWriter{}
+	up.head.Reset(nil)
 	return req, acc, err
+}
+
+func (up *Upgrader) onRequest(uri []byte) error {
+	if string(uri) != up.uri || up.uri == "" {
+		up.uri = string(uri)
+		p, q, _ := strings.Cut(up.uri, "?")
+		if u, err := url.PathUnescape(p); err == nil {
+			p = u
+		}
+		up.path, up.query = p, q
+	}
+	up.req.Path, up.req.RawQuery = up.path, up.query
+	return nil
+}
+
+func (up *Upgrader) onHost(host []byte) error {
+	if string(host) != up.host || up.host == "" {
+		up.host = string(host)
+	}
+	up.req.Host = up.host
+	return nil
+}
+
+func (up *Upgrader) onHeader(key, value []byte) error {
+	req := up.req
+	if req.Header == nil {
+		req.Header = make(http.Header, 4)
+	}
+	k := textproto.CanonicalMIMEHeaderKey(string(key))
+	req.Header[k] = append(req.Header[k], string(value))
+	return nil
+}
+
+func (up *Upgrader) negotiate(opt httphead.Option) (httphead.Option, error) {
+	if !up.cfg.Deflate || up.acc.Deflate {
+		return httphead.Option{}, nil
+	}
+	resp, ok := negotiateDeflate(opt)
+	up.acc.Deflate = ok
+	return resp, nil
+}
+
+func (up *Upgrader) onBeforeUpgrade() (ws.HandshakeHeader, error) {
+	if up.cfg.Check != nil {
+		h, err := up.cfg.Check(up.req)
+		if err != nil {
+			var rej *Reject
+			if errors.As(err, &rej) {
+				opts := []ws.RejectOption{ws.RejectionStatus(rej.Status), ws.RejectionReason(rej.Reason)}
+				if rej.Header != nil {
+					opts = append(opts, ws.RejectionHeader(ws.HandshakeHeaderHTTP(rej.Header)))
+				}
+				return nil, ws.RejectConnectionError(opts...)
+			}
+			return nil, err
+		}
+		up.acc.Header = h
+	}
+	if up.acc.Header != nil {
+		return ws.HandshakeHeaderHTTP(up.acc.Header), nil
+	}
+	return ws.HandshakeHeaderString(""), nil
 }

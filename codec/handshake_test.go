@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -47,6 +49,123 @@ func TestUpgrade(t *testing.T) {
 	if req.Header.Get("Upgrade") != "" || req.Header.Get("Sec-Websocket-Key") != "" {
 		t.Fatalf("handshake headers kept: %v", req.Header)
 	}
+}
+
+// TestIsUpgrade: the Upgrade header names websocket in any case, among
+// other protocols too.
+func TestIsUpgrade(t *testing.T) {
+	for _, tc := range []struct {
+		upgrade string
+		want    bool
+	}{
+		{"websocket", true},
+		{"WebSocket", true},
+		{"  WEBSOCKET  ", true},
+		{"h2c, websocket", true},
+		{"websocket/13", true},
+		{"websoc\u212aet", true}, // KELVIN SIGN lowers to k
+		{"websock", false},
+		{"web socket", false},
+		{"h2c", false},
+		{"", false},
+		{"\u00e9websocke", false},
+	} {
+		head := "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: " + tc.upgrade + "\r\n\r\n"
+		if got := codec.IsUpgrade([]byte(head)); got != tc.want {
+			t.Errorf("IsUpgrade(Upgrade: %q) = %v, want %v", tc.upgrade, got, tc.want)
+		}
+	}
+}
+
+// TestUpgradeIntoRequest: with UpgradeConfig.Request, the caller's
+// Request is the one filled in, checked and returned.
+func TestUpgradeIntoRequest(t *testing.T) {
+	var mine codec.Request
+	var checked *codec.Request
+	req, _, err := codec.Upgrade([]byte(goodHead), &bytes.Buffer{}, codec.UpgradeConfig{
+		Request: &mine,
+		Check: func(r *codec.Request) (http.Header, error) {
+			checked = r
+			return nil, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req != &mine || checked != &mine {
+		t.Fatalf("Upgrade used %p (checked %p), want the caller's %p", req, checked, &mine)
+	}
+	if mine.Path != "/ws/room/a b" || mine.RawQuery != "x=1" || mine.Host != "h" || mine.Header.Get("Cookie") != "sid=42" {
+		t.Fatalf("request %+v", mine)
+	}
+}
+
+var deflateHead = strings.Replace(goodHead, "\r\n\r\n", "\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n", 1)
+
+// sameAnswer upgrades head with up and with a fresh codec.Upgrade and
+// fails unless both answer alike.
+func sameAnswer(t *testing.T, up *codec.Upgrader, head []byte, cfg codec.UpgradeConfig) {
+	t.Helper()
+	var want, got bytes.Buffer
+	wreq, wacc, werr := codec.Upgrade(head, &want, cfg)
+	greq, gacc, gerr := up.Upgrade(head, &got, cfg)
+	if !bytes.Equal(got.Bytes(), want.Bytes()) || !reflect.DeepEqual(greq, wreq) || !reflect.DeepEqual(gacc, wacc) ||
+		fmt.Sprint(gerr) != fmt.Sprint(werr) {
+		t.Fatalf("reused Upgrader answered\n%q %+v %+v %v\nwant\n%q %+v %+v %v",
+			got.Bytes(), greq, gacc, gerr, want.Bytes(), wreq, wacc, werr)
+	}
+}
+
+// TestUpgraderReuse: one Upgrader answers a run of requests, accepted,
+// refused and compressed, exactly as Upgrade answers each alone.
+func TestUpgraderReuse(t *testing.T) {
+	refuse := func(*codec.Request) (http.Header, error) { return nil, &codec.Reject{Status: 401, Reason: "no"} }
+	extra := func(*codec.Request) (http.Header, error) { return http.Header{"X-Node": {"n1"}}, nil }
+	var up codec.Upgrader
+	for i, tc := range []struct {
+		head string
+		cfg  codec.UpgradeConfig
+	}{
+		{goodHead, codec.UpgradeConfig{}},
+		{deflateHead, codec.UpgradeConfig{Deflate: true}},
+		{goodHead, codec.UpgradeConfig{Deflate: true}},
+		{deflateHead, codec.UpgradeConfig{}},
+		{goodHead, codec.UpgradeConfig{Check: refuse}},
+		{goodHead, codec.UpgradeConfig{Check: extra}},
+		{goodHead, codec.UpgradeConfig{}},
+		{strings.Replace(goodHead, "GET", "POST", 1), codec.UpgradeConfig{}},
+		{strings.Replace(goodHead, "Host: h\r\n", "", 1), codec.UpgradeConfig{}},
+		{strings.Replace(goodHead, "?x=1", "", 1), codec.UpgradeConfig{Deflate: true}},
+	} {
+		t.Run(fmt.Sprint(i), func(t *testing.T) { sameAnswer(t, &up, []byte(tc.head), tc.cfg) })
+	}
+}
+
+// BenchmarkUpgrade answers one upgrade request: a fresh Upgrade allocates
+// its callbacks every time, a reused Upgrader does not.
+func BenchmarkUpgrade(b *testing.B) {
+	head := []byte(strings.Replace(goodHead, "Origin: http://o\r\nCookie: sid=42\r\n", "", 1))
+	var out bytes.Buffer
+	b.Run("upgrader=fresh", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			out.Reset()
+			if _, _, err := codec.Upgrade(head, &out, codec.UpgradeConfig{Deflate: true}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("upgrader=reused", func(b *testing.B) {
+		var up codec.Upgrader
+		var req codec.Request
+		b.ReportAllocs()
+		for range b.N {
+			out.Reset()
+			if _, _, err := up.Upgrade(head, &out, codec.UpgradeConfig{Deflate: true, Request: &req}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 func TestUpgradeRejections(t *testing.T) {

@@ -25,6 +25,9 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv(subscriberEnv); spec != "" {
 		os.Exit(runSubscribers(spec))
 	}
+	if spec := os.Getenv(idleClientsEnv); spec != "" {
+		os.Exit(runIdleClients(spec))
+	}
 	os.Exit(m.Run())
 }
 

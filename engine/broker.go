@@ -17,9 +17,9 @@ import (
 // root package wires it (UseCluster). With any broker the engine does
 // everything locally exactly as a single server does, and adds:
 //
-//   - connection ids from NewConnID, routable (Route) so that a directed
-//     helper (Send, Close, Join, Leave) reaches the server holding the
-//     connection;
+//   - connection ids from NewConnID (or of the form ConnIDPrefixer
+//     describes), routable (Route) so that a directed helper (Send, Close,
+//     Join, Leave) reaches the server holding the connection;
 //   - the membership events: Connected in open, Joined and Left where a
 //     channel's member set really changes (under shard.mu: they must not
 //     block or call back), Disconnected in OnClose;
@@ -53,6 +53,16 @@ type Broker interface {
 	ClientsIn(ctx context.Context, channel string) ([]string, error)
 }
 
+// ConnIDPrefixer is implemented by a Broker whose NewConnID returns a fixed
+// prefix followed by a random (version 4) UUID in canonical form, as
+// uuid.NewString writes it. The engine then makes its connections' ids
+// itself, in that same form, and keeps each as 16 bytes rather than a
+// string (the ids are spelled out when asked for). A Broker without it has
+// NewConnID called for every connection, and its ids are kept as they are.
+type ConnIDPrefixer interface {
+	ConnIDPrefix() string
+}
+
 // ErrClusterMode is returned by UseCluster when it cannot be used.
 var ErrClusterMode = errors.New("engine: cluster")
 
@@ -72,6 +82,11 @@ func (e *Engine) UseCluster(b Broker, p presence.Backend) error {
 		return fmt.Errorf("%w: UseCluster called twice", ErrClusterMode)
 	}
 	e.broker, e.presence = b, p
+	if pb, ok := b.(ConnIDPrefixer); ok {
+		e.conns.setIDs(pb.ConnIDPrefix(), false)
+	} else {
+		e.conns.setIDs("", true)
+	}
 	return nil
 }
 
@@ -79,6 +94,7 @@ func (e *Engine) UseCluster(b Broker, p presence.Backend) error {
 type localBroker struct{ e *Engine }
 
 func (localBroker) NewConnID() string                                        { return uuid.NewString() }
+func (localBroker) ConnIDPrefix() string                                     { return "" }
 func (localBroker) Route(string) (string, bool)                              { return "", true }
 func (localBroker) Connected(string)                                         {}
 func (localBroker) Joined(string, string)                                    {}
@@ -96,7 +112,10 @@ func (b localBroker) ClientsIn(_ context.Context, ch string) ([]string, error) {
 	return b.e.localClientsIn(ch), nil
 }
 
-var _ Broker = localBroker{}
+var (
+	_ Broker         = localBroker{}
+	_ ConnIDPrefixer = localBroker{}
+)
 
 // Inbound is the engine's side of a cluster: what other servers ask of this
 // server's connections (package cluster's Local). Its methods may be called

@@ -30,6 +30,8 @@ type Config struct {
 	// Zero means 10 s; the client then gets 408 and is closed.
 	HandshakeTimeout time.Duration
 	// PingInterval is how often an otherwise silent connection is pinged.
+	// Its first ping comes up to half an interval early, by a phase of its
+	// own, so that connections opened together are not all pinged at once.
 	// Zero means 25 s; negative disables pings.
 	PingInterval time.Duration
 	// IdleTimeout closes a connection that sent no frame for this long.

@@ -19,47 +19,58 @@ const (
 	stateHTTP                       // handed to net/http
 )
 
-// conn is one client connection.
+// conn is one client connection. Fields are ordered to pack: a million
+// idle connections pay for every byte here (192 bytes, a size class; see
+// TestConnSize).
 type conn struct {
 	// Immutable after construction.
 	gc gnet.Conn
 	sh *shard
 
 	// Immutable after the upgrade (read by helpers on any goroutine once the
-	// connection is in the registry).
-	id     string
-	route  *Route
-	params route.Params
-	req    *codec.Request
+	// connection is in the registry). req is filled in by the handshake, on
+	// the loop; events point to it, so it is kept here rather than on its
+	// own.
+	uid connID   // the id's UUID; zero until the upgrade (see id)
+	rt  *binding // its route and params
+	req codec.Request
 
-	// Owned by the event loop; no locks. Fields are ordered to pack: a
-	// million idle connections pay for every byte here.
+	// Owned by the event loop; no locks.
 	dec       codec.Decoder
 	lastRead  int64           // engine clock at the last inbound bytes
-	timer     int64           // open: when the last ping went out; handshake, closing: the deadline
+	timer     int64           // open: when the last ping went out (at first, the open less its ping phase); handshake, closing: the deadline
+	x         *connExtra      // what few connections need; nil until then
 	idx       int32           // position in sh.conns
 	out       int32           // 1 + position in sh.dirty while frames wait for a flush; 0 = none
 	mark      uint32          // last fan-out that reached it (see shard.members)
 	closeCode codec.CloseCode // first close code sent or received; 0 = none yet
 	state     connState
-	deflate   bool       // permessage-deflate negotiated
-	x         *connExtra // what few connections need; nil until then
+	running   bool // Workers routes only: one of its events is in the pool now
 
 	// Guarded by sh.mu.
-	gone  bool // closed: no more joins
-	chans []string
+	chans *[]string // channels joined; nil until the first join
+	gone  bool      // closed: no more joins
 }
 
+// binding is a connection's route and the params its path gave. The
+// connections of a route without params share the route's own (Handle);
+// a route with params gives each connection one.
+type binding struct {
+	route  *Route       // Immutable.
+	params route.Params // Immutable.
+}
+
+// deflate reports whether c negotiated permessage-deflate.
+func (c *conn) deflate() bool { return c.dec.Deflate }
+
 // connExtra holds the state most connections never need, so that they do
-// not pay for it. Owned by the event loop, except user (immutable after the
-// upgrade).
+// not pay for it. Owned by the event loop, except user and id (immutable
+// after the upgrade; c.x itself is then set for good when id is used).
 type connExtra struct {
 	user    string   // identity from the Auth hook
+	id      string   // the id, when the broker makes them (registry.custom)
 	tracked []string // channels where the connection is tracked
-	// Workers routes only: events waiting for the pool, and whether one is
-	// running there now.
-	pending []*Event
-	running bool
+	pending []*Event // Workers routes only: events waiting for the pool
 }
 
 // extra returns c's connExtra, allocating it on first use. Loop only.
@@ -69,6 +80,11 @@ func (c *conn) extra() *connExtra {
 	}
 	return c.x
 }
+
+// id is the connection's id, spelled out anew on each call (see connID;
+// on the loop, shard.idOf reuses the last one). Safe from any goroutine
+// once the connection is upgraded.
+func (c *conn) id() string { return c.sh.e.conns.idText(c) }
 
 // user is the identity the Auth hook returned, or "".
 func (c *conn) user() string {

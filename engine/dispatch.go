@@ -13,14 +13,14 @@ func (e *Engine) dispatch(c *conn, typ EventType, msg []byte, binary bool) {
 	if typ == Message && msg == nil {
 		msg = []byte{} // an empty message is still a message: a handler echoing it sends it
 	}
-	if c.route.Workers {
+	if c.rt.route.Workers {
 		x := c.extra()
 		if len(x.pending) >= e.cfg.MaxPending && typ == Message {
 			c.close(codec.ClosePolicyViolation, "too many pending messages", false)
 			return
 		}
-		ev := &Event{Type: typ, ConnectionID: c.id, Binary: binary, Params: c.params,
-			Request: c.req, User: x.user, e: e, c: c}
+		ev := &Event{Type: typ, ConnectionID: c.sh.idOf(c), Binary: binary, Params: c.rt.params,
+			Request: &c.req, User: x.user, e: e, c: c}
 		if msg != nil {
 			ev.Message = append(make([]byte, 0, len(msg)), msg...)
 		}
@@ -29,8 +29,8 @@ func (e *Engine) dispatch(c *conn, typ EventType, msg []byte, binary bool) {
 		return
 	}
 	ev := &c.sh.ev
-	*ev = Event{Type: typ, ConnectionID: c.id, Message: msg, Binary: binary, Params: c.params,
-		Request: c.req, User: c.user(), e: e, c: c}
+	*ev = Event{Type: typ, ConnectionID: c.sh.idOf(c), Message: msg, Binary: binary, Params: c.rt.params,
+		Request: &c.req, User: c.user(), e: e, c: c}
 	reply, ok := e.call(c, ev)
 	*ev = Event{}
 	e.finish(c, typ, reply, ok)
@@ -40,7 +40,7 @@ func (e *Engine) dispatch(c *conn, typ EventType, msg []byte, binary bool) {
 // running there. The reply comes back to the loop, in order. Loop only.
 func (e *Engine) runNext(c *conn) {
 	x := c.extra()
-	if x.running || len(x.pending) == 0 {
+	if c.running || len(x.pending) == 0 {
 		return
 	}
 	ev := x.pending[0]
@@ -49,11 +49,11 @@ func (e *Engine) runNext(c *conn) {
 	if len(x.pending) == 0 {
 		x.pending = nil
 	}
-	x.running = true
+	c.running = true
 	e.pool.submit(func() {
 		reply, ok := e.call(c, ev)
 		if !c.sh.post(func() {
-			x.running = false
+			c.running = false
 			e.finish(c, ev.Type, reply, ok)
 			e.runNext(c)
 		}) && ev.Type == Disconnect {
@@ -68,7 +68,7 @@ func (e *Engine) finish(c *conn, typ EventType, reply Reply, ok bool) {
 	if !ok {
 		c.close(codec.CloseInternalError, "internal error", false)
 	} else if err := e.apply(c, reply); err != nil {
-		e.log.Warn("action failed", "conn", c.id, "route", c.route.Pattern, "err", err)
+		e.log.Warn("action failed", "conn", c.id(), "route", c.rt.route.Pattern, "err", err)
 	}
 	if typ == Disconnect {
 		e.disconnects.Add(-1)
@@ -80,10 +80,10 @@ func (e *Engine) call(c *conn, ev *Event) (reply Reply, ok bool) {
 	defer func() {
 		if r := recover(); r != nil {
 			e.stats.Panics.Add(1)
-			e.log.Error("handler panic", "conn", c.id, "route", c.route.Pattern, "event", ev.Type.String(),
+			e.log.Error("handler panic", "conn", c.id(), "route", c.rt.route.Pattern, "event", ev.Type.String(),
 				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			ok = false
 		}
 	}()
-	return c.route.Handler(ev), true
+	return c.rt.route.Handler(ev), true
 }

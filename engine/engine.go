@@ -32,7 +32,7 @@ type Engine struct {
 	// Immutable after Start.
 	cfg      Config
 	log      *slog.Logger
-	routes   route.Table[*Route]
+	routes   route.Table[*binding] // each route's binding without params
 	shards   []*shard
 	rooms    *roomIndex
 	conns    *registry
@@ -94,7 +94,7 @@ func (e *Engine) Handle(r Route) error {
 	if r.Handler == nil {
 		return fmt.Errorf("engine: route %s: nil handler", r.Pattern)
 	}
-	return e.routes.Add(r.Pattern, &r)
+	return e.routes.Add(r.Pattern, &binding{route: &r})
 }
 
 // Config returns the configuration in force, defaults filled in.
@@ -267,7 +267,7 @@ func (e *Engine) OnTraffic(gc gnet.Conn) (action gnet.Action) {
 	defer func() {
 		if r := recover(); r != nil {
 			e.stats.Panics.Add(1)
-			e.log.Error("panic reading a connection", "conn", c.id, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			e.log.Error("panic reading a connection", "conn", c.id(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			if c.state == stateHandshake {
 				e.handshakes.Add(-1)
 			}
@@ -311,27 +311,39 @@ func (e *Engine) readHandshake(c *conn) gnet.Action {
 		return gnet.Close // gnet closes its descriptor; net/http has a duplicate
 	}
 
-	var out bytes.Buffer
-	req, acc, err := codec.Upgrade(head, &out, codec.UpgradeConfig{
-		Check:   func(r *codec.Request) (http.Header, error) { return e.check(c, r) },
+	sh := c.sh
+	out := &sh.hsOut
+	out.Reset()
+	sh.upgrading = c
+	_, acc, err := sh.upgrader.Upgrade(head, out, codec.UpgradeConfig{
+		Check:   sh.check,
 		Deflate: !e.cfg.DisableCompression,
+		Request: &c.req,
 	})
+	sh.upgrading = nil
+	if out.Cap() > maxKeptResponse {
+		defer func() { sh.hsOut = bytes.Buffer{} }()
+	}
 	_, _ = gc.Discard(end)
 	if err != nil {
 		e.stats.Rejected.Add(1)
 		e.cfg.Observer.Rejected(rejectStatus(err))
 		return e.refuse(c, out.String())
 	}
-	c.deflate, c.dec.Deflate = acc.Deflate, acc.Deflate
+	c.dec.Deflate = acc.Deflate
 	if _, err := gc.Write(out.Bytes()); err != nil {
 		return gnet.None // closed by gnet
 	}
-	e.open(c, req)
+	e.open(c)
 	if c.state == stateOpen && gc.InboundBuffered() > 0 {
 		return e.readFrames(c)
 	}
 	return gnet.None
 }
+
+// maxKeptResponse bounds the handshake response buffer a loop keeps for the
+// next one.
+const maxKeptResponse = 4 << 10
 
 // rejectStatus is the HTTP status codec.Upgrade answered a refused request with.
 func rejectStatus(err error) int {
@@ -360,6 +372,9 @@ func (e *Engine) refuse(c *conn, resp string) gnet.Action {
 // hook. It runs inside codec.Upgrade, on the loop.
 func (e *Engine) check(c *conn, r *codec.Request) (http.Header, error) {
 	rt, params, ok := e.routes.Match(r.Path)
+	if len(params) > 0 {
+		rt = &binding{route: rt.route, params: params}
+	}
 	if !ok {
 		return nil, &codec.Reject{Status: http.StatusNotFound, Reason: "no WebSocket route for " + r.Path}
 	}
@@ -383,7 +398,8 @@ func (e *Engine) check(c *conn, r *codec.Request) (http.Header, error) {
 			c.extra().user = user
 		}
 	}
-	c.route, c.params = rt, params
+	c.rt = rt
+	c.sh.intern(r, rt.route.Pattern)
 	return nil, nil
 }
 
@@ -401,16 +417,18 @@ func (e *Engine) originAllowed(origin string) bool {
 
 // open finishes the upgrade: the connection gets its id, enters the registry
 // and its handler sees the connect event.
-func (e *Engine) open(c *conn, req *codec.Request) {
+func (e *Engine) open(c *conn) {
 	e.handshakes.Add(-1)
 	e.stats.Upgraded.Add(1)
-	req.Remote = c.gc.RemoteAddr()
-	c.id = e.broker.NewConnID()
-	c.req = req
+	c.req.Remote = c.gc.RemoteAddr()
+	if e.conns.custom {
+		c.extra().id = e.broker.NewConnID() // c.x is set for good: see connExtra
+	}
+	c.uid = newConnID()
 	c.state = stateOpen
-	c.timer = e.clock()
-	e.conns.add(c)
-	e.broker.Connected(c.id)
+	e.conns.add(c) // may change c.uid
+	c.timer = e.clock() - c.pingPhase(int64(e.cfg.PingInterval))
+	e.broker.Connected(c.sh.idOf(c))
 	e.dispatch(c, Connect, nil, false)
 }
 
@@ -523,7 +541,7 @@ func (e *Engine) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	case prev == stateHandshake:
 		e.handshakes.Add(-1)
 		return gnet.None
-	case c.id == "":
+	case c.uid == connID{}:
 		return gnet.None // refused or handed off
 	}
 	e.conns.remove(c)
@@ -531,15 +549,16 @@ func (e *Engine) OnClose(gc gnet.Conn, _ error) gnet.Action {
 		c.closeCode = codec.CloseAbnormal
 	}
 	e.cfg.Observer.Closed(c.closeCode)
+	id := c.sh.idOf(c)
 	if c.x != nil {
 		for _, ch := range c.x.tracked {
-			_ = e.untrackID(ch, c.id)
+			_ = e.untrackID(ch, id)
 		}
 		c.x.tracked = nil
 	}
 	e.leaveAll(c)
-	e.broker.Disconnected(c.id)
-	c.dec = codec.Decoder{}
+	e.broker.Disconnected(id)
+	c.dec.Release()
 	e.disconnects.Add(1)
 	c.sh.post(func() { e.dispatch(c, Disconnect, nil, false) })
 	return gnet.None
@@ -556,14 +575,26 @@ func (e *Engine) OnTick() (time.Duration, gnet.Action) {
 }
 
 // sweep enforces the handshake deadline, pings, the idle timeout and the
-// close timeout for the loop's connections. It walks a snapshot: closing a
-// connection removes it from sh.conns at once (OnClose), which moves
-// another connection into its slot. Loop only.
+// close timeout for the loop's connections. It walks sh.conns from the end:
+// a write that fails closes its connection at once (OnClose), which moves
+// the last connection, already swept, into its slot; a Close only takes
+// effect later. Loop only.
+//
+// Pings are spread: each connection has a phase (pingPhase) that brings its
+// first ping forward by up to half the interval, so connections opened
+// together are pinged over the second half of the interval rather than in
+// one sweep, and every interval after that too. A connection is pinged once
+// it has been silent for PingInterval less its phase and has had no ping
+// for PingInterval: never later than without phases, and never more often
+// than once per PingInterval.
 func (sh *shard) sweep(now int64) {
 	e := sh.e
 	ping, idle := int64(e.cfg.PingInterval), int64(e.cfg.IdleTimeout)
-	sh.sweeping = append(sh.sweeping[:0], sh.conns...)
-	for _, c := range sh.sweeping {
+	for i := len(sh.conns) - 1; i >= 0; i-- {
+		if i >= len(sh.conns) {
+			continue // cannot happen: a sweep closes one connection at a time
+		}
+		c := sh.conns[i]
 		switch c.state {
 		case stateHandshake:
 			if now > c.timer {
@@ -579,7 +610,7 @@ func (sh *shard) sweep(now int64) {
 			switch {
 			case idle > 0 && silent > idle:
 				c.close(codec.CloseGoingAway, "idle timeout", false)
-			case ping > 0 && silent >= ping && now-c.timer >= ping:
+			case ping > 0 && now-c.timer >= ping && silent >= ping-c.pingPhase(ping):
 				c.timer = now
 				c.write(pingFrame)
 			}
@@ -590,9 +621,16 @@ func (sh *shard) sweep(now int64) {
 			}
 		}
 	}
-	clear(sh.sweeping)
-	sh.sweeping = sh.sweeping[:0]
 }
+
+// pingSpread divides PingInterval into the span of the connections' ping
+// phases: half the interval.
+const pingSpread = 2
+
+// pingPhase is how much earlier than PingInterval after its open the
+// connection's first ping is due: a fixed offset in [0, ping/pingSpread)
+// taken from its id, so it costs no byte and is uniform over connections.
+func (c *conn) pingPhase(ping int64) int64 { return c.uid.phase(ping / pingSpread) }
 
 var pingFrame = codec.Compile(codec.OpPing, nil)
 

@@ -146,7 +146,7 @@ func (e *Engine) localClientsIn(channel string) []string {
 		}
 		sh.mu.RLock()
 		for c := range sh.rooms[channel] {
-			ids = append(ids, c.id)
+			ids = append(ids, c.id())
 		}
 		sh.mu.RUnlock()
 	}

@@ -35,7 +35,7 @@ func (m *message) payload() []byte {
 
 // frameFor returns the bytes to write to c.
 func (m *message) frameFor(c *conn) []byte {
-	if !c.deflate || len(m.plain) < minDeflate {
+	if !c.deflate() || len(m.plain) < minDeflate {
 		return m.plain
 	}
 	m.once.Do(func() {
@@ -56,7 +56,7 @@ func opOf(binary bool) codec.OpCode {
 // send writes one message to c alone, compressed when c negotiated it and
 // the payload is large enough. Loop only.
 func (c *conn) send(op codec.OpCode, payload []byte) {
-	if c.deflate && len(payload) >= minDeflate {
+	if c.deflate() && len(payload) >= minDeflate {
 		c.write(codec.CompileDeflated(op, payload))
 		return
 	}

@@ -18,7 +18,7 @@ func (e *Engine) track(c *conn, channel, userID string, meta map[string]any) err
 	if err := e.join(c, channel); err != nil {
 		return err
 	}
-	if err := e.presence.Track(channel, c.id, userID, meta); err != nil {
+	if err := e.presence.Track(channel, c.id(), userID, meta); err != nil {
 		return err
 	}
 	if x := c.extra(); !slices.Contains(x.tracked, channel) {
@@ -37,7 +37,7 @@ func (e *Engine) untrack(c *conn, channel string) error {
 		return presence.ErrNotTracked
 	}
 	c.x.tracked = slices.Delete(c.x.tracked, i, i+1)
-	return e.untrackID(channel, c.id)
+	return e.untrackID(channel, c.id())
 }
 
 // untrackID untracks connection id in channel.
@@ -50,7 +50,7 @@ func (e *Engine) setPresence(c *conn, channel, state string) error {
 	if channel == "" {
 		return ErrNoChannel
 	}
-	return e.presence.SetState(channel, c.id, state)
+	return e.presence.SetState(channel, c.id(), state)
 }
 
 // deliverPresence sends one presence message of the backend (presence.Sink;

@@ -66,7 +66,7 @@ func (e *Engine) join(c *conn, channel string) error {
 	if c.gone {
 		return ErrConnClosed
 	}
-	if slices.Contains(c.chans, channel) {
+	if slices.Contains(c.channels(), channel) {
 		return nil
 	}
 	set := sh.rooms[channel]
@@ -76,8 +76,11 @@ func (e *Engine) join(c *conn, channel string) error {
 		e.rooms.set(channel, sh.bit, true)
 	}
 	set[c] = struct{}{}
-	c.chans = append(c.chans, channel)
-	e.broker.Joined(c.id, channel) // must not block: shard.mu is held
+	if c.chans == nil {
+		c.chans = new([]string)
+	}
+	*c.chans = append(*c.chans, channel)
+	e.broker.Joined(c.id(), channel) // must not block: shard.mu is held
 	return nil
 }
 
@@ -95,11 +98,11 @@ func (e *Engine) leave(c *conn, channel string) error {
 
 // leaveLocked removes c from channel; sh.mu must be held.
 func (e *Engine) leaveLocked(c *conn, channel string) {
-	i := slices.Index(c.chans, channel)
+	i := slices.Index(c.channels(), channel)
 	if i < 0 {
 		return
 	}
-	c.chans = slices.Delete(c.chans, i, i+1)
+	*c.chans = slices.Delete(*c.chans, i, i+1)
 	sh := c.sh
 	set := sh.rooms[channel]
 	delete(set, c)
@@ -107,7 +110,7 @@ func (e *Engine) leaveLocked(c *conn, channel string) {
 		delete(sh.rooms, channel)
 		e.rooms.set(channel, sh.bit, false)
 	}
-	e.broker.Left(c.id, channel)
+	e.broker.Left(c.id(), channel)
 }
 
 // leaveAll removes c from every channel and marks it gone so that no helper
@@ -116,8 +119,8 @@ func (e *Engine) leaveAll(c *conn) {
 	sh := c.sh
 	sh.mu.Lock()
 	c.gone = true
-	for len(c.chans) > 0 {
-		e.leaveLocked(c, c.chans[len(c.chans)-1])
+	for chans := c.channels(); len(chans) > 0; chans = c.channels() {
+		e.leaveLocked(c, chans[len(chans)-1])
 	}
 	c.chans = nil
 	sh.mu.Unlock()
@@ -127,5 +130,13 @@ func (e *Engine) leaveAll(c *conn) {
 func (e *Engine) channelsOf(c *conn) []string {
 	c.sh.mu.RLock()
 	defer c.sh.mu.RUnlock()
-	return slices.Clone(c.chans)
+	return slices.Clone(c.channels())
+}
+
+// channels is the channels c has joined; sh.mu must be held.
+func (c *conn) channels() []string {
+	if c.chans == nil {
+		return nil
+	}
+	return *c.chans
 }

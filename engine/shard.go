@@ -1,13 +1,17 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"net/http"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+
+	"github.com/ripple-rt/ripple/codec"
 )
 
 // maxLoops bounds the number of event loops: the room index keeps one bit per
@@ -18,9 +22,10 @@ const maxLoops = 64
 // memberships and its task queue.
 type shard struct {
 	// Immutable after construction.
-	e   *Engine
-	idx int
-	bit uint64
+	e     *Engine
+	idx   int
+	bit   uint64
+	check func(*codec.Request) (http.Header, error) // e.check of upgrading
 
 	// loop is set once, by the first connection accepted on this loop, and
 	// gid to the id of the loop's goroutine (see onLoop).
@@ -37,7 +42,6 @@ type shard struct {
 	spare    []func()   // drained queue kept for reuse
 	conns    []*conn    // every connection of this loop, handshaking ones too
 	scratch  []*conn    // member snapshot for one fan-out
-	sweeping []*conn    // connection snapshot for one sweep
 	ev       Event      // reused for handlers that run on the loop
 	mark     uint32     // fan-out serial, for de-duplicating recipients
 	dirty    []*conn    // connections with frames waiting, in first-write order
@@ -48,6 +52,15 @@ type shard struct {
 	waker    *waker     // brings the loop back after a poll round; nil until enrolled
 	coalesce []byte     // reused to write several small frames at once
 	inflated []byte     // decompressed message, valid until the next one
+	lastID   connID     // the connection whose id idOf spelled out last
+	lastText string     // and that id
+
+	// Owned by the event loop, for the handshakes: one reused Upgrader and
+	// response buffer, so that answering an upgrade allocates no more than
+	// the request's own strings.
+	upgrader  codec.Upgrader
+	upgrading *conn        // the connection upgrader answers for
+	hsOut     bytes.Buffer // the response to the request
 
 	// Guarded by mu. Written by any goroutine (Join helpers), read by the
 	// loop for fan-out and by ClientsIn.
@@ -56,7 +69,9 @@ type shard struct {
 }
 
 func newShard(e *Engine, idx int) *shard {
-	return &shard{e: e, idx: idx, bit: 1 << idx, budget: writeBudget, rooms: make(map[string]map[*conn]struct{})}
+	sh := &shard{e: e, idx: idx, bit: 1 << idx, budget: writeBudget, rooms: make(map[string]map[*conn]struct{})}
+	sh.check = func(r *codec.Request) (http.Header, error) { return e.check(sh.upgrading, r) }
+	return sh
 }
 
 // post queues fn to run on the shard's loop. Tasks run in the order they were
@@ -216,6 +231,25 @@ func (sh *shard) keep(from int) {
 	if !sh.resuming {
 		sh.resuming = true
 		sh.wakeNextRound()
+	}
+}
+
+// idOf returns c's id for its events. The id is spelled out when asked for
+// (connID); the last one is kept, so the events of a connection read
+// together share one string. Loop only.
+func (sh *shard) idOf(c *conn) string {
+	if sh.lastText == "" || c.uid != sh.lastID {
+		sh.lastID, sh.lastText = c.uid, c.id()
+	}
+	return sh.lastText
+}
+
+// intern makes the path of an upgrade request that route pattern matched
+// share the pattern's string when equal, as it is for a route without
+// params: each connection keeps its request. Loop only.
+func (sh *shard) intern(r *codec.Request, pattern string) {
+	if r.Path == pattern {
+		r.Path = pattern
 	}
 }
 

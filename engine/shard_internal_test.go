@@ -143,7 +143,7 @@ func TestSweepSurvivesClose(t *testing.T) {
 	var pinged []*countingConn
 	for i := range 5 {
 		var gc gnet.Conn
-		c := &conn{sh: sh, state: stateOpen, lastRead: idle, timer: idle, id: fmt.Sprint(i)}
+		c := &conn{sh: sh, state: stateOpen, lastRead: idle, timer: idle, uid: newConnID()}
 		if i == 1 {
 			// Silent past the idle timeout: the sweep closes it, and the
 			// close frame's write fails and removes it.
@@ -155,7 +155,7 @@ func TestSweepSurvivesClose(t *testing.T) {
 			pinged, gc = append(pinged, cg), cg
 		}
 		c.gc = gc
-		c.route = &Route{Handler: func(*Event) Reply { return Reply{} }}
+		c.rt = &binding{route: &Route{Handler: func(*Event) Reply { return Reply{} }}}
 		sh.add(c)
 		e.conns.add(c)
 	}
