@@ -234,6 +234,11 @@ func TestPresenceQuietChannel(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Both in Redis before any Sync publishes what a node has so far.
+	eventually(t, 10*time.Second, "both late changes in Redis", func() bool {
+		c, err := nodes[2].Presence().Count(ctx(t), ch)
+		return err == nil && c == presence.DefaultBurst+2
+	})
 	clustertest.SyncAll(t, bs, ch)
 	for i, id := range watchers {
 		msgs := sinks[i].Client(id).Presence[ch]
