@@ -11,6 +11,13 @@ import (
 	"github.com/ripple-rt/ripple/presence"
 )
 
+// patient gives nodes the default liveness timings: these tests are about
+// batching, and a machine busy enough to stall a node for testConfig's
+// one-second deadline would have it reaped and fenced meanwhile.
+func patient(cfg *cluster.Config) {
+	cfg.Heartbeat, cfg.Deadline = cluster.DefaultHeartbeat, cluster.DefaultDeadline
+}
+
 // countMsgs returns how many presence_diff and presence_state messages
 // client id of s got in channel.
 func countMsgs(t testing.TB, s *clustertest.Sink, id, channel string) (diffs, states int) {
@@ -48,7 +55,10 @@ func presenceBatches(t *testing.T, mode presence.Mode) {
 		interval = 100 * time.Millisecond
 	)
 	sinks := []*clustertest.Sink{clustertest.NewSink(), clustertest.NewSink(), clustertest.NewSink()}
-	_, nodes := startClusterWith(t, mode, sinks, func(cfg *cluster.Config) { cfg.PresenceInterval = interval })
+	_, nodes := startClusterWith(t, mode, sinks, func(cfg *cluster.Config) {
+		cfg.PresenceInterval = interval
+		patient(cfg)
+	})
 	bs := backends(nodes)
 	ids := make([][]string, len(nodes))
 	for i, n := range nodes {
@@ -191,7 +201,10 @@ func expectList(t *testing.T, nodes []*cluster.Node, channel string, users int) 
 func TestPresenceQuietChannel(t *testing.T) {
 	const ch = "room:quiet"
 	sinks := []*clustertest.Sink{clustertest.NewSink(), clustertest.NewSink(), clustertest.NewSink()}
-	_, nodes := startClusterWith(t, presence.ModeUser, sinks, func(cfg *cluster.Config) { cfg.PresenceInterval = time.Hour })
+	_, nodes := startClusterWith(t, presence.ModeUser, sinks, func(cfg *cluster.Config) {
+		cfg.PresenceInterval = time.Hour
+		patient(cfg)
+	})
 	bs := backends(nodes)
 	var watchers, trackers []string // one of each per node
 	for i, n := range nodes {
