@@ -365,7 +365,9 @@ func transcripts(channel string, clients []*presenceMsgs) (*clustertest.Sink, []
 
 // TestClusterPresence: watchers on three nodes see every change made on
 // any node as the same diffs in the same order, each once, and List, Count
-// and Get agree on every node.
+// and Get agree on every node. Batching is off: with it each node merges
+// the changes that come faster than its tokens by its own clock (see
+// TestClusterPresenceBatches).
 func TestClusterPresence(t *testing.T) {
 	t.Parallel()
 	for _, mode := range []presence.Mode{presence.ModeUser, presence.ModeConnection} {
@@ -374,7 +376,7 @@ func TestClusterPresence(t *testing.T) {
 }
 
 func clusterPresence(t *testing.T, mode presence.Mode) {
-	nodes := startCluster(t, 3, ripple.Config{PresenceMode: mode})
+	nodes := startCluster(t, 3, ripple.Config{PresenceMode: mode, PresenceInterval: -1})
 	const ch = "room:p"
 	track := func(s *wstest.Server, user string) *presenceMsgs {
 		c, id := dialID(t, s)
@@ -469,6 +471,137 @@ func clusterPresence(t *testing.T, mode presence.Mode) {
 		t.Fatalf("alice: %+v %v", p, ok)
 	}
 	checkViews(t, mode, ch, append(slices.Clone(watchers), alice2), list)
+}
+
+// TestClusterPresenceBatches: a burst of joins into one channel on three
+// nodes reaches each watcher as far fewer diffs than joins (each node
+// merges what comes faster than its tokens), each tracker gets one
+// presence_state, and then a burst of leaves too; every client's view
+// equals ListPresence after each. Both modes. The interval is 200 ms (the
+// default is 50 ms) so that a busy machine spreading the burst over a
+// second still makes few batches.
+func TestClusterPresenceBatches(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []presence.Mode{presence.ModeUser, presence.ModeConnection} {
+		t.Run("mode="+mode.String(), func(t *testing.T) { clusterPresenceBatches(t, mode) })
+	}
+}
+
+func clusterPresenceBatches(t *testing.T, mode presence.Mode) {
+	const (
+		ch      = "room:batch"
+		perNode = 30
+	)
+	nodes := startCluster(t, 3, ripple.Config{PresenceMode: mode, PresenceInterval: 200 * time.Millisecond})
+	var watchers, tabs []*presenceMsgs
+	for _, s := range nodes {
+		c, id := dialID(t, s)
+		wstest.Send(t, c, fmt.Sprintf(`{"join":%q}`, ch))
+		watchers = append(watchers, &presenceMsgs{c: c, id: id, node: s})
+		for range perNode {
+			c, id := dialID(t, s)
+			tabs = append(tabs, &presenceMsgs{c: c, id: id, node: s})
+		}
+	}
+	everyNode(t, nodes, "3 watchers", func(s *wstest.Server) bool { return len(s.ClientsIn(ch)) == 3 })
+	syncPresence(t, nodes, ch)
+	diffs := func(w *presenceMsgs) int {
+		n := 0
+		for _, m := range w.msgs {
+			if d, _ := clustertest.Decode(m); d.Event == "presence_diff" {
+				n++
+			}
+		}
+		return n
+	}
+	// check drains every client and watcher, checks that each watcher got
+	// far fewer diffs than changes since it had before[i], and checks the
+	// views; it returns the watchers' diff counts.
+	check := func(what string, clients []*presenceMsgs, changes int, before []int) []int {
+		t.Helper()
+		syncPresence(t, nodes, ch)
+		for _, m := range clients {
+			m.drain(t)
+		}
+		counts := make([]int, len(watchers))
+		for i, w := range watchers {
+			w.drain(t)
+			counts[i] = diffs(w)
+			got := counts[i] - before[i]
+			t.Logf("%s: watcher on node %d got %d diffs for %d changes", what, i, got, changes)
+			if got*3 > changes {
+				t.Errorf("%s: watcher on node %d got %d diffs for %d changes", what, i, got, changes)
+			}
+		}
+		checkViews(t, mode, ch, append(slices.Clone(watchers), clients...), checkAgree(t, nodes, ch))
+		return counts
+	}
+
+	// The burst of joins: every tab sends its track at once.
+	for i, m := range tabs {
+		wstest.Send(t, m.c, fmt.Sprintf(`{"track":{"channel":%q,"user_id":"u%d"}}`, ch, i))
+	}
+	everyNode(t, nodes, "every tab tracked", func(s *wstest.Server) bool { return s.PresenceCount(ch) == len(tabs) })
+	counts := check("joins", tabs, len(tabs), make([]int, len(watchers)))
+	for _, m := range tabs {
+		states := 0
+		for _, b := range m.msgs {
+			if d, _ := clustertest.Decode(b); d.Event == "presence_state" {
+				states++
+			}
+		}
+		if states != 1 {
+			t.Fatalf("%s got %d presence_states, want 1", m.id, states)
+		}
+	}
+
+	// The burst of leaves: every other tab closes.
+	var left []*presenceMsgs
+	for i, m := range tabs {
+		if i%2 == 0 {
+			_ = m.c.Close()
+		} else {
+			left = append(left, m)
+		}
+	}
+	everyNode(t, nodes, "half the tabs gone", func(s *wstest.Server) bool { return s.PresenceCount(ch) == len(left) })
+	check("leaves", left, len(tabs)-len(left), counts)
+}
+
+// TestClusterPresenceQuiet: with a PresenceInterval far longer than the
+// test, a change in a quiet channel still reaches every member on every
+// node at once (the channel has a token), and its tracker its state.
+func TestClusterPresenceQuiet(t *testing.T) {
+	t.Parallel()
+	const ch = "room:quiet"
+	nodes := startCluster(t, 3, ripple.Config{PresenceInterval: time.Hour})
+	var watchers []*wstest.Client
+	for _, s := range nodes {
+		c, _ := dialID(t, s)
+		wstest.Send(t, c, fmt.Sprintf(`{"join":%q}`, ch))
+		watchers = append(watchers, c)
+	}
+	everyNode(t, nodes, "3 watchers", func(s *wstest.Server) bool { return len(s.ClientsIn(ch)) == 3 })
+	syncPresence(t, nodes, ch)
+	for k, s := range nodes {
+		c, _ := dialID(t, s)
+		wstest.Send(t, c, fmt.Sprintf(`{"track":{"channel":%q,"user_id":"u%d"}}`, ch, k))
+		if m, err := clustertest.Decode(readMsg(t, c)); err != nil || m.Event != "presence_state" {
+			t.Fatalf("tracker %d: %+v %v", k, m, err)
+		}
+		for i, w := range watchers {
+			m, err := clustertest.Decode(readMsg(t, w))
+			if err != nil || m.Event != "presence_diff" || len(m.Joins) != 1 || len(m.Joins[fmt.Sprintf("u%d", k)].Metas) != 1 {
+				t.Fatalf("watcher on node %d, change %d: %+v %v", i, k, m, err)
+			}
+		}
+	}
+}
+
+func readMsg(t *testing.T, c *wstest.Client) []byte {
+	t.Helper()
+	_, msg := wstest.Read(t, c)
+	return msg
 }
 
 // churnTab is one client of the churn test.

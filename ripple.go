@@ -67,14 +67,17 @@ type Server struct {
 // JoinCluster makes s one node of a cluster of servers sharing the Redis
 // server at cfg.URL: rooms, broadcasts, the helpers and presence then work
 // across every node (see package cluster). Call it once, after New and
-// before Start; ctx bounds the connection to Redis. cfg.Local and
-// cfg.PresenceMode are set from s (every node must use the same Config
-// PresenceMode); a nil cfg.Logger becomes the server's. Shutdown leaves the
-// cluster after the last connection is closed.
+// before Start; ctx bounds the connection to Redis. cfg.Local,
+// cfg.PresenceMode and cfg.PresenceInterval are set from s (every node
+// must use the same Config PresenceMode; each batches its members'
+// presence messages as a single server would, see Config.PresenceInterval);
+// a nil cfg.Logger becomes the server's. Shutdown leaves the cluster after
+// the last connection is closed.
 func (s *Server) JoinCluster(ctx context.Context, cfg ClusterConfig) error {
 	ecfg := s.e.Config()
 	cfg.Local = s.e.Inbound()
 	cfg.PresenceMode = ecfg.PresenceMode
+	cfg.PresenceInterval = max(ecfg.PresenceInterval, 0) // negative: off
 	if cfg.Logger == nil {
 		cfg.Logger = ecfg.Logger
 	}

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ripple-rt/ripple/cluster"
 	"github.com/ripple-rt/ripple/cluster/clustertest"
 	"github.com/ripple-rt/ripple/presence"
 )
@@ -29,13 +30,31 @@ func memoryFactory(interval time.Duration) clustertest.Factory {
 	}
 }
 
-func redisFactory(t *testing.T, mode presence.Mode, maxStale int, sinks []*clustertest.Sink) []presence.Backend {
-	_, nodes := startCluster(t, mode, maxStale, sinks)
-	return backends(nodes)
+// redisFactory: one node per sink on one redis-server, batching with
+// interval (0: every event at once; 2 ms gives Sync batches to publish).
+func redisFactory(interval time.Duration) clustertest.Factory {
+	return func(t *testing.T, mode presence.Mode, maxStale int, sinks []*clustertest.Sink) []presence.Backend {
+		_, nodes := startClusterWith(t, mode, sinks, func(cfg *cluster.Config) {
+			cfg.MaxStaleRefs = maxStale
+			cfg.PresenceInterval = interval
+		})
+		t.Cleanup(func() {
+			if t.Failed() {
+				for _, n := range nodes {
+					s := n.Stats()
+					t.Logf("%s: fenced %d reaped %d resyncs %d gaps %d corrections %d events %d diffs %d states %d",
+						n.ID(), s.Fenced.Load(), s.Reaped.Load(), s.Resyncs.Load(), s.Gaps.Load(), s.Corrections.Load(),
+						s.Events.Load(), s.Diffs.Load(), s.States.Load())
+				}
+			}
+		})
+		return backends(nodes)
+	}
 }
 
 func TestBackendSuite(t *testing.T) {
 	t.Run("backend=memory", func(t *testing.T) { clustertest.BackendSuite(t, memoryFactory(0)) })
 	t.Run("backend=memory/batched", func(t *testing.T) { clustertest.BackendSuite(t, memoryFactory(2*time.Millisecond)) })
-	t.Run("backend=redis", func(t *testing.T) { clustertest.BackendSuite(t, redisFactory) })
+	t.Run("backend=redis", func(t *testing.T) { clustertest.BackendSuite(t, redisFactory(0)) })
+	t.Run("backend=redis/batched", func(t *testing.T) { clustertest.BackendSuite(t, redisFactory(2*time.Millisecond)) })
 }

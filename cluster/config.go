@@ -65,6 +65,19 @@ type Config struct {
 	// node of a cluster must use the same. Defaults: ModeUser, 32.
 	PresenceMode presence.Mode
 	MaxStaleRefs int
+	// PresenceInterval and PresenceBurst batch each channel's presence
+	// messages on this node as presence.Config's Interval and Burst do on
+	// a single server: a channel whose events come no faster than one per
+	// interval (or Burst of them after a quiet spell) gets each at once;
+	// a busier one gets one presence_diff per interval merging every
+	// change, and one presence_state for every local connection tracked
+	// meanwhile (see "Batches" in the package doc). Default 0: every
+	// event at once, one diff each. ripple's JoinCluster sets the
+	// interval from the server's Config.PresenceInterval (default 50 ms).
+	// PresenceBurst below 1 means presence.DefaultBurst, as on a single
+	// server.
+	PresenceInterval time.Duration
+	PresenceBurst    int
 	// ChannelSize is the go-redis pub/sub buffer, in messages. Default 4096.
 	ChannelSize int
 	// SendTimeout is how long go-redis waits for room in that buffer before

@@ -58,10 +58,16 @@ func TestCrashChild(t *testing.T) {
 // TestCrash kills a node with SIGKILL and checks that its presences and
 // connections are gone from every node within 10 s, with exactly one leave
 // diff per user that thereby left and none for the user still present
-// elsewhere.
+// elsewhere; with the surviving nodes batching or not.
 func TestCrash(t *testing.T) {
+	for _, iv := range []time.Duration{0, testInterval} {
+		t.Run(fmt.Sprintf("interval=%v", iv), func(t *testing.T) { crash(t, iv) })
+	}
+}
+
+func crash(t *testing.T, interval time.Duration) {
 	s0, s1 := clustertest.NewSink(), clustertest.NewSink()
-	r, nodes := startCluster(t, presence.ModeUser, 0, []*clustertest.Sink{s0, s1})
+	r, nodes := startClusterWith(t, presence.ModeUser, []*clustertest.Sink{s0, s1}, func(cfg *cluster.Config) { cfg.PresenceInterval = interval })
 	p0, p1 := nodes[0], nodes[1]
 	obs0, obs1, shared := p0.NewConnID(), p1.NewConnID(), p0.NewConnID()
 	for _, c := range []struct {

@@ -25,7 +25,8 @@
 //     step, so every channel has one total order; each node following the
 //     channel replays the events into a view and sends its own members
 //     exactly the presence_state and presence_diff messages package
-//     presence would (both modes);
+//     presence would (both modes), batched as it batches them (see
+//     Batches below);
 //   - liveness: heartbeats with a deadline, a reaper that claims a dead
 //     incarnation with SET NX and removes its connections and presences
 //     (one leave diff per user that thereby leaves), and fencing: a node
@@ -59,12 +60,33 @@
 // Reads (Count, List, ...) and directed helpers wait one round trip and see
 // every write this node queued before them.
 //
+// # Batches
+//
+// With Config.PresenceInterval set (ripple's JoinCluster sets the server's
+// PresenceInterval, 50 ms by default), each node batches each channel's
+// messages for its own members with the rules and the code of package
+// presence (presence.Batch, presence.Pacer; "Batches" in its doc): a token
+// bucket of PresenceBurst per channel and node, one token back per interval.
+// While a channel's events come slower than that, each goes out at once, as
+// without batching; a busier channel sends the node's members one
+// presence_diff per interval merging every change (a user at most once per
+// diff), and one presence_state, encoded once, to every local connection
+// tracked meanwhile (it reflects the view when it goes out, so those
+// trackers skip that diff). In a join storm each member thus gets one diff
+// per interval instead of one per join. Batching changes none of the
+// guarantees above: batches go out in the channel's order, a resync first
+// sends what the view held, the reaper's leaves are one per user, and Sync
+// sends a channel's pending batch before it returns. Nodes batch
+// independently: members on different nodes may see the same changes grouped
+// differently, and end with the same presences.
+//
 // # Goroutines and locks
 //
 // A Node runs five goroutines: the executor (the only one that writes the
 // node's state to Redis, in queue order; it also fences), the heartbeat,
 // the reaper, the subscription manager and the receiver (which owns the
-// views and calls Local, one call at a time). Node.mu guards the local
+// views and their batches, with one timer for the batches waiting for a
+// token, and calls Local, one call at a time). Node.mu guards the local
 // records and the queue; it is a leaf lock: no Local method and no Redis
 // call runs under it, so the engine may call the hooks while holding its
 // own locks. Local must not block.

@@ -55,12 +55,19 @@ func startNode(t testing.TB, cfg cluster.Config) *cluster.Node {
 // startCluster starts one node per sink on a new redis-server.
 func startCluster(t testing.TB, mode presence.Mode, maxStale int, sinks []*clustertest.Sink) (*clustertest.Redis, []*cluster.Node) {
 	t.Helper()
+	return startClusterWith(t, mode, sinks, func(cfg *cluster.Config) { cfg.MaxStaleRefs = maxStale })
+}
+
+// startClusterWith is startCluster with each node's configuration changed
+// by set.
+func startClusterWith(t testing.TB, mode presence.Mode, sinks []*clustertest.Sink, set func(*cluster.Config)) (*clustertest.Redis, []*cluster.Node) {
+	t.Helper()
 	r := clustertest.StartRedis(t)
 	var nodes []*cluster.Node
 	for i, s := range sinks {
 		cfg := testConfig(r.URL(), s, mode)
-		cfg.MaxStaleRefs = maxStale
 		cfg.NodeID = fmt.Sprintf("node%d", i)
+		set(&cfg)
 		n := startNode(t, cfg)
 		s.SetMembership(n)
 		nodes = append(nodes, n)
@@ -89,3 +96,26 @@ func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 }
 
 func ctx(t testing.TB) context.Context { return clustertest.Ctx(t) }
+
+// testInterval is the PresenceInterval of the tests that run batched too:
+// short, so that batches go out by their timer as well as by Sync.
+const testInterval = 20 * time.Millisecond
+
+// batchCase is a presence mode, without batching (interval 0) or with.
+type batchCase struct {
+	name     string
+	mode     presence.Mode
+	interval time.Duration
+}
+
+// modesAndBatching lists both presence modes, each without batching and
+// with testInterval.
+func modesAndBatching() []batchCase {
+	var out []batchCase
+	for _, mode := range []presence.Mode{presence.ModeUser, presence.ModeConnection} {
+		for _, iv := range []time.Duration{0, testInterval} {
+			out = append(out, batchCase{fmt.Sprintf("mode=%s/interval=%v", mode, iv), mode, iv})
+		}
+	}
+	return out
+}

@@ -28,6 +28,7 @@ type Node struct {
 	local     Local
 	log       *slog.Logger
 	refPrefix string
+	pace      presence.Pacer  // batches presence messages (batch.go)
 	ctx       context.Context // cancelled by Close and crash
 	cancel    context.CancelFunc
 	wake      chan struct{} // executor: the queue has work
@@ -99,6 +100,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		local:     cfg.Local,
 		log:       cfg.Logger.With("node", cfg.NodeID),
 		refPrefix: cfg.NodeID + "." + randomID(4) + ".",
+		pace:      presence.NewPacer(cfg.PresenceInterval, cfg.PresenceBurst),
 		wake:      make(chan struct{}, 1),
 		fenceReq:  make(chan struct{}, 1),
 		subWake:   make(chan struct{}, 1),

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,6 +41,8 @@ type receiver struct {
 	copies  map[string]int       // multi-channel messages: copies still due
 	verify  chan map[string]pos  // results of a verify fetch
 	busy    bool                 // a verify fetch is running
+	due     dueQueue             // views waiting for a token (batch.go)
+	timer   *time.Timer          // fires when due[0] is due
 }
 
 func (n *Node) runReceive() {
@@ -51,7 +54,10 @@ func (n *Node) runReceive() {
 		waiters: map[string][]syncReq{},
 		copies:  map[string]int{},
 		verify:  make(chan map[string]pos, 1),
+		timer:   time.NewTimer(time.Hour),
 	}
+	r.timer.Stop()
+	defer r.timer.Stop()
 	t := time.NewTicker(n.cfg.VerifyInterval)
 	defer t.Stop()
 	chanPrefix := n.k.prefix + "c:"
@@ -91,6 +97,8 @@ func (n *Node) runReceive() {
 		case res := <-r.verify:
 			r.busy = false
 			n.compare(r, res)
+		case <-r.timer.C:
+			n.fire(r)
 		case <-n.ctx.Done():
 			return
 		}
@@ -143,7 +151,9 @@ func (n *Node) channelMessage(r *receiver, ch, msg string) {
 	if apply {
 		out, ok := v.apply(ev, n.claimer(ch))
 		if ok {
-			n.deliver(ch, out)
+			n.stats.Events.Add(1)
+			n.send(ch, v, out)
+			n.changed(r, ch, v)
 			n.wakeWaiters(r, ch)
 			return
 		}
@@ -235,6 +245,10 @@ func (n *Node) resync(r *receiver, ch string) {
 		n.wakeWaiters(r, ch)
 		return
 	}
+	// What the view holds goes out first: the correction starts from it.
+	if v := r.views[ch]; v != nil {
+		n.flushView(ch, v)
+	}
 	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.Timeout)
 	flat, err := scripts.snapshot.Run(ctx, n.rdb, []string{n.k.entries(ch), n.k.meta(ch)}).StringSlice()
 	cancel()
@@ -243,7 +257,7 @@ func (n *Node) resync(r *receiver, ch string) {
 			n.log.Warn("cluster: presence snapshot failed", "channel", ch, "err", err)
 		}
 		if r.views[ch] == nil {
-			r.views[ch] = newView(n.cfg.PresenceMode, n.cfg.MaxStaleRefs)
+			r.views[ch] = n.newView()
 		}
 		r.broken[ch] = true
 		return
@@ -257,7 +271,7 @@ func (n *Node) resync(r *receiver, ch string) {
 	}
 	v := r.views[ch]
 	if v == nil {
-		v = newView(n.cfg.PresenceMode, n.cfg.MaxStaleRefs)
+		v = n.newView()
 		r.views[ch] = v
 	}
 	correct := v.loaded
@@ -266,10 +280,10 @@ func (n *Node) resync(r *receiver, ch string) {
 	}
 	delete(r.broken, ch)
 	out := v.load(at, es, correct, n.claimer(ch))
-	if correct && len(out) > 0 && out[0].diff != nil {
+	if correct && slices.ContainsFunc(out, func(d delivery) bool { return d.diff != nil }) {
 		n.stats.Corrections.Add(1)
 	}
-	n.deliver(ch, out)
+	n.send(ch, v, out)
 	n.wakeWaiters(r, ch)
 }
 
@@ -317,7 +331,8 @@ func (n *Node) compare(r *receiver, res map[string]pos) {
 	r.checked = res
 }
 
-// wakeWaiters releases the Sync calls on ch that the view has satisfied.
+// wakeWaiters releases the Sync calls on ch that the view has satisfied,
+// after publishing its pending batch (as presence.Memory's Sync does).
 func (n *Node) wakeWaiters(r *receiver, ch string) {
 	ws := r.waiters[ch]
 	if len(ws) == 0 {
@@ -327,8 +342,10 @@ func (n *Node) wakeWaiters(r *receiver, ch string) {
 	keep := ws[:0]
 	for _, w := range ws {
 		switch {
-		case v == nil && !n.isMember(ch),
-			v != nil && !r.broken[ch] && reached(v, w.at, w.newest):
+		case v == nil && !n.isMember(ch):
+			close(w.done)
+		case v != nil && !r.broken[ch] && reached(v, w.at, w.newest):
+			n.flushView(ch, v)
 			close(w.done)
 		default:
 			keep = append(keep, w)
@@ -355,31 +372,40 @@ func reached(v *view, at pos, newest uint64) bool {
 	return false
 }
 
+// newView returns an empty view of a channel for this node.
+func (n *Node) newView() *view {
+	return newView(n.cfg.PresenceMode, n.cfg.MaxStaleRefs, n.id)
+}
+
 // claimer returns the claimFunc of channel ch.
 func (n *Node) claimer(ch string) claimFunc {
-	return func(connID string) bool {
+	return func(connIDs []string) []string {
+		var out []string
 		n.mu.Lock()
 		defer n.mu.Unlock()
-		lc := n.conns[connID]
-		if lc == nil {
-			return false
+		for _, id := range connIDs {
+			lc := n.conns[id]
+			if lc == nil {
+				continue
+			}
+			if t := lc.tracks[ch]; t != nil && t.pending {
+				t.pending = false
+				out = append(out, id)
+			}
 		}
-		t := lc.tracks[ch]
-		if t == nil || !t.pending {
-			return false
-		}
-		t.pending = false
-		return true
+		return out
 	}
 }
 
 func (n *Node) deliver(ch string, out []delivery) {
 	for _, d := range out {
-		var trackers []string
-		if d.tracker != "" {
-			trackers = []string{d.tracker}
+		if d.diff != nil {
+			n.stats.Diffs.Add(1)
 		}
-		n.local.DeliverPresence(ch, d.state, trackers, d.diff)
+		if d.state != nil {
+			n.stats.States.Add(1)
+		}
+		n.local.DeliverPresence(ch, d.state, d.trackers, d.diff)
 	}
 }
 

@@ -23,11 +23,17 @@ type world struct {
 }
 
 func newWorld(t *testing.T, mode presence.Mode, users ...[]string) *world {
+	return newBatchedWorld(t, mode, 0, users...)
+}
+
+// newBatchedWorld is newWorld with nodes batching presence messages with
+// interval.
+func newBatchedWorld(t *testing.T, mode presence.Mode, interval time.Duration, users ...[]string) *world {
 	w := &world{room: "room:w"}
 	for range users {
 		w.sinks = append(w.sinks, clustertest.NewSink())
 	}
-	w.r, w.nodes = startCluster(t, mode, 0, w.sinks)
+	w.r, w.nodes = startClusterWith(t, mode, w.sinks, func(cfg *cluster.Config) { cfg.PresenceInterval = interval })
 	for i, us := range users {
 		var ids []string
 		for range us {
@@ -93,9 +99,10 @@ func (w *world) agree(t *testing.T, mode presence.Mode, want string, within time
 // leave per user), then fences itself and re-announces its connections
 // under a new incarnation (joins), and every view ends right.
 func TestFenced(t *testing.T) {
-	for _, mode := range []presence.Mode{presence.ModeUser, presence.ModeConnection} {
-		t.Run("mode="+mode.String(), func(t *testing.T) {
-			w := newWorld(t, mode, []string{"alice", "shared"}, []string{"bob", "shared"})
+	for _, c := range modesAndBatching() {
+		mode := c.mode
+		t.Run(c.name, func(t *testing.T) {
+			w := newBatchedWorld(t, mode, c.interval, []string{"alice", "shared"}, []string{"bob", "shared"})
 			a, b := w.nodes[0], w.nodes[1]
 			const all = "[alice×1 bob×1 shared×2]"
 			w.agree(t, mode, all, 5*time.Second)
@@ -158,9 +165,13 @@ func TestRedisRestart(t *testing.T) {
 // is detected by the next event's sequence, or, when it was the last one,
 // by the periodic check; the node resyncs and emits one corrective diff.
 func TestGap(t *testing.T) {
-	for _, last := range []bool{false, true} {
-		t.Run(fmt.Sprintf("last=%v", last), func(t *testing.T) {
-			w := newWorld(t, presence.ModeUser, []string{"alice"}, []string{"bob"})
+	for _, c := range []struct {
+		last     bool
+		interval time.Duration
+	}{{false, 0}, {true, 0}, {false, testInterval}, {true, testInterval}} {
+		last := c.last
+		t.Run(fmt.Sprintf("last=%v/interval=%v", last, c.interval), func(t *testing.T) {
+			w := newBatchedWorld(t, presence.ModeUser, c.interval, []string{"alice"}, []string{"bob"})
 			a, b := w.nodes[0], w.nodes[1]
 			var once sync.Once
 			b.DropEvents(func(string, string) bool {
@@ -229,10 +240,11 @@ func TestPubSubReconnect(t *testing.T) {
 // the presence events it receives: gaps are detected and corrected, and the
 // final state still equals every client's rebuilt view.
 func TestChurnWithDrops(t *testing.T) {
-	for _, mode := range []presence.Mode{presence.ModeUser, presence.ModeConnection} {
-		t.Run("mode="+mode.String(), func(t *testing.T) {
+	for _, c := range modesAndBatching() {
+		mode := c.mode
+		t.Run(c.name, func(t *testing.T) {
 			sinks := []*clustertest.Sink{clustertest.NewSink(), clustertest.NewSink(), clustertest.NewSink()}
-			_, nodes := startCluster(t, mode, 0, sinks)
+			_, nodes := startClusterWith(t, mode, sinks, func(cfg *cluster.Config) { cfg.PresenceInterval = c.interval })
 			var gaps int64
 			for i, n := range nodes {
 				var mu sync.Mutex

@@ -27,4 +27,12 @@ type Stats struct {
 	Dropped atomic.Int64
 	// Received counts room and broadcast messages delivered from other nodes.
 	Received atomic.Int64
+	// Events counts presence events applied to this node's views.
+	Events atomic.Int64
+	// Diffs and States count the presence_diff and presence_state messages
+	// handed to Local, one each however many local members or trackers it
+	// goes to. Without batching a channel makes a diff per event; with
+	// batching a busy channel makes far fewer.
+	Diffs  atomic.Int64
+	States atomic.Int64
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/ripple-rt/ripple/presence"
@@ -47,10 +48,33 @@ func summaries(t *testing.T, ds []delivery) []string {
 			out = append(out, diffSummary(t, d))
 		}
 		if d.state != nil {
-			out = append(out, "state→"+d.tracker)
+			out = append(out, "state→"+strings.Join(d.trackers, ","))
 		}
 	}
 	return out
+}
+
+// claims makes a claimFunc of a per-connection one.
+func claims(f func(id string) bool) claimFunc {
+	return func(ids []string) []string {
+		var out []string
+		for _, id := range ids {
+			if f(id) {
+				out = append(out, id)
+			}
+		}
+		return out
+	}
+}
+
+// applyNow applies ev and publishes what is left of its batch, as the
+// receive goroutine does without batching.
+func applyNow(v *view, ev event, claim claimFunc) ([]delivery, bool) {
+	out, ok := v.apply(ev, claim)
+	if !ok {
+		return nil, false
+	}
+	return v.flush(out, claim), true
 }
 
 type step struct {
@@ -113,14 +137,14 @@ func TestViewEvents(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			v := newView(c.mode, 32)
-			claim := func(id string) bool { return id == c.local }
+			v := newView(c.mode, 32, "")
+			claim := claims(func(id string) bool { return id == c.local })
 			for i, s := range c.steps {
 				apply, _ := v.accepts(pos{s.ev.epoch, s.ev.seq})
 				if !apply {
 					t.Fatalf("step %d not accepted at %v", i, v.at)
 				}
-				out, ok := v.apply(s.ev, claim)
+				out, ok := applyNow(v, s.ev, claim)
 				if !ok {
 					t.Fatalf("step %d rejected", i)
 				}
@@ -133,12 +157,12 @@ func TestViewEvents(t *testing.T) {
 }
 
 func TestViewCompaction(t *testing.T) {
-	v := newView(presence.ModeUser, 1)
+	v := newView(presence.ModeUser, 1, "")
 	pending := map[string]bool{}
-	claim := func(id string) bool { p := pending[id]; delete(pending, id); return p }
+	claim := claims(func(id string) bool { p := pending[id]; delete(pending, id); return p })
 	seq := uint64(0)
 	do := func(ev event) []string {
-		out, ok := v.apply(ev, claim)
+		out, ok := applyNow(v, ev, claim)
 		if !ok {
 			t.Fatal("rejected")
 		}
@@ -161,8 +185,84 @@ func TestViewCompaction(t *testing.T) {
 	_ = seq
 }
 
+// TestViewBatch walks the batching rules of a view (those of
+// presence.Registry): events join the batch until it is flushed, a second
+// change of a user in the batch publishes it first, the trackers still
+// waiting share one presence_state, and a tracker gone before its batch
+// went out gets none.
+func TestViewBatch(t *testing.T) {
+	none := []string(nil)
+	cases := []struct {
+		name    string
+		mode    presence.Mode
+		pending []string // local trackers waiting for their state
+		steps   []step   // want: what apply publishes at once
+		flush   []string // then the flush
+	}{
+		{"user: joins merge, trackers share a state", presence.ModeUser, []string{"c2", "c3"}, []step{
+			{tr(1, "c1", "u", "r1"), none},
+			{tr(2, "c2", "v", "r2"), none},
+			{tr(3, "c3", "w", "r3"), none},
+			// u is in the batch: it goes first, c4 starts the next one.
+			{tr(4, "c4", "u", "r4"), []string{`[+u[r1] +v[r2] +w[r3]]`, "state→c2,c3"}},
+			{un(5, "c2"), none},
+		}, []string{`[-v[r2]]`}},
+		{"user: a second tab tracked and untracked in one batch is silent", presence.ModeUser, []string{"c2"}, []step{
+			{tr(1, "c1", "u", "r1"), none},
+			{tr(2, "c3", "w", "r3"), none},
+			// w's second tab: a change of w, which is in the batch.
+			{tr(3, "c2", "w", "r2"), []string{`[+u[r1] +w[r3]]`}},
+			{un(4, "c2"), none}, // gone before its state
+		}, nil},
+		{"user: a reaper's batch leaves once per user", presence.ModeUser, nil, []step{
+			{tr(1, "c1", "u", "r1"), none},
+			{tr(2, "c2", "u", "r2"), []string{`[+u[r1]]`}},
+			{tr(3, "c3", "v", "r3"), none},
+			{un(4, "c1", "c2"), none},
+		}, []string{`[+v[r3] -u[r1 r2]]`}},
+		{"user: the untrack that empties the view publishes", presence.ModeUser, nil, []step{
+			{tr(1, "c1", "u", "r1"), none},
+			{un(2, "c1"), []string{`[+u[r1]]`, `[-u[r1]]`}},
+		}, nil},
+		{"connection: a set of a user in the batch publishes it first", presence.ModeConnection, []string{"c1"}, []step{
+			{tr(1, "c1", "u", "r1"), none},
+			{tr(2, "c2", "v", "r2"), none},
+			{st(3, "c1", "r3"), []string{`[+u[r1] +v[r2]]`, "state→c1"}},
+			{tr(4, "c3", "w", "r4"), none},
+		}, []string{`[+u[r3] +w[r4] -u[r1]]`}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			v := newView(c.mode, 32, "")
+			pending := map[string]bool{}
+			for _, id := range c.pending {
+				pending[id] = true
+			}
+			claim := claims(func(id string) bool { p := pending[id]; delete(pending, id); return p })
+			for i, s := range c.steps {
+				if apply, _ := v.accepts(pos{s.ev.epoch, s.ev.seq}); !apply {
+					t.Fatalf("step %d not accepted at %v", i, v.at)
+				}
+				out, ok := v.apply(s.ev, claim)
+				if !ok {
+					t.Fatalf("step %d rejected", i)
+				}
+				if got := summaries(t, out); !slices.Equal(got, s.want) {
+					t.Fatalf("step %d: %v, want %v", i, got, s.want)
+				}
+			}
+			if got := summaries(t, v.flush(nil, claim)); !slices.Equal(got, c.flush) {
+				t.Fatalf("flush: %v, want %v", got, c.flush)
+			}
+			if !v.b.Empty() {
+				t.Fatal("batch not empty after flush")
+			}
+		})
+	}
+}
+
 func TestViewAccepts(t *testing.T) {
-	v := newView(presence.ModeUser, 32)
+	v := newView(presence.ModeUser, 32, "")
 	v.at = pos{3, 10}
 	cases := []struct {
 		p           pos
@@ -236,10 +336,10 @@ func TestViewCorrection(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			v := newView(c.mode, 32)
-			no := func(string) bool { return false }
+			v := newView(c.mode, 32, "")
+			no := claims(func(string) bool { return false })
 			for _, ev := range c.before {
-				if _, ok := v.apply(ev, no); !ok {
+				if _, ok := applyNow(v, ev, no); !ok {
 					t.Fatal("rejected")
 				}
 			}
@@ -248,7 +348,7 @@ func TestViewCorrection(t *testing.T) {
 				t.Fatalf("correction %v, want %v", got, c.want)
 			}
 			if c.then.kind != 0 {
-				out, ok := v.apply(c.then, no)
+				out, ok := applyNow(v, c.then, no)
 				if !ok {
 					t.Fatal("rejected after correction")
 				}
@@ -261,14 +361,14 @@ func TestViewCorrection(t *testing.T) {
 }
 
 func TestViewLoadServesPendingTracker(t *testing.T) {
-	v := newView(presence.ModeUser, 32)
-	pending := map[string]bool{"c2": true}
-	claim := func(id string) bool { p := pending[id]; delete(pending, id); return p }
-	out := v.load(pos{1, 2}, []entry{ent("c1", "u", "r1", 1), ent("c2", "v", "r2", 2)}, false, claim)
-	if got := summaries(t, out); !slices.Equal(got, []string{"state→c2"}) {
+	v := newView(presence.ModeUser, 32, "")
+	pending := map[string]bool{"c2": true, "c3": true}
+	claim := claims(func(id string) bool { p := pending[id]; delete(pending, id); return p })
+	out := v.load(pos{1, 3}, []entry{ent("c1", "u", "r1", 1), ent("c2", "v", "r2", 2), ent("c3", "v", "r3", 3)}, false, claim)
+	if got := summaries(t, out); !slices.Equal(got, []string{"state→c2,c3"}) {
 		t.Fatalf("first load: %v", got)
 	}
-	if out[0].exclude != "c2" || !json.Valid(out[0].state) {
+	if !json.Valid(out[0].state) {
 		t.Fatalf("state delivery %+v", out[0])
 	}
 }

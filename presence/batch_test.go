@@ -102,3 +102,67 @@ func TestBatchTimer(t *testing.T) {
 			joins: P{"b": {"b1:online"}, "c": {"c1:online"}}, exclude: "room:b1,c1"},
 	})
 }
+
+// TestPacer: Burst publications at once, then one per Interval; a
+// publication that found no token leaves the bucket empty, not in debt; a
+// quiet spell refills it; the zero Pacer never waits.
+func TestPacer(t *testing.T) {
+	const iv = 10 * time.Millisecond
+	p := presence.NewPacer(iv, 3)
+	var b presence.Bucket
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	steps := []struct {
+		at    time.Duration // since t0
+		spend int           // publications at that time, after the wait is read
+		wait  time.Duration
+	}{
+		{0, 3, 0},
+		{0, 1, iv},             // no token: a forced publication
+		{0, 0, iv},             // still one interval, no debt
+		{iv, 1, 0},             // one token back
+		{iv + iv/2, 0, iv / 2}, // the next one in half an interval
+		{time.Hour, 3, 0},      // a quiet spell refills the bucket
+		{time.Hour, 0, iv},
+	}
+	for i, s := range steps {
+		now := t0.Add(s.at)
+		if got := p.Wait(&b, now); got != s.wait {
+			t.Fatalf("step %d: wait %v, want %v", i, got, s.wait)
+		}
+		for range s.spend {
+			p.Spend(&b, now)
+		}
+	}
+	var zero presence.Pacer
+	for range 10 {
+		zero.Spend(&b, t0)
+	}
+	if w := zero.Wait(&b, t0); w != 0 || zero.Interval() != 0 {
+		t.Fatalf("zero Pacer waits %v", w)
+	}
+}
+
+// TestBatchEntries: joins and leaves merge into one diff, Has knows the
+// users in it, trackers come and go, Reset empties it.
+func TestBatchEntries(t *testing.T) {
+	var b presence.Batch[string]
+	if !b.Empty() || b.Diff() != nil {
+		t.Fatal("zero Batch not empty")
+	}
+	b.AddTracker("c1")
+	b.AddTracker("c2")
+	b.Join("a", []byte(`"a":{"metas":[1]}`))
+	b.Join("b", []byte(`"b":{"metas":[2]}`))
+	b.Leave("c", []byte(`"c":{"metas":[3]}`))
+	if !b.DropTracker("c1") || b.DropTracker("c9") || !b.Has("a") || !b.Has("c") || b.Has("c1") {
+		t.Fatal("Has or DropTracker wrong")
+	}
+	want := `{"event":"presence_diff","payload":{"joins":{"a":{"metas":[1]},"b":{"metas":[2]}},"leaves":{"c":{"metas":[3]}}}}`
+	if got := string(b.Diff()); got != want || strings.Join(b.Trackers(), ",") != "c2" {
+		t.Fatalf("diff %s trackers %v", got, b.Trackers())
+	}
+	b.Reset()
+	if !b.Empty() || b.Has("a") || b.Diff() != nil {
+		t.Fatal("not empty after Reset")
+	}
+}

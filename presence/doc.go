@@ -127,7 +127,9 @@
 //
 // The invariant above holds for every member and tracker (the churn tests
 // run with and without batching, through both client algorithms and the
-// phoenix npm package). A tracker that untracks before its batch goes out
+// phoenix npm package). Batch (a channel's pending changes) and Pacer (its
+// token bucket) are exported for package cluster, whose nodes batch each
+// channel's messages for their own members by the same rules. A tracker that untracks before its batch goes out
 // gets no state. The stale-ref bookkeeping counts a meta as shown to others
 // when it was in a presence_state delivered to another connection: a later
 // batch's state, or its own batch's when that batch had other trackers.

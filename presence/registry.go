@@ -142,12 +142,9 @@ type Registry struct {
 	mode     Mode
 	prefix   string
 	maxStale int
-	interval time.Duration // batching period; 0 without batching
-	// slack is (burst-1)*interval: how far ahead of now a channel's
-	// bucket may be full again with a token still left (see batch.go).
-	slack   time.Duration
-	deliver func(channel string, state []byte, trackers []string, diff []byte)
-	clock   clock
+	pace     Pacer // batching only
+	deliver  func(channel string, state []byte, trackers []string, diff []byte)
+	clock    clock
 
 	// compactions counts ModeUser compactions, for metrics.
 	compactions atomic.Uint64
@@ -178,12 +175,11 @@ type channel struct {
 	entryBytes int // sum of len(user.entry), to size presence_state exactly
 
 	// The changes not yet published, see batch.go.
-	b batch
-	// full is when the channel's token bucket is full again (batching
-	// only; the zero time: full now). Each publication moves it one
-	// Interval later, see spend.
-	full  time.Time
-	armed bool // a timer will publish the batch
+	b Batch[*conn]
+	// bucket holds the channel's tokens (batching only); each publication
+	// takes one, see Pacer.
+	bucket Bucket
+	armed  bool // a timer will publish the batch
 }
 
 // user is one user's entry in a channel.
@@ -235,12 +231,7 @@ func New(cfg Config) *Registry {
 func newRegistry(cfg Config, clk clock) *Registry {
 	r := &Registry{mode: cfg.Mode, prefix: cfg.RefPrefix, maxStale: cfg.MaxStaleRefs, clock: clk}
 	if cfg.Deliver != nil {
-		r.interval, r.deliver = max(cfg.Interval, 0), cfg.Deliver
-		burst := cfg.Burst
-		if burst < 1 {
-			burst = DefaultBurst
-		}
-		r.slack = mulSat(r.interval, burst-1)
+		r.pace, r.deliver = NewPacer(cfg.Interval, cfg.Burst), cfg.Deliver
 	}
 	if r.maxStale < 1 {
 		r.maxStale = DefaultMaxStaleRefs
@@ -343,12 +334,12 @@ func (r *Registry) Track(channelName, connID, userID string, meta map[string]any
 			if !first {
 				j = entry(u.key, [][]byte{c.meta.raw}, nil)
 			}
-			ch.b.join(userID, j)
+			ch.b.Join(userID, j)
 		}
 	}
 	if rec {
 		c.waiting = true
-		ch.b.trackers = append(ch.b.trackers, c)
+		ch.b.AddTracker(c)
 	}
 	r.changed(ch, pub)
 	return nil
@@ -371,7 +362,8 @@ func (r *Registry) Untrack(channelName, connID string, pub Publisher) error {
 	u := c.u
 	r.begin(ch, u.id, pub)
 	if c.waiting {
-		ch.b.dropTracker(c)
+		ch.b.DropTracker(c)
+		c.waiting = false
 	}
 	delete(ch.conns, connID)
 	i := slices.Index(u.conns, c)
@@ -386,12 +378,12 @@ func (r *Registry) Untrack(channelName, connID string, pub Publisher) error {
 	switch {
 	case r.mode == ModeConnection:
 		if rec {
-			ch.b.leave(u.id, entry(u.key, [][]byte{c.meta.raw}, nil))
+			ch.b.Leave(u.id, entry(u.key, [][]byte{c.meta.raw}, nil))
 		}
 	case last:
 		// The user leaves: retract every ref a client may hold.
 		if rec {
-			ch.b.leave(u.id, entry(u.key, u.stale, []*conn{c}))
+			ch.b.Leave(u.id, entry(u.key, u.stale, []*conn{c}))
 		}
 		u.stale = nil
 	case c.announced || ch.gen > c.born:
@@ -404,9 +396,9 @@ func (r *Registry) Untrack(channelName, connID string, pub Publisher) error {
 			// exactly the current metas; clients see the user leave and
 			// come back.
 			if rec {
-				ch.b.leave(u.id, entry(u.key, u.stale, u.conns))
+				ch.b.Leave(u.id, entry(u.key, u.stale, u.conns))
 				r.flush(ch, pub)
-				ch.b.join(u.id, u.entry)
+				ch.b.Join(u.id, u.entry)
 			}
 			u.stale = nil
 			r.compactions.Add(1)
@@ -472,8 +464,8 @@ func (r *Registry) SetState(channelName, connID, state string, pub Publisher) er
 		u.conns[len(u.conns)-1] = c
 		ch.rebuildEntry(u)
 		if rec {
-			ch.b.join(u.id, entry(u.key, [][]byte{c.meta.raw}, nil))
-			ch.b.leave(u.id, entry(u.key, [][]byte{old.raw}, nil))
+			ch.b.Join(u.id, entry(u.key, [][]byte{c.meta.raw}, nil))
+			ch.b.Leave(u.id, entry(u.key, [][]byte{old.raw}, nil))
 		}
 	} else {
 		ch.rebuildEntry(u)
@@ -481,7 +473,7 @@ func (r *Registry) SetState(channelName, connID, state string, pub Publisher) er
 			o.announced = true
 		}
 		if rec {
-			ch.b.join(u.id, u.entry)
+			ch.b.Join(u.id, u.entry)
 		}
 	}
 	r.changed(ch, pub)

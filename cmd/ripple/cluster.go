@@ -70,6 +70,9 @@ var (
 		{clusterDesc("published_total", "Room messages and broadcasts sent to the other nodes."), func(s *cluster.Stats) *atomic.Int64 { return &s.Published }},
 		{clusterDesc("received_total", "Room messages and broadcasts received from the other nodes."), func(s *cluster.Stats) *atomic.Int64 { return &s.Received }},
 		{clusterDesc("dropped_total", "Room messages and broadcasts dropped because the Redis write queue was full."), func(s *cluster.Stats) *atomic.Int64 { return &s.Dropped }},
+		{clusterDesc("presence_events_total", "Presence events applied to this node's views of its channels."), func(s *cluster.Stats) *atomic.Int64 { return &s.Events }},
+		{clusterDesc("presence_diffs_total", "presence_diff messages this node sent its members (one per event, or per batch when a channel is busy)."), func(s *cluster.Stats) *atomic.Int64 { return &s.Diffs }},
+		{clusterDesc("presence_states_total", "presence_state messages this node sent its trackers (one per batch, shared by its trackers)."), func(s *cluster.Stats) *atomic.Int64 { return &s.States }},
 	}
 )
 

@@ -254,8 +254,8 @@ func TestClusterKill(t *testing.T) {
 		t.Fatalf("reaped %d", p.node.srv.Node().Stats().Reaped.Load())
 	}
 	if body := get(t, p.node.url("http", "/metrics"), 200); !strings.Contains(body, "\nripple_cluster_reaped_total 1\n") ||
-		!strings.Contains(body, "\nripple_connections 2\n") {
-		t.Fatalf("/metrics lacks ripple_cluster_reaped_total 1 or ripple_connections 2:\n%.3000s", body)
+		!strings.Contains(body, "\nripple_connections 2\n") || !strings.Contains(body, "\nripple_cluster_presence_diffs_total ") {
+		t.Fatalf("/metrics lacks ripple_cluster_reaped_total 1, ripple_connections 2 or ripple_cluster_presence_diffs_total:\n%.3000s", body)
 	}
 	if body := get(t, p.node.url("http", "/healthz"), 200); body != "ok\n" {
 		t.Fatalf("/healthz %q", body)
