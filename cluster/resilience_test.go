@@ -244,7 +244,12 @@ func TestChurnWithDrops(t *testing.T) {
 		mode := c.mode
 		t.Run(c.name, func(t *testing.T) {
 			sinks := []*clustertest.Sink{clustertest.NewSink(), clustertest.NewSink(), clustertest.NewSink()}
-			_, nodes := startClusterWith(t, mode, sinks, func(cfg *cluster.Config) { cfg.PresenceInterval = c.interval })
+			// No node dies here: a liveness deadline of a second would let
+			// a busy test machine reap and fence one mid-check.
+			_, nodes := startClusterWith(t, mode, sinks, func(cfg *cluster.Config) {
+				cfg.PresenceInterval = c.interval
+				cfg.Deadline = cluster.DefaultDeadline
+			})
 			var gaps int64
 			for i, n := range nodes {
 				var mu sync.Mutex
