@@ -2,7 +2,7 @@
 #   make bench                      quick suite, ripple vs gorilla, gws, nbio (< 10 min on 2 cores;
 #                                   the latency scenario's steps are 2 s: -d 5s steadies them)
 #   make bench BENCH_FLAGS='-repeat 2 -server ripple,nbio'
-#   make bench-c1m                  1,000,000 idle connections against ripple (raised limits needed)
+#   make bench-c1m                  1,000,000 connections over ripple cluster nodes on one redis-server (-n scales it)
 #   make bench-storm                join storm: a presence room of 10,000, then 1,000 joins at once (ripple)
 #   make bench-storm BENCH_FLAGS='-room-size 3000 -burst 300'
 #   make bench-cluster              broadcast on 1 ripple vs 3 ripple nodes sharing a redis-server (same run)
