@@ -30,7 +30,7 @@ func (r *Report) c1mSection() string {
 			c.Open, c.Failed, c.RampSeconds, Count(c.ConnectRate), Dur(c.Handshake.P50), Dur(c.Handshake.P99))
 		row("(b) idle", "server RSS %s (%s at zero connections): %s per connection; kernel slab %s per connection (both ends); generators %s (%s per connection); redis %s",
 			Bytes(float64(c.ServerRSS)), Bytes(float64(c.ServerRSS0)), Bytes(c.ServerPerConn), Bytes(c.SlabPerConn),
-			Bytes(float64(c.GeneratorRSS)), Bytes(c.GeneratorPerCon), Bytes(float64(c.RedisRSS)))
+			Bytes(float64(c.GeneratorRSS)), Bytes(c.GeneratorPerConn), Bytes(float64(c.RedisRSS)))
 		row("(c) broadcast to all", "%d of %d delivered, %d missing, %d duplicate; last delivery %.2f s after the publish; latency p50 %s p99 %s",
 			c.Broadcast.Delivered, c.Broadcast.Expected, c.Broadcast.Missing, c.Broadcast.Dup, c.BroadcastLast, Dur(c.BroadcastLat.P50), Dur(c.BroadcastLat.P99))
 		row("(d) rooms", "%d rooms of %d, %.0f publishes/s offered: %d of %d delivered, %s deliveries/s, latency p50 %s p99 %s; %d missing, %d duplicate, %d out of order, %d foreign",

@@ -93,14 +93,14 @@ type C1MResult struct {
 	Failed      int64        `json:"failed"`
 
 	// (b) idle
-	ServerRSS0      int64   `json:"server_rss0"` // nodes together, before any connection
-	ServerRSS       int64   `json:"server_rss"`  // nodes together, N open
-	ServerPerConn   float64 `json:"server_per_conn"`
-	SlabPerConn     float64 `json:"slab_per_conn"`
-	GeneratorRSS    int64   `json:"generator_rss"`
-	GeneratorPerCon float64 `json:"generator_per_conn"`
-	RedisRSS        int64   `json:"redis_rss"`
-	NodeRSS         []int64 `json:"node_rss"`
+	ServerRSS0       int64   `json:"server_rss0"` // nodes together, before any connection
+	ServerRSS        int64   `json:"server_rss"`  // nodes together, N open
+	ServerPerConn    float64 `json:"server_per_conn"`
+	SlabPerConn      float64 `json:"slab_per_conn"`
+	GeneratorRSS     int64   `json:"generator_rss"`
+	GeneratorPerConn float64 `json:"generator_per_conn"`
+	RedisRSS         int64   `json:"redis_rss"`
+	NodeRSS          []int64 `json:"node_rss"`
 
 	// (c) one broadcast to all
 	Broadcast     PhaseStats   `json:"broadcast"`
@@ -434,13 +434,13 @@ func runC1M(ctx context.Context, opt Options, target Target) (*Result, error) {
 			cr.SlabPerConn = float64(slab-slab0) / float64(cr.Open)
 		}
 		cr.GeneratorRSS = rssOf(s.pids())
-		cr.GeneratorPerCon = float64(cr.GeneratorRSS) / float64(cr.Open)
+		cr.GeneratorPerConn = float64(cr.GeneratorRSS) / float64(cr.Open)
 	}
 	cr.RedisRSS = rssOf([]int{cl.procs[0].cmd.Process.Pid})
 	res.RSSPerConn, res.SlabPerConn = cr.ServerPerConn, cr.SlabPerConn
 	res.Samples = []RSSSample{{Conns: 0, RSS: cr.ServerRSS0}, {Conns: cr.Open, RSS: cr.ServerRSS}}
 	say("(b) idle: nodes %.0f MiB (%.0f MiB at zero), %.0f B per connection; kernel slab %.2f KiB per connection; generators %.0f MiB (%.0f B per connection); redis %.0f MiB",
-		mib(cr.ServerRSS), mib(cr.ServerRSS0), cr.ServerPerConn, cr.SlabPerConn/1024, mib(cr.GeneratorRSS), cr.GeneratorPerCon, mib(cr.RedisRSS))
+		mib(cr.ServerRSS), mib(cr.ServerRSS0), cr.ServerPerConn, cr.SlabPerConn/1024, mib(cr.GeneratorRSS), cr.GeneratorPerConn, mib(cr.RedisRSS))
 
 	// (c) one broadcast to all
 	if _, err := s.phase(ctx, Phase{Name: PhaseArm}); err != nil {
