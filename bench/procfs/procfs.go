@@ -264,27 +264,17 @@ func (c NetCounters) Sub(o NetCounters) NetCounters {
 // MachineBusy returns the CPU time all CPUs spent busy (user, nice, system,
 // irq, softirq, steal) since boot, in nanoseconds, from /proc/stat.
 func MachineBusy() (int64, error) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, err
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	if len(f) < 9 || f[0] != "cpu" {
-		return 0, fmt.Errorf("%w: cpu line in /proc/stat", ErrNotFound)
-	}
-	var busy int64
-	for _, i := range []int{1, 2, 3, 6, 7, 8} { // user nice system irq softirq steal
-		v, _ := strconv.ParseInt(f[i], 10, 64)
-		busy += v
-	}
-	return busy * (1e9 / clockTicks), nil
+	return cpuTime(1, 2, 3, 6, 7, 8) // user nice system irq softirq steal
 }
 
 // Steal returns the CPU time the hypervisor took from this machine's CPUs
 // (the steal column of /proc/stat: runnable, but another guest ran) since
 // boot, in nanoseconds, all CPUs together. Zero on bare metal.
-func Steal() (int64, error) {
+func Steal() (int64, error) { return cpuTime(8) }
+
+// cpuTime sums the given columns of /proc/stat's line for all CPUs, in
+// nanoseconds.
+func cpuTime(cols ...int) (int64, error) {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
 		return 0, err
@@ -294,11 +284,12 @@ func Steal() (int64, error) {
 	if len(f) < 9 || f[0] != "cpu" {
 		return 0, fmt.Errorf("%w: cpu line in /proc/stat", ErrNotFound)
 	}
-	v, err := strconv.ParseInt(f[8], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%w: steal in /proc/stat", ErrNotFound)
+	var ticks int64
+	for _, i := range cols {
+		v, _ := strconv.ParseInt(f[i], 10, 64)
+		ticks += v
 	}
-	return v * (1e9 / clockTicks), nil
+	return ticks * (1e9 / clockTicks), nil
 }
 
 // HoldCPULatency asks the kernel's power management for a wake-up latency of

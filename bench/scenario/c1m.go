@@ -11,7 +11,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -248,9 +247,9 @@ func runC1M(ctx context.Context, opt Options, target Target) (*Result, error) {
 		res.Skipped, res.OK = "the c1m run spreads over ripple cluster nodes", true
 		return res, nil
 	}
-	redisBin, err := exec.LookPath("redis-server")
+	redisBin, err := redisServer(C1M)
 	if err != nil {
-		return nil, errors.New("scenario: c1m: redis-server not found; install it: apt-get install -y redis-server")
+		return nil, err
 	}
 	plan, err := planC1M(spec.Conns, spec.PerProc)
 	if err != nil {
@@ -275,16 +274,7 @@ func runC1M(ctx context.Context, opt Options, target Target) (*Result, error) {
 	say("%d connections: %d nodes and %d generator workers of at most %d, %d source address(es) each; memory estimate %d MiB of %d MiB available",
 		spec.Conns, plan.nodes, plan.nodes, plan.perProc, plan.srcs, plan.budget>>20, plan.avail>>20)
 
-	if target.PID == 0 {
-		addr, _, err := resolve(target.URL)
-		if err != nil {
-			return nil, err
-		}
-		if target.PID, err = procfs.ListenerPID(int(addr.Port())); err != nil {
-			return nil, fmt.Errorf("scenario: c1m: the ripple process behind %s: %w", target.URL, err)
-		}
-	}
-	like, err := inspectServer(target.PID)
+	like, err := inspectTarget(&target, C1M)
 	if err != nil {
 		return nil, err
 	}

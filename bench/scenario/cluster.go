@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -43,20 +42,11 @@ func runCluster(ctx context.Context, opt Options, target Target) (*Result, error
 		res.Skipped, res.OK = "cluster mode is ripple's only", true
 		return res, nil
 	}
-	redisBin, err := exec.LookPath("redis-server")
-	if err != nil {
-		return nil, errors.New("scenario: cluster: redis-server not found; install it: apt-get install -y redis-server")
-	}
-	addr, _, err := resolve(target.URL)
+	redisBin, err := redisServer(Cluster)
 	if err != nil {
 		return nil, err
 	}
-	if target.PID == 0 {
-		if target.PID, err = procfs.ListenerPID(int(addr.Port())); err != nil {
-			return nil, fmt.Errorf("scenario: cluster: the ripple process behind %s: %w", target.URL, err)
-		}
-	}
-	like, err := inspectServer(target.PID)
+	like, err := inspectTarget(&target, Cluster)
 	if err != nil {
 		return nil, err
 	}
@@ -137,6 +127,30 @@ type serverLike struct {
 	args []string // its flags but -addr
 	cpus string   // its CPU affinity as a taskset list ("" = every CPU)
 	env  []string // GOGC and GOMAXPROCS as it has them
+}
+
+// redisServer finds the redis-server binary the scenario sc needs.
+func redisServer(sc string) (string, error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return "", fmt.Errorf("scenario: %s: redis-server not found; install it: apt-get install -y redis-server", sc)
+	}
+	return bin, nil
+}
+
+// inspectTarget finds the process behind target (setting target.PID when it
+// was 0) and reads how it runs, for the nodes scenario sc starts like it.
+func inspectTarget(target *Target, sc string) (serverLike, error) {
+	if target.PID == 0 {
+		addr, _, err := resolve(target.URL)
+		if err != nil {
+			return serverLike{}, err
+		}
+		if target.PID, err = procfs.ListenerPID(int(addr.Port())); err != nil {
+			return serverLike{}, fmt.Errorf("scenario: %s: the ripple process behind %s: %w", sc, target.URL, err)
+		}
+	}
+	return inspectServer(target.PID)
 }
 
 // inspectServer reads the executable, flags, affinity and GC settings of
