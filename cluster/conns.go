@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -31,20 +32,20 @@ func (n *Node) Connected(connID string) {
 func (n *Node) Disconnected(connID string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	lc := n.conns[connID]
+	lc := n.conns.get(connID)
 	if lc == nil {
 		return
 	}
 	for ch := range lc.tracks {
 		n.enqueue(n.untrackOp(ch, connID))
 	}
-	for ch := range lc.chans {
-		n.leftLocked(connID, ch)
+	for len(lc.chans) > 0 {
+		n.leftLocked(connID, lc.chans[len(lc.chans)-1])
 	}
 	if lc.connected {
 		n.enqueue(n.connOp(connID, "-"))
 	}
-	delete(n.conns, connID)
+	n.conns.del(connID)
 }
 
 // Joined records that local connection connID became a member of channel.
@@ -53,13 +54,10 @@ func (n *Node) Joined(connID, channel string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	lc := n.connLocked(connID)
-	if _, ok := lc.chans[channel]; ok {
+	if slices.Contains(lc.chans, channel) {
 		return
 	}
-	if lc.chans == nil {
-		lc.chans = make(map[string]struct{}, 1)
-	}
-	lc.chans[channel] = struct{}{}
+	lc.chans = append(lc.chans, channel)
 	n.members[channel]++
 	if n.members[channel] == 1 {
 		n.subDirty[channel] = struct{}{}
@@ -73,17 +71,18 @@ func (n *Node) Joined(connID, channel string) {
 func (n *Node) Left(connID, channel string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.conns[connID] != nil {
+	if n.conns.get(connID) != nil {
 		n.leftLocked(connID, channel)
 	}
 }
 
 func (n *Node) leftLocked(connID, channel string) {
-	lc := n.conns[connID]
-	if _, ok := lc.chans[channel]; !ok {
+	lc := n.conns.get(connID)
+	i := slices.Index(lc.chans, channel)
+	if i < 0 {
 		return
 	}
-	delete(lc.chans, channel)
+	lc.chans = slices.Delete(lc.chans, i, i+1)
 	if n.members[channel]--; n.members[channel] == 0 {
 		delete(n.members, channel)
 		n.subDirty[channel] = struct{}{}
@@ -95,10 +94,10 @@ func (n *Node) leftLocked(connID, channel string) {
 
 // connLocked returns the record of connID, creating it.
 func (n *Node) connLocked(connID string) *localConn {
-	lc := n.conns[connID]
+	lc := n.conns.get(connID)
 	if lc == nil {
 		lc = &localConn{}
-		n.conns[connID] = lc
+		n.conns.put(connID, lc)
 	}
 	return lc
 }
@@ -106,7 +105,7 @@ func (n *Node) connLocked(connID string) *localConn {
 // dropIfEmpty forgets a record that holds nothing any more.
 func (n *Node) dropIfEmpty(connID string, lc *localConn) {
 	if !lc.connected && len(lc.chans) == 0 && len(lc.tracks) == 0 {
-		delete(n.conns, connID)
+		n.conns.del(connID)
 	}
 }
 
@@ -136,17 +135,17 @@ func (n *Node) roomOp(connID, channel, sign string) op {
 // Call with n.mu held.
 func (n *Node) replayOps() []op {
 	var ops []op
-	for id, lc := range n.conns {
+	n.conns.all(func(id string, lc *localConn) {
 		if lc.connected {
 			ops = append(ops, n.connOp(id, "+"))
 		}
-		for ch := range lc.chans {
+		for _, ch := range lc.chans {
 			ops = append(ops, n.roomOp(id, ch, "+"))
 		}
 		for ch, t := range lc.tracks {
 			ops = append(ops, n.trackOp(ch, id, t.user, t.meta))
 		}
-	}
+	})
 	return ops
 }
 
@@ -233,7 +232,7 @@ func (n *Node) direct(ctx context.Context, connID string, here func(), msg []byt
 	}
 	if node == n.id {
 		n.mu.Lock()
-		lc := n.conns[connID]
+		lc := n.conns.get(connID)
 		known := lc != nil && lc.connected
 		n.mu.Unlock()
 		if known {

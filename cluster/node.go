@@ -56,7 +56,7 @@ type Node struct {
 	mu sync.Mutex
 	// Guarded by mu.
 	closed   bool
-	conns    map[string]*localConn // local connections by id
+	conns    connTable             // local connections by id
 	members  map[string]int        // channel -> local members
 	queue    []op                  // Redis work for the executor, in order
 	subDirty map[string]struct{}   // channels whose membership crossed zero
@@ -66,8 +66,8 @@ type Node struct {
 // is replayed after fencing. Guarded by Node.mu.
 type localConn struct {
 	connected bool
-	chans     map[string]struct{}
-	tracks    map[string]*track // by channel
+	chans     []string          // usually one: a slice costs less than a map
+	tracks    map[string]*track // by channel; nil until the first track
 }
 
 // track is one local presence. Guarded by Node.mu.
@@ -107,7 +107,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		execStop:  make(chan struct{}),
 		execDone:  make(chan struct{}),
 		syncReqs:  make(chan syncReq),
-		conns:     make(map[string]*localConn),
+		conns:     newConnTable(cfg.NodeID + "."),
 		members:   make(map[string]int),
 		subDirty:  make(map[string]struct{}),
 	}

@@ -69,7 +69,7 @@ func (r *RedisPresence) Untrack(channel, connID string) error {
 	n := r.n
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	lc := n.conns[connID]
+	lc := n.conns.get(connID)
 	if lc == nil || lc.tracks[channel] == nil {
 		return presence.ErrNotTracked
 	}
@@ -91,7 +91,7 @@ func (r *RedisPresence) SetState(channel, connID, state string) error {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	lc := n.conns[connID]
+	lc := n.conns.get(connID)
 	if lc == nil || lc.tracks[channel] == nil {
 		return presence.ErrNotTracked
 	}

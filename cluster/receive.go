@@ -384,7 +384,7 @@ func (n *Node) claimer(ch string) claimFunc {
 		n.mu.Lock()
 		defer n.mu.Unlock()
 		for _, id := range connIDs {
-			lc := n.conns[id]
+			lc := n.conns.get(id)
 			if lc == nil {
 				continue
 			}
