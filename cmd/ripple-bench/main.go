@@ -353,7 +353,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 				return 2
 			}
 			fmt.Fprintln(stderr, "ripple-bench c1m: in a network namespace of its own (-netns=false: the machine's)")
-		} else if code, ok := rerunInNetns(root, append([]string{name}, args...), stdout, stderr); ok {
+		} else if code, ok := rerunInNetns(root, append([]string{name}, args...), *n, stdout, stderr); ok {
 			return code
 		}
 	}

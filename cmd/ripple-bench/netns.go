@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -30,7 +31,13 @@ func inOwnNetns() bool { return os.Getenv(netnsEnv) == "1" }
 // of their own only the run sees them. The 127.0.0.0/8 addresses and the
 // per-namespace net.* sysctls are the run's own; the machine-wide ones
 // (fs.file-max, netdev_max_backlog) are shared.
-func rerunInNetns(root string, args []string, stdout, stderr io.Writer) (code int, ok bool) {
+//
+// The namespace also gets an established-socket hash table of its own,
+// sized for conns connections (net.ipv4.tcp_child_ehash_entries, Linux
+// 6.1+): the machine's table is sized at boot for its memory (262,144
+// buckets on 24 GB), and two million sockets in it make every packet's
+// lookup walk a chain of eight.
+func rerunInNetns(root string, args []string, conns int, stdout, stderr io.Writer) (code int, ok bool) {
 	// The namespace has no route out: fetch and compile what the server
 	// build inside will need now.
 	if root != "" {
@@ -41,6 +48,11 @@ func rerunInNetns(root string, args []string, stdout, stderr io.Writer) (code in
 	exe, err := os.Executable()
 	if err != nil {
 		return 0, false
+	}
+	if restore, err := sizeChildEhash(conns); err != nil {
+		fmt.Fprintf(stderr, "ripple-bench: the namespace shares the machine's socket hash table: %v\n", err)
+	} else {
+		defer restore()
 	}
 	cmd := exec.Command(exe, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, stdout, stderr
@@ -60,6 +72,29 @@ func rerunInNetns(root string, args []string, stdout, stderr io.Writer) (code in
 		return 2, true
 	}
 	return 0, true
+}
+
+// childEhashPath is the size of the established-socket hash table that
+// network namespaces created from now on get (0: they share the machine's).
+const childEhashPath = "/proc/sys/net/ipv4/tcp_child_ehash_entries"
+
+// sizeChildEhash makes the next network namespace's established-socket
+// table hold 2*conns sockets (both ends of every connection) at one per
+// bucket, a power of two within the kernel's bounds; restore puts the
+// machine's setting back, which leaves namespaces already made as they are.
+func sizeChildEhash(conns int) (restore func(), err error) {
+	was, err := os.ReadFile(childEhashPath)
+	if err != nil {
+		return nil, err
+	}
+	size := 1 << 17
+	for size < 2*conns && size < 1<<24 {
+		size <<= 1
+	}
+	if err := os.WriteFile(childEhashPath, []byte(strconv.Itoa(size)), 0o644); err != nil {
+		return nil, err
+	}
+	return func() { _ = os.WriteFile(childEhashPath, was, 0o644) }, nil
 }
 
 // loopbackUp brings up lo, which a new network namespace starts with down.
