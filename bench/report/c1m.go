@@ -36,6 +36,11 @@ func (r *Report) c1mSection() string {
 		row("(d) rooms", "%d rooms of %d, %.0f publishes/s offered: %d of %d delivered, %s deliveries/s, latency p50 %s p99 %s; %d missing, %d duplicate, %d out of order, %d foreign",
 			c.Rooms, c.RoomSize, c.RoomOffered, c.RoomStats.Delivered, c.RoomStats.Expected, Count(c.RoomDeliveries),
 			Dur(c.RoomLat.P50), Dur(c.RoomLat.P99), c.RoomStats.Missing, c.RoomStats.Dup, c.RoomStats.Reorder, c.RoomStats.Foreign)
+		if c.PresenceSeats > 0 {
+			p := c.Presence
+			row("(e) presence", "%d rooms of %d tracked users (%d connections moved from their rooms): every member's view whole %.2f s after the move, diffs quiet at %.2f s; %d presence_state and %d presence_diff received; %d views not whole, %d dials failed; presence_count %v, list_presence %v",
+				c.PresenceRooms, c.PresenceSize, c.PresenceSeats, c.PresenceFill, c.PresenceQuiet, p.States, p.Diffs, p.Missing, p.Failed, c.PresenceCounts, c.PresenceListed)
+		}
 		codes := make([]string, 0, len(c.CloseCodes))
 		for code, n := range c.CloseCodes {
 			codes = append(codes, fmt.Sprintf("%d × %d", n, code))

@@ -38,6 +38,11 @@ import (
 //	(d) rooms: every connection is a member of room gid % (N/RoomSize) on
 //	    /ws/room/c<room>, seat 0 of each room publishes (Spec.MsgRate over all
 //	    rooms, Spec.Duration): deliveries/s, latency, per-room order and counts;
+//	(e) presence: every tenth connection moves to one of 10 presence rooms
+//	    of N/100 tracked users (/ws/presence/q<k>): the time until every
+//	    member's view (its presence_state and the diffs after it) lists
+//	    exactly its room, the time until the diffs are quiet, and
+//	    /api/presence_count and /api/list_presence exact on two nodes;
 //	(f) SIGTERM to every node: every connection must get 1001 and every node
 //	    exit by itself.
 //
@@ -54,6 +59,10 @@ const C1MPerProc = 250_000
 // c1mRoomDeliveries is the default offered load of the rooms stage in
 // deliveries per second: -msg-rate (publishes/s) is this over the room size.
 const c1mRoomDeliveries = 100_000
+
+// c1mPresenceWait bounds stage (e): moving the presence seats, filling
+// the rooms and the quiet after.
+const c1mPresenceWait = 4 * time.Minute
 
 // c1mInflight bounds the dials and handshakes in flight over all workers.
 const c1mInflight = 2048
@@ -114,6 +123,17 @@ type C1MResult struct {
 	RoomStats      PhaseStats   `json:"room_stats"`
 	RoomDeliveries float64      `json:"room_deliveries_per_sec"`
 	RoomLat        hist.Summary `json:"room_latency_ns"`
+
+	// (e) presence
+	PresenceRooms  int          `json:"presence_rooms"`
+	PresenceSize   int          `json:"presence_size"`  // users in the largest room
+	PresenceSeats  int          `json:"presence_seats"` // tracked connections
+	Presence       PhaseStats   `json:"presence"`
+	PresenceFill   float64      `json:"presence_fill_seconds"`  // to the last member's whole view
+	PresenceQuiet  float64      `json:"presence_quiet_seconds"` // to the last presence message
+	PresenceCounts []int        `json:"presence_counts"`        // per room, presence_count of node 0
+	PresenceListed []int        `json:"presence_listed"`        // per room, list_presence users of the last node
+	PresenceLat    hist.Summary `json:"-"`
 
 	// (f) SIGTERM
 	CloseCodes  map[int]int64 `json:"close_codes"`
@@ -497,6 +517,55 @@ func runC1M(ctx context.Context, opt Options, target Target) (*Result, error) {
 		res.fail("rooms: %d missing, %d duplicate, %d out of order, %d foreign, %d invalid", rs.Missing, rs.Dup, rs.Reorder, rs.Foreign, rs.Invalid)
 	}
 
+	// (e) presence
+	pr := newC1MPresence(spec.Conns)
+	cr.PresenceRooms, cr.PresenceSize, cr.PresenceSeats = c1mPresenceRooms, int(pr.max), pr.seats
+	tp := time.Now().UnixNano() - spec.Epoch
+	pp, err := s.phase(ctx, Phase{Name: PhasePresence, Wait: Duration(c1mPresenceWait)})
+	if err != nil {
+		return fail(err)
+	}
+	cr.Presence = *pp
+	if pp.FullAt > 0 {
+		cr.PresenceFill = float64(pp.FullAt-tp) / 1e9
+	}
+	if pp.Last > 0 {
+		cr.PresenceQuiet = float64(pp.Last-tp) / 1e9
+	}
+	exact := true
+	for k := range c1mPresenceRooms {
+		var cnt struct {
+			Count int `json:"count"`
+		}
+		var list struct {
+			Presences []struct {
+				UserID string `json:"user_id"`
+			} `json:"presences"`
+		}
+		ch := map[string]string{"channel": PresenceRoom(k)}
+		if err := apiCall(ctx, cl.addrs[0], "/api/presence_count", ch, &cnt); err != nil {
+			return fail(err)
+		}
+		if err := apiCall(ctx, cl.addrs[len(cl.addrs)-1], "/api/list_presence", ch, &list); err != nil {
+			return fail(err)
+		}
+		users := map[string]bool{}
+		for _, p := range list.Presences {
+			users[p.UserID] = true
+		}
+		cr.PresenceCounts = append(cr.PresenceCounts, cnt.Count)
+		cr.PresenceListed = append(cr.PresenceListed, len(users))
+		if want := int(pr.target[k]); cnt.Count != want || len(users) != want || len(list.Presences) != want {
+			exact = false
+			res.fail("presence room %d: presence_count %d, list_presence %d entries of %d users, want %d", k, cnt.Count, len(list.Presences), len(users), want)
+		}
+	}
+	say("(e) presence: %d rooms of %d tracked (%d connections): every view whole %.2fs after the move, diffs quiet at %.2fs; %d states, %d diffs received; %d views not whole, %d dials failed, %d foreign users; counts exact: %v",
+		cr.PresenceRooms, cr.PresenceSize, cr.PresenceSeats, cr.PresenceFill, cr.PresenceQuiet, pp.States, pp.Diffs, pp.Missing, pp.Failed, pp.ForeignUsers, exact)
+	if pp.Missing > 0 || pp.Failed > 0 || pp.ForeignUsers > 0 || pp.Invalid > 0 || !pp.Complete {
+		res.fail("presence: %d of %d views not whole, %d dials failed, %d foreign users, %d invalid", pp.Missing, pp.Expected, pp.Failed, pp.ForeignUsers, pp.Invalid)
+	}
+
 	// (f) SIGTERM to every node
 	tTerm := time.Now()
 	for _, p := range cl.procs[1:] {
@@ -576,6 +645,12 @@ func (s *session) pids() []int {
 
 // apiPost posts body as JSON to the node's HTTP API.
 func apiPost(ctx context.Context, addr, path string, body any) error {
+	return apiCall(ctx, addr, path, body, nil)
+}
+
+// apiCall posts body as JSON to the node's HTTP API and decodes the answer
+// into out (unless nil).
+func apiCall(ctx context.Context, addr, path string, body, out any) error {
 	b, err := json.Marshal(body)
 	if err != nil {
 		return err
@@ -593,9 +668,15 @@ func apiPost(ctx context.Context, addr, path string, body any) error {
 		return fmt.Errorf("scenario: POST %s: %w", path, err)
 	}
 	defer resp.Body.Close()
-	out, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("scenario: POST %s: HTTP %d: %s", path, resp.StatusCode, bytes.TrimSpace(out))
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("scenario: POST %s: HTTP %d: %s", path, resp.StatusCode, bytes.TrimSpace(msg))
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("scenario: POST %s: %w", path, err)
 	}
 	return nil
 }

@@ -28,10 +28,61 @@ const (
 	// PhaseRoomsSettle waits until every member got Phase.Sent[room]
 	// messages of its room, then reports what is missing.
 	PhaseRoomsSettle = "rooms-settle"
+	// PhasePresence moves every presence seat (c1mPresenceSeat) from its
+	// room to presence room j % c1mPresenceRooms as user j / rooms: it
+	// closes the seat's connection and dials /ws/presence/q<room>. It waits
+	// until every such seat's view (its presence_state, then every diff)
+	// lists exactly its room's users, and no presence message came for
+	// c1mPresenceQuiet.
+	PhasePresence = "presence"
 	// PhaseClosed waits until the server closed every connection and
 	// counts the close codes.
 	PhaseClosed = "closed"
 )
+
+// Stage (e): c1mPresenceRooms rooms of N/100 tracked users. Every
+// c1mPresenceEvery-th connection (gid % c1mPresenceEvery == 0) is one, so
+// that each presence room spans every node.
+const (
+	c1mPresenceRooms = 10
+	c1mPresenceEvery = 10
+	c1mPresenceQuiet = time.Second
+	c1mCacheBytes    = 16 << 20 // parsed presence messages kept per loop
+)
+
+// c1mPresence describes stage (e) for N connections: seats j = gid /
+// c1mPresenceEvery for gid % c1mPresenceEvery == 0, user j / rooms of room
+// j % rooms.
+type c1mPresence struct {
+	seats  int     // presence seats over all workers
+	target []int32 // users per room
+	max    int32   // users in the largest room
+}
+
+func newC1MPresence(n int) c1mPresence {
+	p := c1mPresence{seats: (n + c1mPresenceEvery - 1) / c1mPresenceEvery}
+	p.target = make([]int32, c1mPresenceRooms)
+	for k := range p.target {
+		if k < p.seats {
+			p.target[k] = int32((p.seats - k + c1mPresenceRooms - 1) / c1mPresenceRooms)
+		}
+		p.max = max(p.max, p.target[k])
+	}
+	return p
+}
+
+// PresenceRoom is the channel of presence room k.
+func PresenceRoom(k int) string { return "room:q" + strconv.Itoa(k) }
+
+// c1mPresSeat is one presence seat's view in stage (e).
+type c1mPresSeat struct {
+	tag      int32
+	j        int32    // presence seat number: room j % rooms, user j / rooms
+	count    int32    // users in view
+	hasState bool     // got its presence_state
+	failed   bool     // its dial failed
+	view     []uint64 // nil until stage (e)
+}
 
 // Phase is one C1M phase for the workers.
 type Phase struct {
@@ -60,6 +111,13 @@ type PhaseStats struct {
 	Sent      []int64       `json:"sent,omitempty"`  // rooms: per room
 	Codes     map[int]int64 `json:"codes,omitempty"` // closed: close code → connections (0: no close frame)
 	Complete  bool          `json:"complete"`        // every connection got what it should before Wait
+
+	// presence
+	FullAt       int64 `json:"full_at,omitempty"`       // ns since the run epoch: the last seat's view became whole
+	States       int64 `json:"states,omitempty"`        // presence_state messages received
+	Diffs        int64 `json:"diffs,omitempty"`         // presence_diff messages received
+	Failed       int64 `json:"failed,omitempty"`        // presence dials that failed
+	ForeignUsers int64 `json:"foreign_users,omitempty"` // user ids not of the run
 }
 
 // Merge adds o into s.
@@ -86,6 +144,11 @@ func (s *PhaseStats) Merge(o *PhaseStats) {
 		}
 		s.Sent[i] += v
 	}
+	s.FullAt = max(s.FullAt, o.FullAt)
+	s.States += o.States
+	s.Diffs += o.Diffs
+	s.Failed += o.Failed
+	s.ForeignUsers += o.ForeignUsers
 	for k, v := range o.Codes {
 		if s.Codes == nil {
 			s.Codes = map[int]int64{}
@@ -130,6 +193,16 @@ type c1mDriver struct {
 	seq     []int64
 	pubs    int64
 	buf     []byte
+
+	// stage (e)
+	prs        c1mPresence
+	j0         int           // presence seat number of pres[0]
+	pres       []c1mPresSeat // this loop's presence seats
+	presOn     bool          // the seats are on their presence rooms
+	full       int           // presence seats whose view is whole
+	lastPres   int64         // wall: last presence message
+	cache      map[string]*stormMsg
+	cacheBytes int
 }
 
 func newC1MDriver(spec *Spec, idx int) *c1mDriver {
@@ -140,7 +213,117 @@ func newC1MDriver(spec *Spec, idx int) *c1mDriver {
 	for i := range d.seats {
 		d.seats[i] = c1mSeat{last: -1, code: -1}
 	}
+	d.prs = newC1MPresence(spec.Conns)
+	d.j0 = (d.gid0 + c1mPresenceEvery - 1) / c1mPresenceEvery
+	for gid := d.j0 * c1mPresenceEvery; gid < d.gid0+len(d.seats); gid += c1mPresenceEvery {
+		d.pres = append(d.pres, c1mPresSeat{tag: int32(gid - d.gid0), j: int32(gid / c1mPresenceEvery)})
+	}
 	return d
+}
+
+// presSeat returns the presence seat of tag, or nil.
+func (d *c1mDriver) presSeat(tag int) *c1mPresSeat {
+	gid := d.gid0 + tag
+	if gid%c1mPresenceEvery != 0 {
+		return nil
+	}
+	return &d.pres[gid/c1mPresenceEvery-d.j0]
+}
+
+func (p *c1mPresSeat) room() int   { return int(p.j) % c1mPresenceRooms }
+func (p *c1mPresSeat) user() int32 { return p.j / c1mPresenceRooms }
+
+// whole reports whether p's view lists exactly its room's users (the
+// bits are set only for users of the room, so the count says it).
+func (d *c1mDriver) whole(p *c1mPresSeat) bool {
+	return p.hasState && p.count == d.prs.target[p.room()]
+}
+
+// startPresence moves the presence seats to their presence rooms.
+func (d *c1mDriver) startPresence() {
+	d.presOn = true
+	d.pending = len(d.pres)
+	d.full = 0
+	d.lastPres = d.wall()
+	if d.cache == nil {
+		d.cache = map[string]*stormMsg{}
+	}
+	words := (int(d.prs.max) + 63) / 64
+	for i := range d.pres {
+		p := &d.pres[i]
+		p.count, p.hasState, p.failed = 0, false, false
+		p.view = make([]uint64, words)
+		s := &d.seats[p.tag]
+		if c := s.conn; c != nil {
+			s.conn = nil // its close is not this seat's any more
+			c.Close()
+		}
+		u := "u" + strconv.Itoa(int(p.user()))
+		d.l.Dial("/ws/presence/q"+strconv.Itoa(p.room())+"?user_id="+u, int(p.tag))
+	}
+	if d.pending == 0 {
+		d.finish(true)
+	}
+}
+
+// presenceMsg applies a presence message to p's view.
+func (d *c1mDriver) presenceMsg(p *c1mPresSeat, b []byte) {
+	e, ok := d.cache[string(b)]
+	if !ok {
+		if e, ok = parseStormMsg(b, d.prs.max, d.prs.max, len(p.view)); !ok {
+			d.ps.Invalid++
+			return
+		}
+		if d.cacheBytes+len(b) > c1mCacheBytes {
+			clear(d.cache)
+			d.cacheBytes = 0
+		}
+		d.cache[string(b)] = e
+		d.cacheBytes += len(b)
+	}
+	d.ps.ForeignUsers += e.foreign
+	was := d.whole(p)
+	switch e.kind {
+	case stormState:
+		d.ps.States++
+		p.hasState = true
+		copy(p.view, e.bits)
+		p.count = e.count
+	case stormDiff:
+		d.ps.Diffs++
+		for _, u := range e.joins {
+			if w, bit := u>>6, uint64(1)<<(u&63); p.view[w]&bit == 0 {
+				p.view[w] |= bit
+				p.count++
+			}
+		}
+		for _, u := range e.leaves {
+			if w, bit := u>>6, uint64(1)<<(u&63); p.view[w]&bit != 0 {
+				p.view[w] &^= bit
+				p.count--
+			}
+		}
+	default:
+		d.ps.Invalid++
+		return
+	}
+	now := d.wall()
+	d.lastPres = now
+	d.ps.Delivered++
+	d.delivered.Add(1)
+	if d.ps.First < 0 {
+		d.ps.First = now
+	}
+	d.ps.Last = now
+	switch is := d.whole(p); {
+	case is && !was:
+		d.full++
+		d.pending--
+		d.ps.FullAt = now
+	case was && !is:
+		d.full--
+		d.pending++
+	}
 }
 
 // c1mRooms is the number of rooms: Conns/RoomSize, at least 1.
@@ -168,7 +351,22 @@ func (d *c1mDriver) OnOpen(c *loadgen.Conn) {
 
 func (d *c1mDriver) OnClose(c *loadgen.Conn, err error) {
 	d.closed(c, err)
-	if c.Tag < 0 || c.Tag >= len(d.seats) || d.seats[c.Tag].conn != c {
+	if c.Tag < 0 || c.Tag >= len(d.seats) {
+		return
+	}
+	var de *loadgen.DialError
+	if d.seats[c.Tag].conn == nil && d.presOn && errors.As(err, &de) {
+		// A presence seat's dial failed: nothing more to wait for on it.
+		if p := d.presSeat(c.Tag); p != nil && !p.failed {
+			p.failed = true
+			d.ps.Failed++
+			if d.done != nil && d.cur.Name == PhasePresence {
+				d.pending--
+			}
+		}
+		return
+	}
+	if d.seats[c.Tag].conn != c {
 		return
 	}
 	code := int32(0)
@@ -181,14 +379,27 @@ func (d *c1mDriver) OnClose(c *loadgen.Conn, err error) {
 		d.pending-- // closed: nothing more to wait for on it
 	}
 	s.code = code
-	if d.done != nil && d.pending <= 0 && d.cur.Name != PhaseRooms {
+	if d.done != nil && d.pending <= 0 && d.settlesOnCount() {
 		d.finish(true)
 	}
+}
+
+// settlesOnCount reports whether the phase is over as soon as no
+// connection is pending (rooms publish for a time; presence also waits for
+// quiet).
+func (d *c1mDriver) settlesOnCount() bool {
+	return d.cur.Name != PhaseRooms && d.cur.Name != PhasePresence
 }
 
 func (d *c1mDriver) OnMessage(c *loadgen.Conn, _ wsproto.Opcode, p []byte) {
 	if c.Tag < 0 || c.Tag >= len(d.seats) || d.seats[c.Tag].conn != c {
 		return
+	}
+	if d.presOn {
+		if ps := d.presSeat(c.Tag); ps != nil {
+			d.presenceMsg(ps, p)
+			return
+		}
 	}
 	s := &d.seats[c.Tag]
 	kind, m, ok := benchmsg.Scan(p)
@@ -236,7 +447,7 @@ func (d *c1mDriver) OnMessage(c *loadgen.Conn, _ wsproto.Opcode, p []byte) {
 	if m.T >= 0 {
 		d.lat.Record(now - m.T)
 	}
-	if d.done != nil && d.pending <= 0 && d.cur.Name != PhaseRooms {
+	if d.done != nil && d.pending <= 0 && d.settlesOnCount() {
 		d.finish(true)
 	}
 }
@@ -262,6 +473,10 @@ func (d *c1mDriver) phase(ph Phase, done func(*PhaseStats)) {
 		d.pubs = 0
 		d.started = d.l.Now()
 		d.deadln = d.started + int64(ph.Duration)
+	case PhasePresence:
+		d.ps = PhaseStats{First: -1}
+		d.lat.Reset()
+		d.startPresence()
 	default:
 		d.check()
 	}
@@ -273,6 +488,10 @@ func (d *c1mDriver) OnTick(now int64) {
 	}
 	if d.cur.Name == PhaseRooms {
 		d.publish(now)
+		return
+	}
+	if d.cur.Name == PhasePresence && d.pending <= 0 && d.wall()-d.lastPres >= int64(c1mPresenceQuiet) {
+		d.finish(true)
 		return
 	}
 	if now >= d.deadln {
@@ -343,6 +562,9 @@ func (d *c1mDriver) wants(tag int) bool {
 		return int64(s.got) < d.expect(tag)
 	case PhaseClosed:
 		return s.conn != nil && s.code < 0
+	case PhasePresence:
+		p := d.presSeat(tag)
+		return p != nil && !p.failed && !d.whole(p)
 	}
 	return false
 }
@@ -385,6 +607,9 @@ func (d *c1mDriver) finish(complete bool) {
 				ps.Missing += max(0, want-int64(s.got))
 			}
 		}
+	case PhasePresence:
+		ps.Expected = int64(len(d.pres))
+		ps.Missing = int64(len(d.pres) - d.full)
 	case PhaseClosed:
 		ps.Codes = map[int]int64{}
 		for i := range d.seats {

@@ -44,12 +44,20 @@ func TestC1MScaledDown(t *testing.T) {
 	if c.Rooms != 30 || c.RoomStats.Expected == 0 || c.RoomStats.Delivered != c.RoomStats.Expected {
 		t.Errorf("rooms %d: %d of %d delivered", c.Rooms, c.RoomStats.Delivered, c.RoomStats.Expected)
 	}
+	if p := c.Presence; c.PresenceSeats != 60 || p.Expected != 60 || p.Missing != 0 || p.States < 60 || c.PresenceFill <= 0 {
+		t.Errorf("presence: %d seats, %+v, fill %.2fs", c.PresenceSeats, p, c.PresenceFill)
+	}
+	for k, n := range c.PresenceCounts {
+		if n != 6 || c.PresenceListed[k] != 6 {
+			t.Errorf("presence room %d: count %d, listed %d; want 6", k, n, c.PresenceListed[k])
+		}
+	}
 	if c.CloseCodes[1001] != 600 || c.Exited != 3 {
 		t.Errorf("close codes %v, %d of 3 nodes exited", c.CloseCodes, c.Exited)
 	}
 	if len(c.Timeline) == 0 || len(c.BroadcastCDF) == 0 || c.ServerRSS <= c.ServerRSS0 {
 		t.Errorf("timeline %d points, CDF %d points, RSS %d → %d", len(c.Timeline), len(c.BroadcastCDF), c.ServerRSS0, c.ServerRSS)
 	}
-	t.Logf("ramp %.0f/s, %.0f B per connection, broadcast last %.2fs, rooms %.0f deliveries/s p99 %v",
-		c.ConnectRate, c.ServerPerConn, c.BroadcastLast, c.RoomDeliveries, time.Duration(c.RoomLat.P99))
+	t.Logf("ramp %.0f/s, %.0f B per connection, broadcast last %.2fs, rooms %.0f deliveries/s p99 %v, presence whole at %.2fs quiet at %.2fs",
+		c.ConnectRate, c.ServerPerConn, c.BroadcastLast, c.RoomDeliveries, time.Duration(c.RoomLat.P99), c.PresenceFill, c.PresenceQuiet)
 }
