@@ -38,8 +38,8 @@ func (r *Report) c1mSection() string {
 			Dur(c.RoomLat.P50), Dur(c.RoomLat.P99), c.RoomStats.Missing, c.RoomStats.Dup, c.RoomStats.Reorder, c.RoomStats.Foreign)
 		if c.PresenceSeats > 0 {
 			p := c.Presence
-			row("(e) presence", "%d rooms of %d tracked users (%d connections moved from their rooms): every member's view whole %.2f s after the move, diffs quiet at %.2f s; %d presence_state and %d presence_diff received; %d views not whole, %d dials failed; presence_count %v, list_presence %v",
-				c.PresenceRooms, c.PresenceSize, c.PresenceSeats, c.PresenceFill, c.PresenceQuiet, p.States, p.Diffs, p.Missing, p.Failed, c.PresenceCounts, c.PresenceListed)
+			row("(e) presence", "%d rooms of %d tracked users (%d connections moved from their rooms): every member's view whole %.2f s after the move, diffs quiet at %.2f s; %d presence_state and %d presence_diff received; %d views not whole; %d dials tried again, %d seats failed; presence_count %v, list_presence %v",
+				c.PresenceRooms, c.PresenceSize, c.PresenceSeats, c.PresenceFill, c.PresenceQuiet, p.States, p.Diffs, p.Missing, p.Redials, p.Failed, c.PresenceCounts, c.PresenceListed)
 		}
 		codes := make([]string, 0, len(c.CloseCodes))
 		for code, n := range c.CloseCodes {

@@ -560,8 +560,8 @@ func runC1M(ctx context.Context, opt Options, target Target) (*Result, error) {
 			res.fail("presence room %d: presence_count %d, list_presence %d entries of %d users, want %d", k, cnt.Count, len(list.Presences), len(users), want)
 		}
 	}
-	say("(e) presence: %d rooms of %d tracked (%d connections): every view whole %.2fs after the move, diffs quiet at %.2fs; %d states, %d diffs received; %d views not whole, %d dials failed, %d foreign users; counts exact: %v",
-		cr.PresenceRooms, cr.PresenceSize, cr.PresenceSeats, cr.PresenceFill, cr.PresenceQuiet, pp.States, pp.Diffs, pp.Missing, pp.Failed, pp.ForeignUsers, exact)
+	say("(e) presence: %d rooms of %d tracked (%d connections): every view whole %.2fs after the move, diffs quiet at %.2fs; %d states, %d diffs received; %d views not whole, %d dials tried again, %d seats failed, %d foreign users; counts exact: %v",
+		cr.PresenceRooms, cr.PresenceSize, cr.PresenceSeats, cr.PresenceFill, cr.PresenceQuiet, pp.States, pp.Diffs, pp.Missing, pp.Redials, pp.Failed, pp.ForeignUsers, exact)
 	if pp.Missing > 0 || pp.Failed > 0 || pp.ForeignUsers > 0 || pp.Invalid > 0 || !pp.Complete {
 		res.fail("presence: %d of %d views not whole, %d dials failed, %d foreign users, %d invalid", pp.Missing, pp.Expected, pp.Failed, pp.ForeignUsers, pp.Invalid)
 	}

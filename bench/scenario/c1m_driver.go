@@ -48,6 +48,10 @@ const (
 	c1mPresenceEvery = 10
 	c1mPresenceQuiet = time.Second
 	c1mCacheBytes    = 16 << 20 // parsed presence messages kept per loop
+	// A presence dial that fails is tried again after c1mRedial times
+	// its tries, at most c1mRedials times, as a client reconnects.
+	c1mRedial  = 500 * time.Millisecond
+	c1mRedials = 5
 )
 
 // c1mPresence describes stage (e) for N connections: seats j = gid /
@@ -80,7 +84,9 @@ type c1mPresSeat struct {
 	j        int32    // presence seat number: room j % rooms, user j / rooms
 	count    int32    // users in view
 	hasState bool     // got its presence_state
-	failed   bool     // its dial failed
+	failed   bool     // its dial failed c1mRedials+1 times
+	tries    int8     // failed dials
+	redialAt int64    // loop clock: dial again (0: not waiting)
 	view     []uint64 // nil until stage (e)
 }
 
@@ -116,7 +122,8 @@ type PhaseStats struct {
 	FullAt       int64 `json:"full_at,omitempty"`       // ns since the run epoch: the last seat's view became whole
 	States       int64 `json:"states,omitempty"`        // presence_state messages received
 	Diffs        int64 `json:"diffs,omitempty"`         // presence_diff messages received
-	Failed       int64 `json:"failed,omitempty"`        // presence dials that failed
+	Failed       int64 `json:"failed,omitempty"`        // presence seats whose every dial failed
+	Redials      int64 `json:"redials,omitempty"`       // presence dials tried again
 	ForeignUsers int64 `json:"foreign_users,omitempty"` // user ids not of the run
 }
 
@@ -148,6 +155,7 @@ func (s *PhaseStats) Merge(o *PhaseStats) {
 	s.States += o.States
 	s.Diffs += o.Diffs
 	s.Failed += o.Failed
+	s.Redials += o.Redials
 	s.ForeignUsers += o.ForeignUsers
 	for k, v := range o.Codes {
 		if s.Codes == nil {
@@ -201,6 +209,7 @@ type c1mDriver struct {
 	presOn     bool          // the seats are on their presence rooms
 	full       int           // presence seats whose view is whole
 	lastPres   int64         // wall: last presence message
+	redials    int           // presence seats waiting to dial again
 	cache      map[string]*stormMsg
 	cacheBytes int
 }
@@ -244,6 +253,7 @@ func (d *c1mDriver) startPresence() {
 	d.presOn = true
 	d.pending = len(d.pres)
 	d.full = 0
+	d.redials = 0
 	d.lastPres = d.wall()
 	if d.cache == nil {
 		d.cache = map[string]*stormMsg{}
@@ -251,18 +261,36 @@ func (d *c1mDriver) startPresence() {
 	words := (int(d.prs.max) + 63) / 64
 	for i := range d.pres {
 		p := &d.pres[i]
-		p.count, p.hasState, p.failed = 0, false, false
+		p.count, p.hasState, p.failed, p.tries, p.redialAt = 0, false, false, 0, 0
 		p.view = make([]uint64, words)
 		s := &d.seats[p.tag]
 		if c := s.conn; c != nil {
 			s.conn = nil // its close is not this seat's any more
 			c.Close()
 		}
-		u := "u" + strconv.Itoa(int(p.user()))
-		d.l.Dial("/ws/presence/q"+strconv.Itoa(p.room())+"?user_id="+u, int(p.tag))
+		d.dialPresence(p)
 	}
 	if d.pending == 0 {
 		d.finish(true)
+	}
+}
+
+func (d *c1mDriver) dialPresence(p *c1mPresSeat) {
+	u := "u" + strconv.Itoa(int(p.user()))
+	d.l.Dial("/ws/presence/q"+strconv.Itoa(p.room())+"?user_id="+u, int(p.tag))
+}
+
+// redialPresence dials again the presence seats whose wait is over.
+func (d *c1mDriver) redialPresence(now int64) {
+	if d.redials == 0 {
+		return
+	}
+	for i := range d.pres {
+		if p := &d.pres[i]; p.redialAt > 0 && now >= p.redialAt {
+			p.redialAt = 0
+			d.redials--
+			d.dialPresence(p)
+		}
 	}
 }
 
@@ -356,8 +384,17 @@ func (d *c1mDriver) OnClose(c *loadgen.Conn, err error) {
 	}
 	var de *loadgen.DialError
 	if d.seats[c.Tag].conn == nil && d.presOn && errors.As(err, &de) {
-		// A presence seat's dial failed: nothing more to wait for on it.
-		if p := d.presSeat(c.Tag); p != nil && !p.failed {
+		// A presence seat's dial failed: dial again a little later, or
+		// give up on it.
+		p := d.presSeat(c.Tag)
+		switch {
+		case p == nil || p.failed:
+		case p.tries < c1mRedials:
+			p.tries++
+			d.ps.Redials++
+			p.redialAt = d.l.Now() + int64(p.tries)*int64(c1mRedial)
+			d.redials++
+		default:
 			p.failed = true
 			d.ps.Failed++
 			if d.done != nil && d.cur.Name == PhasePresence {
@@ -490,6 +527,7 @@ func (d *c1mDriver) OnTick(now int64) {
 		d.publish(now)
 		return
 	}
+	d.redialPresence(now)
 	if d.cur.Name == PhasePresence && d.pending <= 0 && d.wall()-d.lastPres >= int64(c1mPresenceQuiet) {
 		d.finish(true)
 		return
