@@ -151,7 +151,9 @@ func (sh *shard) countMembers(channels []string) int {
 	defer sh.mu.RUnlock()
 	n := 0
 	for _, ch := range channels {
-		n += len(sh.rooms[ch])
+		if set := sh.rooms[ch]; set != nil {
+			n += set.Len()
+		}
 	}
 	return n
 }

@@ -145,8 +145,10 @@ func (e *Engine) localClientsIn(channel string) []string {
 			continue
 		}
 		sh.mu.RLock()
-		for c := range sh.rooms[channel] {
-			ids = append(ids, c.id())
+		if set := sh.rooms[channel]; set != nil {
+			for c := range set.All {
+				ids = append(ids, c.id())
+			}
 		}
 		sh.mu.RUnlock()
 	}

@@ -4,6 +4,8 @@ import (
 	"hash/maphash"
 	"slices"
 	"sync"
+
+	"github.com/ripple-rt/ripple/internal/keyset"
 )
 
 // roomIndex says which loops have members of a channel, so a broadcast posts
@@ -71,11 +73,11 @@ func (e *Engine) join(c *conn, channel string) error {
 	}
 	set := sh.rooms[channel]
 	if set == nil {
-		set = make(map[*conn]struct{}, 1)
+		set = new(keyset.Set[*conn])
 		sh.rooms[channel] = set
 		e.rooms.set(channel, sh.bit, true)
 	}
-	set[c] = struct{}{}
+	set.Add(c)
 	if c.chans == nil {
 		c.chans = new([]string)
 	}
@@ -105,8 +107,8 @@ func (e *Engine) leaveLocked(c *conn, channel string) {
 	*c.chans = slices.Delete(*c.chans, i, i+1)
 	sh := c.sh
 	set := sh.rooms[channel]
-	delete(set, c)
-	if len(set) == 0 {
+	set.Remove(c)
+	if set.Len() == 0 {
 		delete(sh.rooms, channel)
 		e.rooms.set(channel, sh.bit, false)
 	}

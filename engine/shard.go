@@ -12,6 +12,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/ripple-rt/ripple/codec"
+	"github.com/ripple-rt/ripple/internal/keyset"
 )
 
 // maxLoops bounds the number of event loops: the room index keeps one bit per
@@ -65,11 +66,11 @@ type shard struct {
 	// Guarded by mu. Written by any goroutine (Join helpers), read by the
 	// loop for fan-out and by ClientsIn.
 	mu    sync.RWMutex
-	rooms map[string]map[*conn]struct{}
+	rooms map[string]*keyset.Set[*conn] // members by channel, a pointer each
 }
 
 func newShard(e *Engine, idx int) *shard {
-	sh := &shard{e: e, idx: idx, bit: 1 << idx, budget: writeBudget, rooms: make(map[string]map[*conn]struct{})}
+	sh := &shard{e: e, idx: idx, bit: 1 << idx, budget: writeBudget, rooms: make(map[string]*keyset.Set[*conn])}
 	sh.check = func(r *codec.Request) (http.Header, error) { return e.check(sh.upgrading, r) }
 	return sh
 }
@@ -279,7 +280,11 @@ func (sh *shard) members(channels []string) []*conn {
 	sh.mark++
 	sh.mu.RLock()
 	for _, ch := range channels {
-		for c := range sh.rooms[ch] {
+		set := sh.rooms[ch]
+		if set == nil {
+			continue
+		}
+		for c := range set.All {
 			if c.mark != sh.mark {
 				c.mark = sh.mark
 				sh.scratch = append(sh.scratch, c)
