@@ -20,8 +20,8 @@ func (r *Report) c1mSection() string {
 			continue
 		}
 		fmt.Fprintf(&b, "<h2>C1M: %d connections over %d nodes</h2>", c.Open, c.Nodes)
-		fmt.Fprintf(&b, "<p>%d ripple cluster nodes on one redis-server and %d generator processes, at most %d connections each; whole run %.0f s.</p>",
-			c.Nodes, c.Workers, c.PerProc, c.Seconds)
+		fmt.Fprintf(&b, "<p>%d ripple cluster nodes on one redis-server and %d generator processes, at most %d connections each; whole run %.0f s. The nodes' flags: <code>%s</code>.</p>",
+			c.Nodes, c.Workers, c.PerProc, c.Seconds, esc(c.NodeFlags))
 		b.WriteString("<table><tr><th class=l>stage</th><th class=l>figures</th></tr>")
 		row := func(stage, format string, a ...any) {
 			fmt.Fprintf(&b, "<tr><td class=l>%s</td><td class=l>%s</td></tr>", esc(stage), esc(fmt.Sprintf(format, a...)))

@@ -86,6 +86,7 @@ type C1MResult struct {
 	Workers int `json:"workers"`
 	PerProc int `json:"per_proc"`
 
+	NodeFlags   string         `json:"node_flags"` // the nodes' flags beyond -addr and -redis
 	Sysctls     []SysctlChange `json:"sysctls"`
 	BudgetBytes int64          `json:"budget_bytes"`    // the estimate checked before the run
 	AvailBytes  int64          `json:"available_bytes"` // MemAvailable before the run
@@ -310,7 +311,8 @@ func runC1M(ctx context.Context, opt Options, target Target) (*Result, error) {
 	if err := unix.Setpriority(unix.PRIO_PROCESS, cl.procs[0].cmd.Process.Pid, -20); err != nil {
 		say("redis-server keeps the default priority: %v", err)
 	}
-	say("redis-server and %d nodes up in %.1fs", plan.nodes, time.Since(start).Seconds())
+	cr.NodeFlags = strings.Join(like.args, " ")
+	say("redis-server and %d nodes up in %.1fs; the nodes' flags: %s", plan.nodes, time.Since(start).Seconds(), cr.NodeFlags)
 
 	// The watchdog samples the timeline and stops the run when memory runs low.
 	ctx, cancel := context.WithCancelCause(ctx)

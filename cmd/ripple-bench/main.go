@@ -103,6 +103,10 @@ var scenarioDefaults = map[string]defaults{
 	scenario.Cluster:   {n: 6000, dur: 10 * time.Second, window: 1, publishers: scenario.ClusterNodes},
 }
 
+// c1mRippleFlags are the nodes' flags of a c1m run unless -ripple-flags
+// says otherwise.
+const c1mRippleFlags = "-ping-interval 60s -idle-timeout 150s"
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -210,6 +214,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		if !set["client-cpus"] {
 			*clientCPUs = "none"
+		}
+		// Keepalive: at the default 25 s, a million silent connections
+		// are 40,000 pings and 40,000 pongs a second, most of two CPUs
+		// (bench/README.md); the nodes ping every minute instead.
+		if !set["ripple-flags"] {
+			*rippleFlags = c1mRippleFlags
 		}
 		if !set["handshake-timeout"] {
 			*hsTimeout = 30 * time.Second
