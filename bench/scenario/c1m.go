@@ -573,12 +573,12 @@ func runC1M(ctx context.Context, opt Options, target Target) (*Result, error) {
 	for _, p := range cl.procs[1:] {
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	}
-	cs, err := s.phase(ctx, Phase{Name: PhaseClosed, Wait: Duration(time.Minute)})
+	cs, err := s.phase(ctx, Phase{Name: PhaseClosed, Wait: Duration(2 * time.Minute)})
 	if err != nil {
 		return fail(err)
 	}
 	cr.CloseCodes = cs.Codes
-	exitBy := time.After(time.Minute)
+	exitBy := time.After(2 * time.Minute)
 	for _, p := range cl.procs[1:] {
 		select {
 		case <-p.done:
@@ -598,7 +598,7 @@ func runC1M(ctx context.Context, opt Options, target Target) (*Result, error) {
 		res.fail("SIGTERM: not every connection got 1001: %v (%d other)", cr.CloseCodes, other)
 	}
 	if cr.Exited < plan.nodes {
-		res.fail("SIGTERM: %d of %d nodes did not exit within a minute", plan.nodes-cr.Exited, plan.nodes)
+		res.fail("SIGTERM: %d of %d nodes did not exit within two minutes", plan.nodes-cr.Exited, plan.nodes)
 	}
 	cr.Seconds = time.Since(start).Seconds()
 	res.RunSeconds = cr.Seconds
