@@ -105,7 +105,7 @@ var scenarioDefaults = map[string]defaults{
 
 // c1mRippleFlags are the nodes' flags of a c1m run unless -ripple-flags
 // says otherwise.
-const c1mRippleFlags = "-ping-interval 60s -idle-timeout 150s -grace 60s"
+const c1mRippleFlags = "-ping-interval 60s -idle-timeout 150s -grace 60s -close-timeout 30s"
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -219,7 +219,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		// are 40,000 pings and 40,000 pongs a second, most of two CPUs
 		// (bench/README.md); the nodes ping every minute instead. And a
 		// node's close handshakes with its 19,000 clients may take longer
-		// than the default 10 s grace when 53 nodes drain at once.
+		// than the default 10 s grace and 3 s close timeout when 53 nodes
+		// drain at once.
 		if !set["ripple-flags"] {
 			*rippleFlags = c1mRippleFlags
 		}
