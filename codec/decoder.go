@@ -62,6 +62,12 @@ type Decoder struct {
 	// Deflate allows RSV1 on the first frame of a data message (negotiated
 	// permessage-deflate). Set before the first Decode.
 	Deflate bool
+
+	// DeflateWindow is Accept.DeflateWindow, the window the client allows
+	// the server's compressor. The Decoder does not use it: it is kept
+	// here, with Deflate, for the connection's compressor, at no cost to
+	// the Decoder's size.
+	DeflateWindow uint8
 }
 
 // fragments is a fragmented message being reassembled, and the buffer kept
@@ -293,7 +299,8 @@ func (d *Decoder) reset() {
 }
 
 // Release forgets any message in progress and drops the reassembly buffer,
-// keeping MaxMessageSize and Deflate: what a closed connection keeps.
+// keeping MaxMessageSize, Deflate and DeflateWindow: what a closed
+// connection keeps.
 func (d *Decoder) Release() { d.frag = nil }
 
 // pending is the size of the fragmented message in progress so far.

@@ -50,7 +50,9 @@ type Config struct {
 	// DisableCompression turns permessage-deflate off. By default it is
 	// negotiated when the client offers it (no context takeover either way,
 	// so a broadcast is compressed once for all recipients); messages under
-	// 128 bytes are sent uncompressed.
+	// 128 bytes are sent uncompressed. A client that limits the server's
+	// window (server_max_window_bits below 15) gets Huffman-only deflate,
+	// compressed once per broadcast for all such clients.
 	DisableCompression bool
 
 	// AllowedOrigins, when not empty, is the list of Origin header values an

@@ -330,7 +330,7 @@ func (e *Engine) readHandshake(c *conn) gnet.Action {
 		e.cfg.Observer.Rejected(rejectStatus(err))
 		return e.refuse(c, out.String())
 	}
-	c.dec.Deflate = acc.Deflate
+	c.dec.Deflate, c.dec.DeflateWindow = acc.Deflate, acc.DeflateWindow
 	if _, err := gc.Write(out.Bytes()); err != nil {
 		return gnet.None // closed by gnet
 	}
