@@ -8,7 +8,10 @@ PKGS      := ./...
 # of the library's go.mod); vet and unit cover it too.
 PEERS     := bench/peers
 
-.PHONY: all build run test vet fmt-check unit fuzz-short fuzz e2e bench-go clean
+# A checkout of the Autobahn TestSuite's Python 3 port, for `make autobahn`.
+AUTOBAHN  ?=
+
+.PHONY: all build run test vet fmt-check unit fuzz-short fuzz e2e autobahn bench-go clean
 
 all: build
 
@@ -63,6 +66,12 @@ fuzz:
 e2e:
 	bash e2e/run.sh
 
+# The Autobahn TestSuite against a fresh cmd/ripple on /ws/echo (not part of
+# `make test`: it takes about 45 minutes). AUTOBAHN names the suite's
+# checkout; autobahn/run.sh says what it needs and prints the results.
+autobahn:
+	AUTOBAHN="$(AUTOBAHN)" bash autobahn/run.sh
+
 # Go micro-benchmarks; `make bench` (bench/bench.mk) runs the peer suite.
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./codec ./route ./presence
@@ -70,6 +79,6 @@ bench-go:
 
 clean:
 	rm -f ripple ripple-bench
-	rm -rf bench/out e2e/out
+	rm -rf bench/out e2e/out autobahn/out
 
 -include bench/bench.mk

@@ -41,10 +41,17 @@ type Message struct {
 // fragments (answering interleaved control frames on the way), checks
 // UTF-8 of text, and enforces the message size limit before buffering.
 //
+// Text is checked as it arrives: an invalid byte fails at once, in a
+// fragment before the message ends and in a frame before the frame ends
+// (the bytes of a frame still arriving are read, not consumed: each Decode
+// checks only what came since the last one). Compressed text is checked
+// once inflated, by the caller.
+//
 // The zero value is ready to use with DefaultMaxMessageSize. A Decoder belongs
 // to one connection and is not safe for concurrent use. It is 16 bytes: the
-// state of a fragmented message lives apart, allocated by its first
-// fragment, since most connections never send one.
+// state of a message that arrives in parts lives apart, allocated by its
+// first fragment or by the first text frame that arrives in pieces, since
+// most connections never send one.
 type Decoder struct {
 	frag *fragments // the fragmented message in progress; nil until the first fragment
 
@@ -55,13 +62,24 @@ type Decoder struct {
 	// Deflate allows RSV1 on the first frame of a data message (negotiated
 	// permessage-deflate). Set before the first Decode.
 	Deflate bool
+
+	// DeflateWindow is Accept.DeflateWindow, the window the client allows
+	// the server's compressor. The Decoder does not use it: it is kept
+	// here, with Deflate, for the connection's compressor, at no cost to
+	// the Decoder's size.
+	DeflateWindow uint8
 }
 
 // fragments is a fragmented message being reassembled, and the buffer kept
-// for the next one.
+// for the next one, plus how far the text frame still arriving is checked.
 type fragments struct {
-	buf        []byte // fragments received so far
-	checked    int32  // buf[:checked] is known-valid UTF-8
+	buf     []byte // fragments received so far
+	checked int32  // buf[:checked] is known-valid UTF-8
+	// partial is how many payload bytes of the text frame still arriving
+	// are known to be valid UTF-8 (after buf[checked:], the incomplete
+	// rune the earlier fragments ended with) and end on a rune boundary;
+	// 0 once the frame is whole.
+	partial    int32
 	op         OpCode // opcode of the message in progress; 0 = none
 	compressed bool   // the message in progress is compressed
 }
@@ -102,11 +120,20 @@ func (d *Decoder) Decode(p []byte) (m Message, n int, err error) {
 		}
 		end := n + hn + int(h.Length)
 		if end > len(p) {
-			return m, n, nil // wait for the rest of the frame
+			// Wait for the rest of the frame, failing now if its text
+			// so far is not UTF-8.
+			if d.text(h) {
+				return m, n, d.checkPartial(h, p[n+hn:])
+			}
+			return m, n, nil
 		}
 		payload := p[n+hn : end]
 		ws.Cipher(payload, h.Mask, 0)
 		n = end
+		var skip int // payload[:skip] was checked while the frame arrived
+		if d.frag != nil {
+			skip, d.frag.partial = int(d.frag.partial), 0
+		}
 
 		switch h.Op {
 		case OpPing:
@@ -124,7 +151,7 @@ func (d *Decoder) Decode(p []byte) (m Message, n int, err error) {
 		compressed := h.Rsv&rsv1 != 0
 		if h.Op != OpContinuation && h.Fin {
 			// The common case: a whole message in one frame, no copy.
-			if h.Op == OpText && !compressed && !utf8.Valid(payload) {
+			if h.Op == OpText && !compressed && !utf8.Valid(payload[skip:]) {
 				return m, n, ErrInvalidUTF8
 			}
 			return Message{Kind: kindOf(h.Op), Payload: payload, Compressed: compressed}, n, nil
@@ -136,6 +163,11 @@ func (d *Decoder) Decode(p []byte) (m Message, n int, err error) {
 				d.frag = f
 			}
 			f.op, f.compressed = h.Op, compressed
+		}
+		if skip > 0 {
+			// The earlier fragments' incomplete rune and payload[:skip]
+			// were checked together.
+			f.checked = int32(len(f.buf) + skip)
 		}
 		f.buf = append(f.buf, payload...)
 		if f.op == OpText && !f.compressed {
@@ -157,6 +189,61 @@ func (d *Decoder) Decode(p []byte) (m Message, n int, err error) {
 			return m, n, nil
 		}
 	}
+}
+
+// text reports whether the frame of h, which check accepted, carries text
+// the Decoder validates: an uncompressed text frame or a continuation of an
+// uncompressed text message.
+func (d *Decoder) text(h Header) bool {
+	switch h.Op {
+	case OpText:
+		return h.Rsv == 0
+	case OpContinuation:
+		return d.frag.op == OpText && !d.frag.compressed
+	}
+	return false
+}
+
+// partialChunk is how many payload bytes checkPartial unmasks at a time,
+// into a copy: the frame's bytes stay masked in the input until the frame
+// is whole. (Larger chunks cost more to clear on every call than they
+// save: BenchmarkDecodeArriving.)
+const partialChunk = 2 << 10
+
+// checkPartial checks the UTF-8 of a text frame whose payload has arrived
+// only in part (avail), from where the previous call stopped. It returns
+// ErrInvalidUTF8 as soon as the bytes so far cannot begin valid text. The
+// incomplete rune at the end of what is checked is read again next time
+// (at most 3 bytes).
+func (d *Decoder) checkPartial(h Header, avail []byte) error {
+	f := d.frag
+	if f == nil {
+		f = &fragments{}
+		d.frag = f
+	}
+	var chunk [partialChunk]byte
+	from := int(f.partial) // avail[:from] is checked
+	for read := from; read < len(avail); {
+		k := 0
+		if from == 0 && h.Op == OpContinuation {
+			k = copy(chunk[:], f.buf[f.checked:]) // at most 3 bytes
+		}
+		m := copy(chunk[k:], avail[from:])
+		ws.Cipher(chunk[k:k+m], h.Mask, from)
+		c, ok := validPrefix(chunk[:k+m])
+		if !ok {
+			f.partial = 0
+			return ErrInvalidUTF8
+		}
+		read = from + m
+		// c <= k only when the chunk is one incomplete rune, begun by the
+		// earlier fragments: nothing of this frame is complete yet.
+		if c > k {
+			from += c - k
+		}
+	}
+	f.partial = int32(from)
+	return nil
 }
 
 // check applies RFC 6455's rules to a frame header before its payload is read.
@@ -212,7 +299,8 @@ func (d *Decoder) reset() {
 }
 
 // Release forgets any message in progress and drops the reassembly buffer,
-// keeping MaxMessageSize and Deflate: what a closed connection keeps.
+// keeping MaxMessageSize, Deflate and DeflateWindow: what a closed
+// connection keeps.
 func (d *Decoder) Release() { d.frag = nil }
 
 // pending is the size of the fragmented message in progress so far.

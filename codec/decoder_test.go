@@ -57,6 +57,20 @@ func withRsv(f []byte, bits byte) []byte {
 	return f
 }
 
+// head is f cut after its header and the first n bytes of its payload:
+// a frame still arriving.
+func head(f []byte, n int) []byte {
+	h, hn, _ := codec.ParseHeader(f)
+	if int64(n) >= h.Length {
+		panic("head: the whole frame")
+	}
+	return f[:hn+n]
+}
+
+// mixed is text of one- to four-byte runes whose boundaries fall at every
+// offset of a chunk.
+var mixed = strings.Repeat("a\u00fc\u20ac\U0001D11E", 1500)
+
 func TestDecoder(t *testing.T) {
 	long := strings.Repeat("x", 70000)
 	tests := []struct {
@@ -97,6 +111,18 @@ func TestDecoder(t *testing.T) {
 		{"close bad code 999", 0, frame(codec.OpClose, true, "\x03\xe7"), nil, codec.ErrCloseBody},
 		{"close bad utf8 reason", 0, frame(codec.OpClose, true, "\x03\xe8\xff"), nil, codec.ErrCloseBody},
 		{"too big single", 10, frame(codec.OpText, true, "01234567890"), nil, codec.ErrTooBig},
+		// A text frame still arriving is checked as far as it has come:
+		// these inputs end before their frame does, so only an early
+		// check fails them.
+		{"invalid utf8 in a frame still arriving fails fast", 0, head(frame(codec.OpText, true, "\xce\xba\xe1\xbd\xb9\xf4\x90\x80\x80 and more"), 9), nil, codec.ErrInvalidUTF8},
+		{"split surrogate in a frame still arriving fails fast", 0, head(frame(codec.OpText, true, "\xce\xba\xed\xa0 and more"), 4), nil, codec.ErrInvalidUTF8},
+		{"invalid utf8 in a fragment still arriving fails fast", 0, cat(frame(codec.OpText, false, "\xe2\x82"), head(frame(codec.OpContinuation, true, "\x41 and more"), 1)), nil, codec.ErrInvalidUTF8},
+		{"incomplete rune in a frame still arriving waits", 0, head(frame(codec.OpText, true, "\xe2\x82\xac\xf0\x9d\x84\x9e"), 6), nil, nil},
+		{"binary frame still arriving is not checked", 0, head(frame(codec.OpBinary, true, "\xff\xfe and more"), 2), nil, nil},
+		{"rune split across a fragment and a frame arriving", 0, cat(frame(codec.OpText, false, "\xf0\x9d"), frame(codec.OpContinuation, false, "\x84"), frame(codec.OpContinuation, true, "\x9e"+strings.Repeat("\xe2\x82\xac", 400))),
+			[]string{"text:\U0001D11E" + strings.Repeat("€", 400)}, nil},
+		{"long text of mixed runes", 0, frame(codec.OpText, true, mixed), []string{"text:" + mixed}, nil},
+		{"long text with a bad byte near the end", 0, frame(codec.OpText, true, mixed[:len(mixed)-1]+"\xff"), nil, codec.ErrInvalidUTF8},
 		{"too big fragments", 10, cat(frame(codec.OpText, false, "012345"), frame(codec.OpContinuation, true, "678901")), nil, codec.ErrTooBig},
 	}
 	for _, tt := range tests {
@@ -189,6 +215,33 @@ func BenchmarkDecode(b *testing.B) {
 				copy(buf, f)
 				if _, _, err := d.Decode(buf); err != nil {
 					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkDecodeArriving decodes a text frame that arrives in pieces, as
+// an event loop sees a large message: every piece is checked as it comes,
+// then the whole frame is unmasked and delivered.
+func BenchmarkDecodeArriving(b *testing.B) {
+	for _, tc := range []struct{ size, piece int }{{16 << 10, 1460}, {1 << 20, 64 << 10}} {
+		f := frame(codec.OpText, true, strings.Repeat("a", tc.size))
+		b.Run("size="+itoa(tc.size)+"/piece="+itoa(tc.piece), func(b *testing.B) {
+			d := codec.Decoder{MaxMessageSize: 1 << 21}
+			buf := make([]byte, len(f))
+			b.ReportAllocs()
+			b.SetBytes(int64(tc.size))
+			for b.Loop() {
+				copy(buf, f)
+				for end := tc.piece; ; end += tc.piece {
+					m, _, err := d.Decode(buf[:min(end, len(buf))])
+					if err != nil {
+						b.Fatal(err)
+					}
+					if m.Kind == codec.KindText {
+						break
+					}
 				}
 			}
 		})

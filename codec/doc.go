@@ -13,7 +13,12 @@
 //     strings kept for the next request);
 //   - frames: ParseHeader reads a frame header from bytes, Decoder turns whole
 //     frames into messages (unmasking, reassembling fragments, answering the
-//     rules on control frames, UTF-8 validation, the message size limit);
+//     rules on control frames, the message size limit, and UTF-8
+//     validation, which also reads a text frame still arriving so that an
+//     invalid byte fails at once);
+//   - permessage-deflate (RFC 7692, no context takeover): the negotiation,
+//     Inflate, and Deflate with the full window or, for a client that
+//     limits the server's window, DeflateWindow's Huffman-only deflate;
 //   - pre-encoded frames: AppendFrame and Compile build header+payload in one
 //     slice, so a broadcast is encoded once and the same bytes are written to
 //     every recipient;

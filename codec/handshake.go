@@ -148,6 +148,10 @@ var ErrHeadTooLarge = errors.New("codec: request head too large")
 type Accept struct {
 	Header  http.Header // extra headers sent with the 101
 	Deflate bool        // permessage-deflate, no context takeover either way
+	// DeflateWindow is the server's window, in bits (8–14), when the
+	// client limited it below DeflateFullWindow; 0 otherwise. Compress
+	// for such a client with DeflateWindow or CompileDeflatedWindow.
+	DeflateWindow uint8
 }
 
 // UpgradeConfig drives Upgrade. The zero value accepts every well-formed
@@ -271,8 +275,8 @@ func (up *Upgrader) negotiate(opt httphead.Option) (httphead.Option, error) {
 	if !up.cfg.Deflate || up.acc.Deflate {
 		return httphead.Option{}, nil
 	}
-	resp, ok := negotiateDeflate(opt)
-	up.acc.Deflate = ok
+	resp, window, ok := negotiateDeflate(opt)
+	up.acc.Deflate, up.acc.DeflateWindow = ok, window
 	return resp, nil
 }
 

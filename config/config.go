@@ -34,6 +34,7 @@ type Config struct {
 	MaxMessageSize   int // max-message-size
 	MaxHandshakeSize int // max-handshake-size
 	MaxOutbound      int // max-outbound: per-connection queued bytes before "slow consumer"
+	SendBuffer       int // send-buffer: per-connection kernel send buffer (SO_SNDBUF)
 	MaxPending       int // max-pending: per-connection events queued for a webhook route
 
 	HandshakeTimeout time.Duration // handshake-timeout
@@ -135,6 +136,7 @@ func Default() Config {
 		MaxMessageSize:     64 << 10,
 		MaxHandshakeSize:   8 << 10,
 		MaxOutbound:        1 << 20,
+		SendBuffer:         64 << 10,
 		MaxPending:         1024,
 		HandshakeTimeout:   10 * time.Second,
 		PingInterval:       25 * time.Second,
@@ -172,6 +174,7 @@ func (c *Config) settings(touched *parseState) []setting {
 		{name: "max-message-size", usage: "largest message a client may send, a `size` in bytes or with KiB/MiB (larger: close 1009)", value: sizeValue{&c.MaxMessageSize}},
 		{name: "max-handshake-size", usage: "largest upgrade request head, a `size` (larger: 431)", value: sizeValue{&c.MaxHandshakeSize}},
 		{name: "max-outbound", usage: "`size` queued for one connection before it is closed as a slow consumer (1008)", value: sizeValue{&c.MaxOutbound}},
+		{name: "send-buffer", usage: "kernel send buffer of each connection (SO_SNDBUF, which Linux doubles), a `size`: a client that stops reading costs at most this plus max-outbound", value: sizeValue{&c.SendBuffer}},
 		{name: "max-pending", usage: "`number` of events queued for one connection of a webhook route before it is closed (1008)", value: intValue{p: &c.MaxPending, min: 1}},
 		{name: "handshake-timeout", usage: "`duration` allowed for the upgrade request (then 408)", value: durationValue{p: &c.HandshakeTimeout}},
 		{name: "ping-interval", usage: "ping a silent connection every `duration` (0: never)", value: durationValue{p: &c.PingInterval, allowZero: true}},
@@ -527,6 +530,7 @@ func (c *Config) Engine() ripple.Config {
 		IdleTimeout:        off(c.IdleTimeout),
 		CloseTimeout:       c.CloseTimeout,
 		MaxOutbound:        c.MaxOutbound,
+		SendBuffer:         c.SendBuffer,
 		MaxPending:         c.MaxPending,
 		DisableCompression: !c.Compression,
 		AllowedOrigins:     c.AllowedOrigins,

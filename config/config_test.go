@@ -55,6 +55,7 @@ addr: 127.0.0.1:9000
 api-key: k1
 max-message-size: 1MiB
 max-outbound: "262144"
+send-buffer: 32KiB
 ping-interval: 0
 idle-timeout: 2m
 compression: false
@@ -84,7 +85,7 @@ routes:
 			t.Fatal(err)
 		}
 		if c.File != file || c.Addr != "127.0.0.1:9000" || c.APIKey != "k1" || c.MaxMessageSize != 1<<20 ||
-			c.MaxOutbound != 262144 || c.PingInterval != 0 || c.IdleTimeout != 2*time.Minute || c.Compression ||
+			c.MaxOutbound != 262144 || c.SendBuffer != 32<<10 || c.PingInterval != 0 || c.IdleTimeout != 2*time.Minute || c.Compression ||
 			c.PresenceMode != "connection" || c.LogFormat != "json" {
 			t.Fatalf("%+v", c)
 		}
@@ -92,8 +93,8 @@ routes:
 			t.Fatalf("origins %q", c.AllowedOrigins)
 		}
 		e := c.Engine()
-		if e.PingInterval >= 0 || !e.DisableCompression || e.PresenceMode.String() != "connection" {
-			t.Fatalf("engine: ping %v, compression off %v, mode %v", e.PingInterval, e.DisableCompression, e.PresenceMode)
+		if e.PingInterval >= 0 || !e.DisableCompression || e.PresenceMode.String() != "connection" || e.SendBuffer != 32<<10 {
+			t.Fatalf("engine: ping %v, compression off %v, mode %v, send buffer %d", e.PingInterval, e.DisableCompression, e.PresenceMode, e.SendBuffer)
 		}
 		if len(c.Routes) != 3 {
 			t.Fatalf("routes %+v", c.Routes)

@@ -43,6 +43,15 @@ type Config struct {
 	// MaxOutbound caps the bytes queued for one slow connection; past it the
 	// connection is closed with 1008 "slow consumer". Zero means 1 MiB.
 	MaxOutbound int
+	// SendBuffer is each connection's kernel send buffer (SO_SNDBUF), in
+	// bytes: the kernel holds at most this much of a connection's output
+	// (Linux doubles the value for its bookkeeping, see socket(7)), and
+	// MaxOutbound more waits in the engine, so a client that stops reading
+	// costs at most MaxOutbound plus SendBuffer. Zero means 64 KiB;
+	// negative leaves the buffer to the kernel, whose autotuning grows it
+	// up to net.ipv4.tcp_wmem's maximum (4 MiB by default) while the
+	// client keeps up, so that a stalled client may hold that much too.
+	SendBuffer int
 	// MaxPending caps the events queued for one connection of a Workers
 	// route; past it the connection is closed with 1008. Zero means 1024.
 	MaxPending int
@@ -50,7 +59,9 @@ type Config struct {
 	// DisableCompression turns permessage-deflate off. By default it is
 	// negotiated when the client offers it (no context takeover either way,
 	// so a broadcast is compressed once for all recipients); messages under
-	// 128 bytes are sent uncompressed.
+	// 128 bytes are sent uncompressed. A client that limits the server's
+	// window (server_max_window_bits below 15) gets Huffman-only deflate,
+	// compressed once per broadcast for all such clients.
 	DisableCompression bool
 
 	// AllowedOrigins, when not empty, is the list of Origin header values an
@@ -85,6 +96,11 @@ type Config struct {
 	Observer Observer
 }
 
+// DefaultSendBuffer is Config.SendBuffer's default, 64 KiB (128 KiB as
+// Linux counts it): room for a burst of messages to a client that reads,
+// and a small part of what a stalled one may cost next to MaxOutbound.
+const DefaultSendBuffer = 64 << 10
+
 // withDefaults returns c with zero fields replaced by their defaults.
 func (c Config) withDefaults() Config {
 	def := func(v *int, d int) {
@@ -103,6 +119,9 @@ func (c Config) withDefaults() Config {
 	def(&c.MaxMessageSize, codec.DefaultMaxMessageSize)
 	def(&c.MaxHandshakeSize, codec.DefaultMaxHeadSize)
 	def(&c.MaxOutbound, 1<<20)
+	if c.SendBuffer == 0 {
+		c.SendBuffer = DefaultSendBuffer
+	}
 	def(&c.MaxPending, 1024)
 	defDur(&c.HandshakeTimeout, 10*time.Second)
 	defDur(&c.PingInterval, 25*time.Second)

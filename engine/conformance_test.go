@@ -221,8 +221,8 @@ func rfcCases() []rfcCase {
 		)
 	}
 	// 6.4: fail fast — invalid bytes in a fragment are refused before the
-	// message is finished. No FIN is ever sent here, so only an early check
-	// produces the close.
+	// message is finished, and in a frame before the frame is. The rest is
+	// never sent here, so only an early check produces the close.
 	add(
 		rfcCase{name: "6.4.1/fail fast on a code point above U+10FFFF",
 			send: wstest.Cat(wstest.Part(codec.OpText, false, "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5"), wstest.Part(codec.OpContinuation, false, "\xf4\x90\x80\x80")),
@@ -231,6 +231,22 @@ func rfcCases() []rfcCase {
 			send: wstest.Cat(wstest.Part(codec.OpText, false, "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xf4"), wstest.Part(codec.OpContinuation, false, "\x90")),
 			want: []expect{closed(codec.CloseInvalidPayload)}},
 		rfcCase{name: "6.4.x/fail fast on a bad first fragment", send: wstest.Part(codec.OpText, false, "ok\xff"),
+			want: []expect{closed(codec.CloseInvalidPayload)}},
+		// 6.4.3–4: the same inside one frame whose end never comes.
+		rfcCase{name: "6.4.3/fail fast on a code point above U+10FFFF inside a frame",
+			send: arriving("\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xf4\x90\x80\x80edited", 15),
+			want: []expect{closed(codec.CloseInvalidPayload)}},
+		rfcCase{name: "6.4.3/fail fast on a code point above U+10FFFF inside a frame chopped 1",
+			send: arriving("\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xf4\x90\x80\x80edited", 15), chop: 1,
+			want: []expect{closed(codec.CloseInvalidPayload)}},
+		rfcCase{name: "6.4.4/fail fast on a split code point inside a frame",
+			send: arriving("\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xf4\x90\x80\x80edited", 13),
+			want: []expect{closed(codec.CloseInvalidPayload)}},
+		rfcCase{name: "6.4.4/fail fast on a split code point inside a frame chopped 1",
+			send: arriving("\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xf4\x90\x80\x80edited", 13), chop: 1,
+			want: []expect{closed(codec.CloseInvalidPayload)}},
+		rfcCase{name: "6.4.x/fail fast inside a fragment's frame after a split code point",
+			send: wstest.Cat(wstest.Part(codec.OpText, false, "\xf0\x9d"), wstest.Header(codec.OpContinuation, true, 10), []byte("\x84\x41")),
 			want: []expect{closed(codec.CloseInvalidPayload)}},
 		rfcCase{name: "6.x/binary is not checked", send: wstest.Binary("\xff\xfe\xed\xa0\x80"), want: []expect{echoBinary("\xff\xfe\xed\xa0\x80")}},
 	)
@@ -289,6 +305,12 @@ func rfcCases() []rfcCase {
 			want: []expect{echoText("a"), closed(codec.CloseProtocolError)}},
 	)
 	return cs
+}
+
+// arriving is the start of a text frame carrying text: its header and the
+// first n bytes of its payload, the rest never sent.
+func arriving(text string, n int) []byte {
+	return append(wstest.Header(codec.OpText, true, uint64(len(text))), text[:n]...)
 }
 
 func TestRFC6455(t *testing.T) {

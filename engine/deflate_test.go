@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
@@ -81,5 +82,79 @@ func TestDeflateBombIsTooBig(t *testing.T) {
 	code, _, err := r.ReadClose(wstest.Timeout)
 	if err != nil || code != codec.CloseTooBig {
 		t.Fatalf("close %d %v, want 1009", code, err)
+	}
+}
+
+// dialNarrow upgrades on path offering permessage-deflate with the server's
+// window limited to 9 bits, as Autobahn's cases 13.3 and 13.5 do, and
+// checks that the server accepts it with that limit.
+func dialNarrow(t *testing.T, s *wstest.Engine, path string) *wstest.Raw {
+	t.Helper()
+	head := strings.Replace(wstest.Request(path), "\r\n\r\n",
+		"\r\nSec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=9; client_max_window_bits\r\n\r\n", 1)
+	r, err := wstest.DialRaw(s.Addr, head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	resp, err := r.Response()
+	if err != nil || resp.StatusCode != 101 {
+		t.Fatalf("upgrade %v %v", resp, err)
+	}
+	if ext := resp.Header.Get("Sec-WebSocket-Extensions"); !strings.Contains(ext, "permessage-deflate") || !strings.Contains(ext, "server_max_window_bits=9") {
+		t.Fatalf("narrow window not accepted: %q", ext)
+	}
+	return r
+}
+
+// readNarrow reads a compressed frame and checks it is the narrow-window
+// compression of want.
+func readNarrow(t *testing.T, r *wstest.Raw, want string) {
+	t.Helper()
+	h, p, err := r.ReadFrame(wstest.Timeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Rsv != 4 {
+		t.Fatalf("frame not compressed: %+v", h)
+	}
+	if got, err := codec.Inflate(nil, p, 1<<20); err != nil || string(got) != want {
+		t.Fatalf("inflated %d bytes (%v), want %d", len(got), err, len(want))
+	}
+	if !bytes.Equal(p, codec.DeflateWindow(nil, []byte(want), 9)) {
+		t.Fatal("compressed otherwise than for a 9-bit window")
+	}
+}
+
+// TestDeflateNarrowWindow: a client that limits the server's window gets
+// compressed messages within it, its own and broadcasts alike, and a
+// broadcast is compressed once per kind of window, not per recipient.
+func TestDeflateNarrowWindow(t *testing.T) {
+	s := startDemo(t, engine.Config{})
+	echo := dialNarrow(t, s, "/ws/echo")
+	big := strings.Repeat("compress me within 512 bytes ", 300)
+	f := wstest.Frame(codec.OpText, true, codec.Deflate(nil, []byte(big)))
+	f[0] |= 0x40 // RSV1: compressed
+	if _, err := echo.Write(f); err != nil {
+		t.Fatal(err)
+	}
+	readNarrow(t, echo, big)
+
+	narrow := []*wstest.Raw{dialNarrow(t, s, "/ws/room/w"), dialNarrow(t, s, "/ws/room/w")}
+	full := dialDeflate(t, s, "/ws/room/w")
+	wstest.Eventually(t, "members", func() bool { return len(s.ClientsIn("room:w")) == 3 })
+	before := s.Stats().Compressions.Load()
+	msg := `{"text":"` + strings.Repeat("w", 2000) + `"}`
+	if n := s.BroadcastRoom("room:w", []byte(msg)); n != 3 {
+		t.Fatalf("recipients %d", n)
+	}
+	for _, r := range narrow {
+		readNarrow(t, r, msg)
+	}
+	if got := wstest.ReadString(t, full); got != msg {
+		t.Fatalf("full-window member got %d bytes", len(got))
+	}
+	if n := s.Stats().Compressions.Load() - before; n != 2 {
+		t.Fatalf("broadcast compressed %d times, want twice (full and narrow window)", n)
 	}
 }

@@ -129,16 +129,21 @@ func (e *Engine) Start(addr string) error {
 		return err
 	}
 	defer release()
+	opts := []gnet.Option{
+		gnet.WithMulticore(true),
+		gnet.WithNumEventLoop(e.cfg.Loops),
+		gnet.WithTicker(true),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithReuseAddr(true),
+		gnet.WithReusePort(true),
+		gnet.WithLogger(gnetLogger{e.log}),
+	}
+	if e.cfg.SendBuffer > 0 {
+		// Set on the listening sockets; accepted connections inherit it.
+		opts = append(opts, gnet.WithSocketSendBuffer(e.cfg.SendBuffer))
+	}
 	go func() {
-		err := gnet.Run(e, "tcp://"+addr,
-			gnet.WithMulticore(true),
-			gnet.WithNumEventLoop(e.cfg.Loops),
-			gnet.WithTicker(true),
-			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-			gnet.WithReuseAddr(true),
-			gnet.WithReusePort(true),
-			gnet.WithLogger(gnetLogger{e.log}),
-		)
+		err := gnet.Run(e, "tcp://"+addr, opts...)
 		e.runErr = err
 		close(e.stopped)
 	}()
@@ -330,7 +335,7 @@ func (e *Engine) readHandshake(c *conn) gnet.Action {
 		e.cfg.Observer.Rejected(rejectStatus(err))
 		return e.refuse(c, out.String())
 	}
-	c.dec.Deflate = acc.Deflate
+	c.dec.Deflate, c.dec.DeflateWindow = acc.Deflate, acc.DeflateWindow
 	if _, err := gc.Write(out.Bytes()); err != nil {
 		return gnet.None // closed by gnet
 	}

@@ -363,28 +363,45 @@ func echoOnce(s *wstest.Engine, msg string) error {
 // consumer", the readers get every message in order, and the server does
 // not keep the undelivered backlog.
 //
-// The publisher waits for the readers after every batch of 100 messages, so
-// that they are never behind by more than 100 KiB: they keep up, only the
+// The publisher waits for the readers after every batch of 10 messages, so
+// that they are never behind by more than 10 KiB: they keep up, only the
 // stalled member does not.
 //
-// Where the cut comes depends on the kernel as much as on MaxOutbound: the
-// server's socket send buffer takes what the stalled client's window
-// refuses before anything queues in the server. On loopback Linux sizes that
-// buffer at about 4 MiB (tcp_wmem's maximum) at once, so the cut comes after
-// some 3–4 MiB; the bound below allows that and no more.
+// The cut comes once the kernel's send buffer (SendBuffer, which Linux
+// doubles) and MaxOutbound have filled: the stalled client, reading at
+// last, gets no more than that, its own receive buffer and the last round
+// of writes before the close frame. (Left to the kernel, the send buffer
+// grows to about 4 MiB on loopback, and the cut came after some 3 MiB.)
 func TestSlowConsumer(t *testing.T) {
+	for _, sendBuffer := range []int{0, 16 << 10} {
+		t.Run(fmt.Sprintf("send-buffer=%d", sendBuffer), func(t *testing.T) {
+			testSlowConsumer(t, sendBuffer)
+		})
+	}
+}
+
+func testSlowConsumer(t *testing.T, sendBuffer int) {
 	const (
-		size    = 1 << 10
-		batch   = 100
-		maxMsgs = 8 << 10 // the cut must come within 8 MiB: 4 MiB kernel buffer + MaxOutbound + margin
+		size        = 1 << 10
+		frame       = size + 4 // a 16-bit length
+		batch       = 10
+		maxOutbound = 64 << 10
+		rcvbuf      = 4 << 10
 		// What the server may still hold once the stalled member is gone:
 		// its queue is capped at 64 KiB and freed with it. Measured: under
 		// 200 KiB, the readers' goroutines and buffers included.
 		maxHeld = 1 << 20
 	)
-	s := startDemo(t, engine.Config{MaxOutbound: 64 << 10})
+	kernel := sendBuffer
+	if kernel == 0 {
+		kernel = engine.DefaultSendBuffer
+	}
+	// Linux doubles both buffers; a round of writes is at most a batch.
+	limit := maxOutbound + 2*kernel + 2*rcvbuf + batch*frame
+	maxMsgs := 2 * limit / size // the cut must have come long before
+	s := startDemo(t, engine.Config{MaxOutbound: maxOutbound, SendBuffer: sendBuffer})
 
-	slow := dialSmallBuffer(t, s.Addr, "/ws/room/x", 4096)
+	slow := dialSmallBuffer(t, s.Addr, "/ws/room/x", rcvbuf)
 	readers := make([]*wstest.Client, 3)
 	for i := range readers {
 		readers[i] = s.Dial(t, "/ws/room/x")
@@ -472,7 +489,11 @@ func TestSlowConsumer(t *testing.T) {
 	if err := slow.ExpectEOF(wstest.Timeout); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("stalled client then read %d messages and its close frame", got)
+	t.Logf("stalled client then read %d messages (%d B; at most %d B allowed) and its close frame", got, got*frame, limit)
+	if got*frame > limit {
+		t.Errorf("the stalled client was cut after %d B, want at most %d B: MaxOutbound %d, SendBuffer %d (doubled), its receive buffer %d (doubled), a round of %d B",
+			got*frame, limit, maxOutbound, kernel, rcvbuf, batch*frame)
+	}
 
 	wstest.Eventually(t, "stalled member gone", func() bool { return len(s.ClientsIn("room:x")) == 3 })
 	held := int64(heapInuse()) - int64(before)

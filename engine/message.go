@@ -21,6 +21,12 @@ type message struct {
 	op       codec.OpCode // Immutable after construction.
 	once     sync.Once
 	deflated []byte // Written once under once.
+
+	// The frame of the few recipients that limited the server's window
+	// (Huffman-only: codec.DeflateWindow compresses alike for every window
+	// below the full one). Written once under narrowOnce.
+	narrowOnce sync.Once
+	narrow     []byte
 }
 
 func newMessage(op codec.OpCode, payload []byte) *message {
@@ -37,6 +43,13 @@ func (m *message) payload() []byte {
 func (m *message) frameFor(c *conn) []byte {
 	if !c.deflate() || len(m.plain) < minDeflate {
 		return m.plain
+	}
+	if w := c.dec.DeflateWindow; w != 0 {
+		m.narrowOnce.Do(func() {
+			m.narrow = codec.CompileDeflatedWindow(m.op, m.payload(), w)
+			c.sh.e.stats.Compressions.Add(1)
+		})
+		return m.narrow
 	}
 	m.once.Do(func() {
 		m.deflated = codec.CompileDeflated(m.op, m.payload())
@@ -57,7 +70,7 @@ func opOf(binary bool) codec.OpCode {
 // the payload is large enough. Loop only.
 func (c *conn) send(op codec.OpCode, payload []byte) {
 	if c.deflate() && len(payload) >= minDeflate {
-		c.write(codec.CompileDeflated(op, payload))
+		c.write(codec.CompileDeflatedWindow(op, payload, c.dec.DeflateWindow))
 		return
 	}
 	c.write(codec.Compile(op, payload))

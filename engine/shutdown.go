@@ -46,13 +46,28 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 		err = perr
 	}
 	e.http.shutdown(ctx)
-	stopCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	_ = e.eng.Stop(stopCtx)
+	e.stopLoops(ctx)
 	if serr := e.waitStopped(ctx); err == nil {
 		err = serr
 	}
 	return err
+}
+
+// stopLoops has gnet stop the event loops and returns once they have
+// stopped (or after 5 s, or when ctx ends). gnet's Stop wakes every loop
+// at once, but then looks every 500 ms whether they are done: the end of
+// gnet.Run (e.stopped) is the wakeup Stop is waited for instead.
+func (e *Engine) stopLoops(ctx context.Context) {
+	stopCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	go func() {
+		select {
+		case <-e.stopped:
+			cancel()
+		case <-stopCtx.Done():
+		}
+	}()
+	_ = e.eng.Stop(stopCtx)
 }
 
 // waitStopped waits until the loops have stopped, or ctx ends. A server

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -333,5 +334,49 @@ func TestShutdownRefusesNewConnections(t *testing.T) {
 	}
 	if l.connects.Load() != 1 || l.disconnects.Load() != 1 {
 		t.Fatalf("events: %d connects, %d disconnects", l.connects.Load(), l.disconnects.Load())
+	}
+}
+
+// TestShutdownIdle: Shutdown of an idle server returns once the loops have
+// stopped and leaves nothing behind: the port is free again, and neither
+// gnet's Stop nor what waits for the loops' end is left running
+// (BenchmarkShutdownIdle says how long it takes).
+func TestShutdownIdle(t *testing.T) {
+	leaks := goleak.IgnoreCurrent()
+	e := engine.New(engine.Config{Loops: 2})
+	if err := e.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	addr := e.Addr().String()
+	shutdown(t, e)
+	select {
+	case <-e.Done():
+	default:
+		t.Fatal("Shutdown returned before the loops stopped")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("port still held after Shutdown: %v", err)
+	}
+	ln.Close()
+	goleak.VerifyNone(t, leaks)
+}
+
+// BenchmarkShutdownIdle times Shutdown of a started server that has no
+// connection: what stopping the event loops costs.
+func BenchmarkShutdownIdle(b *testing.B) {
+	for _, loops := range []int{1, 4} {
+		b.Run(fmt.Sprintf("loops=%d", loops), func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				b.StopTimer()
+				e := engine.New(engine.Config{Loops: loops})
+				if err := e.Start("127.0.0.1:0"); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				shutdown(b, e)
+			}
+		})
 	}
 }
