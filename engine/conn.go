@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"slices"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -65,20 +66,40 @@ func (c *conn) deflate() bool { return c.dec.Deflate }
 
 // connExtra holds the state most connections never need, so that they do
 // not pay for it. Owned by the event loop, except user and id (immutable
-// after the upgrade; c.x itself is then set for good when id is used).
+// after the upgrade; c.x itself is then set for good when id is used) and
+// tracked. c.x is set under sh.mu, so that a helper holding sh.mu may read
+// it from any goroutine.
 type connExtra struct {
 	user    string   // identity from the Auth hook
 	id      string   // the id, when the broker makes them (registry.custom)
-	tracked []string // channels where the connection is tracked
+	tracked []string // Guarded by sh.mu: channels where the connection is tracked
 	pending []*Event // Workers routes only: events waiting for the pool
 }
 
-// extra returns c's connExtra, allocating it on first use. Loop only.
+// extra returns c's connExtra, allocating it on first use. Loop only; not
+// with sh.mu held.
 func (c *conn) extra() *connExtra {
 	if c.x == nil {
-		c.x = &connExtra{}
+		x := &connExtra{}
+		c.sh.mu.Lock()
+		c.x = x
+		c.sh.mu.Unlock()
 	}
 	return c.x
+}
+
+// dropTracked removes channel from c's tracked channels and reports
+// whether it was there; sh.mu must be held.
+func (c *conn) dropTracked(channel string) bool {
+	if c.x == nil {
+		return false
+	}
+	i := slices.Index(c.x.tracked, channel)
+	if i < 0 {
+		return false
+	}
+	c.x.tracked = slices.Delete(c.x.tracked, i, i+1)
+	return true
 }
 
 // id is the connection's id, spelled out anew on each call (see connID;

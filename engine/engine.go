@@ -551,10 +551,13 @@ func (e *Engine) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	e.cfg.Observer.Closed(c.closeCode)
 	id := c.sh.idOf(c)
 	if c.x != nil {
-		for _, ch := range c.x.tracked {
+		c.sh.mu.Lock()
+		tracked := c.x.tracked
+		c.x.tracked = nil
+		c.sh.mu.Unlock()
+		for _, ch := range tracked {
 			_ = e.untrackID(ch, id)
 		}
-		c.x.tracked = nil
 	}
 	e.leaveAll(c)
 	e.broker.Disconnected(id)

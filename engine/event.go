@@ -58,7 +58,8 @@ type Event struct {
 // safe from any goroutine.
 func (ev *Event) Join(channel string) error { return ev.e.join(ev.c, channel) }
 
-// Leave removes the event's connection from channel now (ws_leave).
+// Leave removes the event's connection from channel now (ws_leave), and
+// untracks its presence there.
 func (ev *Event) Leave(channel string) error { return ev.e.leave(ev.c, channel) }
 
 // Handler handles a connection's events and answers with actions.

@@ -172,7 +172,8 @@ func (e *Engine) JoinContext(ctx context.Context, id, channel string) error {
 	return remoteErr(e.remote(ctx, id, "join", func(ctx context.Context) (bool, error) { return e.broker.Join(ctx, id, channel) }))
 }
 
-// Leave removes connection id from channel.
+// Leave removes connection id from channel and untracks its presence there
+// (the other members get the leave diff).
 func (e *Engine) Leave(id, channel string) error {
 	ctx, cancel := helperCtx()
 	defer cancel()
