@@ -27,6 +27,7 @@ type (
 	Stats       = engine.Stats
 	Request     = codec.Request
 	Reject      = codec.Reject
+	CloseCode   = codec.CloseCode
 	Params      = route.Params
 	Presence    = presence.Presence
 	Meta        = presence.Meta

@@ -198,8 +198,8 @@ func (e *Engine) LeaveContext(ctx context.Context, id, channel string) error {
 func (e *Engine) Close(id, reason string) bool { return e.CloseWith(id, codec.CloseNormal, reason) }
 
 // CloseWith is Close with a chosen close code (1000, or 3000–4999 for the
-// application's own, or a protocol code such as 1008 or 1011). A connection
-// held by another server of a cluster is closed with 1000 whatever code.
+// application's own, or a protocol code such as 1008 or 1011), on any
+// server of a cluster.
 func (e *Engine) CloseWith(id string, code codec.CloseCode, reason string) bool {
 	ctx, cancel := helperCtx()
 	defer cancel()
@@ -213,7 +213,7 @@ func (e *Engine) CloseContext(ctx context.Context, id string, code codec.CloseCo
 	if c := e.conns.get(id); c != nil {
 		return c.sh.post(func() { c.close(code, reason, true) }), nil
 	}
-	return e.remote(ctx, id, "close", func(ctx context.Context) (bool, error) { return e.broker.CloseConn(ctx, id, reason) })
+	return e.remote(ctx, id, "close", func(ctx context.Context) (bool, error) { return e.broker.CloseConn(ctx, id, code, reason) })
 }
 
 // remote runs a directed helper for a connection that is not on this
