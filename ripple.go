@@ -57,6 +57,10 @@ var (
 	// ErrOnLoop: a Context helper called on an event loop would have had to
 	// wait for another node (see engine's helpers.go for what each answers).
 	ErrOnLoop = engine.ErrOnLoop
+	// ErrUnavailable: a helper needed the other nodes of a cluster (Redis)
+	// and got no answer in time; a read then returns this node's answer
+	// (counts, client lists) or none (presence).
+	ErrUnavailable = engine.ErrUnavailable
 )
 
 // Server is a Ripple server: routes, connections, channels and presence.
@@ -178,11 +182,13 @@ func (s *Server) Stats() *Stats { return s.e.Stats() }
 func (s *Server) Send(id string, msg []byte) bool { return s.e.Send(id, msg) }
 
 // Broadcast sends a text message to every connection and returns how many
-// (on this node, in cluster mode).
+// there are (of the whole cluster in cluster mode: one Redis round trip
+// after the message is sent; this node's on an event loop or when Redis
+// does not answer).
 func (s *Server) Broadcast(msg []byte) int { return s.e.Broadcast(msg) }
 
 // BroadcastRoom sends a text message to every member of channel and returns
-// how many (on this node, in cluster mode).
+// how many there are (of the whole cluster in cluster mode, as Broadcast).
 func (s *Server) BroadcastRoom(channel string, msg []byte) int {
 	return s.e.BroadcastRoom(channel, msg)
 }
@@ -241,6 +247,18 @@ func (s *Server) GetPresence(channel, userID string) (Presence, bool) {
 // SendContext is Send waiting for another node at most until ctx ends.
 func (s *Server) SendContext(ctx context.Context, id string, msg []byte) (bool, error) {
 	return s.e.SendContext(ctx, id, msg)
+}
+
+// BroadcastContext is Broadcast waiting for the cluster's count at most
+// until ctx ends; on error (ErrUnavailable) the count is this node's.
+func (s *Server) BroadcastContext(ctx context.Context, msg []byte) (int, error) {
+	return s.e.BroadcastContext(ctx, msg)
+}
+
+// BroadcastRoomContext is BroadcastRoom waiting for the cluster's count at
+// most until ctx ends; on error (ErrUnavailable) the count is this node's.
+func (s *Server) BroadcastRoomContext(ctx context.Context, channel string, msg []byte) (int, error) {
+	return s.e.BroadcastRoomContext(ctx, channel, msg)
 }
 
 // CountContext is Count waiting for the cluster at most until ctx ends.

@@ -267,6 +267,15 @@ func (n *Node) Count(ctx context.Context) (int, error) {
 	return c.Int()
 }
 
+// CountIn is the number of members of channel in the cluster.
+func (n *Node) CountIn(ctx context.Context, channel string) (int, error) {
+	c, err := n.clients(ctx, "count_in", channel)
+	if err != nil {
+		return 0, err
+	}
+	return c.Int()
+}
+
 // Clients returns the ids of every connection in the cluster.
 func (n *Node) Clients(ctx context.Context) ([]string, error) {
 	c, err := n.clients(ctx, "all", "")

@@ -123,6 +123,9 @@ func TestDirected(t *testing.T) {
 			if err != nil || !sameSet(ids, []string{a1, b1}) {
 				return false
 			}
+			if k, err := n.CountIn(ctx(t), "lobby"); err != nil || k != 2 {
+				return false
+			}
 		}
 		return true
 	})

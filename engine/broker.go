@@ -26,7 +26,7 @@ import (
 //   - PublishRoom and PublishAll beside every local fan-out, so the members
 //     on other servers get the payload; each server compiles its own frame
 //     once;
-//   - the cluster-wide reads Count, Clients and ClientsIn.
+//   - the cluster-wide reads Count, CountIn, Clients and ClientsIn.
 //
 // What other servers ask of this one arrives through Inbound.
 type Broker interface {
@@ -49,6 +49,8 @@ type Broker interface {
 	Leave(ctx context.Context, connID, channel string) (bool, error)
 
 	Count(ctx context.Context) (int, error)
+	// CountIn is the number of members of channel.
+	CountIn(ctx context.Context, channel string) (int, error)
 	Clients(ctx context.Context) ([]string, error)
 	ClientsIn(ctx context.Context, channel string) ([]string, error)
 }
@@ -109,7 +111,10 @@ func (localBroker) CloseConn(context.Context, string, codec.CloseCode, string) (
 func (localBroker) Join(context.Context, string, string) (bool, error)  { return false, nil }
 func (localBroker) Leave(context.Context, string, string) (bool, error) { return false, nil }
 func (b localBroker) Count(context.Context) (int, error)                { return b.e.LocalCount(), nil }
-func (b localBroker) Clients(context.Context) ([]string, error)         { return b.e.conns.ids(), nil }
+func (b localBroker) CountIn(_ context.Context, ch string) (int, error) {
+	return b.e.localCountIn(ch), nil
+}
+func (b localBroker) Clients(context.Context) ([]string, error) { return b.e.conns.ids(), nil }
 func (b localBroker) ClientsIn(_ context.Context, ch string) ([]string, error) {
 	return b.e.localClientsIn(ch), nil
 }
