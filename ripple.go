@@ -121,6 +121,15 @@ type RouteOption func(*engine.Route)
 // one at a time and in order.
 func Workers() RouteOption { return func(r *engine.Route) { r.Workers = true } }
 
+// RateLimit sets the route's inbound rate limits, messages and bytes per
+// second (see Config.MaxMessagesPerSecond): zero keeps the server's,
+// negative means none on this route.
+func RateLimit(messagesPerSecond, bytesPerSecond int) RouteOption {
+	return func(r *engine.Route) {
+		r.MaxMessagesPerSecond, r.MaxBytesPerSecond = messagesPerSecond, bytesPerSecond
+	}
+}
+
 // Handle registers h for pattern ("/ws/chat", "/ws/room/:room_id"). Call it
 // before Start.
 func (s *Server) Handle(pattern string, h Handler, opts ...RouteOption) error {

@@ -36,6 +36,14 @@ type Config struct {
 	MaxOutbound      int // max-outbound: per-connection queued bytes before "slow consumer"
 	MaxPending       int // max-pending: per-connection events queued for a webhook route
 
+	// MaxMessagesPerSecond is max-messages-per-second: a connection that
+	// sends more (a burst of that many, refilled at that rate) is closed
+	// with 1008 "rate limit" (0 = no limit).
+	MaxMessagesPerSecond int
+	// MaxBytesPerSecond is max-bytes-per-second, the same for the bytes of
+	// its messages (0 = no limit).
+	MaxBytesPerSecond int
+
 	HandshakeTimeout time.Duration // handshake-timeout
 	PingInterval     time.Duration // ping-interval (0 = no pings)
 	IdleTimeout      time.Duration // idle-timeout (0 = never)
@@ -70,9 +78,9 @@ type Config struct {
 }
 
 // Route maps a path pattern to a built-in handler or a webhook. After Load
-// every webhook field is filled in (from the global webhook-* settings when
-// the route does not set it) and Auth is one of AuthRequired, AuthOptional,
-// AuthNone.
+// every webhook field and rate limit is filled in (from the global settings
+// when the route does not set it) and Auth is one of AuthRequired,
+// AuthOptional, AuthNone.
 type Route struct {
 	Path    string // path: "/ws/room/:room_id"
 	Handler string // handler: one of Builtins
@@ -80,6 +88,13 @@ type Route struct {
 
 	PresenceUser string // presence-user: query (?user_id=) or jwt (the token's sub)
 	Auth         string // auth: required, optional or none
+
+	// MaxMessagesPerSecond and MaxBytesPerSecond are the route's
+	// max-messages-per-second and max-bytes-per-second: unset, the global
+	// settings; 0 or off, no limit on this route. After Load each is the
+	// route's limit, 0 for none.
+	MaxMessagesPerSecond int
+	MaxBytesPerSecond    int
 
 	WebhookTimeout     time.Duration // webhook-timeout
 	WebhookConcurrency int           // webhook-concurrency
@@ -169,10 +184,12 @@ func (c *Config) settings(touched *parseState) []setting {
 		{name: "api-key", usage: "bearer `key` required on /api/ (default: loopback clients only)", value: stringValue{p: &c.APIKey}},
 		{name: "loops", usage: "`number` of event loops (0: one per CPU)", value: intValue{p: &c.Loops}},
 		{name: "workers", usage: "`number` of goroutines running webhook calls (0: 4 per CPU, at least the webhook concurrency)", value: intValue{p: &c.Workers}},
-		{name: "max-message-size", usage: "largest message a client may send, a `size` in bytes or with KiB/MiB (larger: close 1009)", value: sizeValue{&c.MaxMessageSize}},
-		{name: "max-handshake-size", usage: "largest upgrade request head, a `size` (larger: 431)", value: sizeValue{&c.MaxHandshakeSize}},
-		{name: "max-outbound", usage: "`size` queued for one connection before it is closed as a slow consumer (1008)", value: sizeValue{&c.MaxOutbound}},
+		{name: "max-message-size", usage: "largest message a client may send, a `size` in bytes or with KiB/MiB (larger: close 1009)", value: sizeValue{p: &c.MaxMessageSize}},
+		{name: "max-handshake-size", usage: "largest upgrade request head, a `size` (larger: 431)", value: sizeValue{p: &c.MaxHandshakeSize}},
+		{name: "max-outbound", usage: "`size` queued for one connection before it is closed as a slow consumer (1008)", value: sizeValue{p: &c.MaxOutbound}},
 		{name: "max-pending", usage: "`number` of events queued for one connection of a webhook route before it is closed (1008)", value: intValue{p: &c.MaxPending, min: 1}},
+		{name: "max-messages-per-second", usage: "close a connection that sends more than this `number` of messages a second, in a burst of as many (1008 \"rate limit\"; 0: no limit)", value: intValue{p: &c.MaxMessagesPerSecond}},
+		{name: "max-bytes-per-second", usage: "close a connection whose messages bring more than this `size` a second, in a burst of as many (1008 \"rate limit\"; 0: no limit)", value: sizeValue{p: &c.MaxBytesPerSecond, zero: true}},
 		{name: "handshake-timeout", usage: "`duration` allowed for the upgrade request (then 408)", value: durationValue{p: &c.HandshakeTimeout}},
 		{name: "ping-interval", usage: "ping a silent connection every `duration` (0: never)", value: durationValue{p: &c.PingInterval, allowZero: true}},
 		{name: "idle-timeout", usage: "close a connection silent for this `duration` (0: never)", value: durationValue{p: &c.IdleTimeout, allowZero: true}},
@@ -209,6 +226,8 @@ func routeSettings(r *Route) []setting {
 		{name: "webhook-concurrency", value: intValue{p: &r.WebhookConcurrency, min: 1}},
 		{name: "webhook-on-error", value: stringValue{p: &r.WebhookOnError, choices: []string{OnErrorReject, OnErrorAccept}}},
 		{name: "webhook-secret", value: stringValue{p: &r.WebhookSecret}},
+		{name: "max-messages-per-second", value: limitValue{p: &r.MaxMessagesPerSecond}},
+		{name: "max-bytes-per-second", value: limitValue{p: &r.MaxBytesPerSecond, size: true}},
 	}
 }
 
@@ -478,6 +497,8 @@ func (c *Config) Resolve() error {
 		} else if r.WebhookTimeout != 0 || r.WebhookConcurrency != 0 || r.WebhookOnError != "" || r.WebhookSecret != "" {
 			return fail("%s: webhook-* keys need webhook", r.where)
 		}
+		r.MaxMessagesPerSecond = inheritLimit(r.MaxMessagesPerSecond, c.MaxMessagesPerSecond)
+		r.MaxBytesPerSecond = inheritLimit(r.MaxBytesPerSecond, c.MaxBytesPerSecond)
 		switch {
 		case r.Auth == "" && c.JWTSecret != "":
 			r.Auth = AuthRequired
@@ -500,6 +521,18 @@ func (c *Config) Resolve() error {
 	return nil
 }
 
+// inheritLimit is a route's rate limit: its own, none (limitOff), or the
+// global one when unset (0).
+func inheritLimit(route, global int) int {
+	switch {
+	case route == limitOff:
+		return 0
+	case route == 0:
+		return global
+	}
+	return route
+}
+
 // SlogLevel is the slog level of the log-level setting.
 func (c *Config) SlogLevel() slog.Level {
 	var l slog.Level
@@ -518,20 +551,22 @@ func (c *Config) Engine() ripple.Config {
 		return d
 	}
 	return ripple.Config{
-		Loops:              c.Loops,
-		Workers:            c.Workers,
-		MaxMessageSize:     c.MaxMessageSize,
-		MaxHandshakeSize:   c.MaxHandshakeSize,
-		HandshakeTimeout:   c.HandshakeTimeout,
-		PingInterval:       off(c.PingInterval),
-		IdleTimeout:        off(c.IdleTimeout),
-		CloseTimeout:       c.CloseTimeout,
-		MaxOutbound:        c.MaxOutbound,
-		MaxPending:         c.MaxPending,
-		DisableCompression: !c.Compression,
-		AllowedOrigins:     c.AllowedOrigins,
-		PresenceMode:       mode,
-		PresenceInterval:   off(c.PresenceInterval),
+		Loops:                c.Loops,
+		Workers:              c.Workers,
+		MaxMessageSize:       c.MaxMessageSize,
+		MaxHandshakeSize:     c.MaxHandshakeSize,
+		HandshakeTimeout:     c.HandshakeTimeout,
+		PingInterval:         off(c.PingInterval),
+		IdleTimeout:          off(c.IdleTimeout),
+		CloseTimeout:         c.CloseTimeout,
+		MaxOutbound:          c.MaxOutbound,
+		MaxPending:           c.MaxPending,
+		MaxMessagesPerSecond: c.MaxMessagesPerSecond,
+		MaxBytesPerSecond:    c.MaxBytesPerSecond,
+		DisableCompression:   !c.Compression,
+		AllowedOrigins:       c.AllowedOrigins,
+		PresenceMode:         mode,
+		PresenceInterval:     off(c.PresenceInterval),
 	}
 }
 

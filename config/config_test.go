@@ -66,13 +66,18 @@ log-format: json
 jwt-secret: s3cret
 webhook-timeout: 3s
 webhook-secret: hooks
+max-messages-per-second: 50
+max-bytes-per-second: 64KiB
 routes:
   - path: /ws/presence/:room_id
     handler: presence
     presence-user: jwt
+    max-messages-per-second: 5
   - path: /ws/public
     handler: echo
     auth: none
+    max-messages-per-second: off
+    max-bytes-per-second: 0
   - path: /ws/orders/:id
     webhook: http://127.0.0.1:3000/events
     webhook-on-error: accept
@@ -99,11 +104,18 @@ routes:
 			t.Fatalf("routes %+v", c.Routes)
 		}
 		p, pub, hook := c.Routes[0], c.Routes[1], c.Routes[2]
-		if p.Auth != config.AuthRequired || p.PresenceUser != config.PresenceUserJWT {
+		if p.Auth != config.AuthRequired || p.PresenceUser != config.PresenceUserJWT ||
+			p.MaxMessagesPerSecond != 5 || p.MaxBytesPerSecond != 64<<10 {
 			t.Errorf("presence route %+v", p)
 		}
-		if pub.Auth != config.AuthNone {
+		if pub.Auth != config.AuthNone || pub.MaxMessagesPerSecond != 0 || pub.MaxBytesPerSecond != 0 {
 			t.Errorf("public route %+v", pub)
+		}
+		if hook.MaxMessagesPerSecond != 50 || hook.MaxBytesPerSecond != 64<<10 {
+			t.Errorf("webhook route's limits %d %d, want the global ones", hook.MaxMessagesPerSecond, hook.MaxBytesPerSecond)
+		}
+		if e.MaxMessagesPerSecond != 50 || e.MaxBytesPerSecond != 64<<10 {
+			t.Errorf("engine limits %d %d", e.MaxMessagesPerSecond, e.MaxBytesPerSecond)
 		}
 		if hook.WebhookTimeout != 3*time.Second || hook.WebhookSecret != "hooks" || hook.WebhookOnError != config.OnErrorAccept ||
 			hook.WebhookConcurrency != 8 || hook.Auth != config.AuthRequired {
@@ -164,6 +176,9 @@ func TestErrors(t *testing.T) {
 		{name: "zero handshake", file: "handshake-timeout: 0s\n", want: `handshake-timeout: "0s": must be more than zero`},
 		{name: "negative duration", file: "grace: -1s\n", want: `grace: "-1s" is negative`},
 		{name: "bad int", file: "loops: many\n", want: `loops: "many" is not a whole number`},
+		{name: "negative rate", file: "max-messages-per-second: -1\n", want: `max-messages-per-second: -1 is below the minimum 0`},
+		{name: "bad byte rate", file: "max-bytes-per-second: 1MB\n", want: `max-bytes-per-second: config: invalid size`},
+		{name: "route bad rate", file: "routes:\n  - {path: /a, handler: echo, max-messages-per-second: lots}\n", want: `routes[0]: max-messages-per-second: "lots" is not a whole number`},
 		{name: "bad bool", file: "metrics: yes\n", want: `metrics: "yes" is not true or false`},
 		{name: "bad enum", file: "log-format: xml\n", want: `log-format: "xml" is not one of text, json`},
 		{name: "list for scalar", file: "addr: [a, b]\n", want: "addr: want a single value, not a list"},
@@ -264,6 +279,7 @@ func TestParseRoute(t *testing.T) {
 	}{
 		{"/ws/chat=chat", config.Route{Path: "/ws/chat", Handler: "chat"}},
 		{"/ws/p/:r=presence,presence-user=jwt,auth=required", config.Route{Path: "/ws/p/:r", Handler: "presence", PresenceUser: "jwt", Auth: "required"}},
+		{"/ws/e=echo,max-messages-per-second=20,max-bytes-per-second=off", config.Route{Path: "/ws/e", Handler: "echo", MaxMessagesPerSecond: 20, MaxBytesPerSecond: -1}},
 		{"/ws/o/:id=https://app.example/hook?x=1,webhook-timeout=2s,webhook-concurrency=3,webhook-on-error=accept,webhook-secret=s",
 			config.Route{Path: "/ws/o/:id", Webhook: "https://app.example/hook?x=1", WebhookTimeout: 2 * time.Second,
 				WebhookConcurrency: 3, WebhookOnError: "accept", WebhookSecret: "s"}},
@@ -287,5 +303,6 @@ func withWhere(want, got config.Route) config.Route {
 	w := got
 	w.Path, w.Handler, w.Webhook, w.PresenceUser, w.Auth = want.Path, want.Handler, want.Webhook, want.PresenceUser, want.Auth
 	w.WebhookTimeout, w.WebhookConcurrency, w.WebhookOnError, w.WebhookSecret = want.WebhookTimeout, want.WebhookConcurrency, want.WebhookOnError, want.WebhookSecret
+	w.MaxMessagesPerSecond, w.MaxBytesPerSecond = want.MaxMessagesPerSecond, want.MaxBytesPerSecond
 	return w
 }

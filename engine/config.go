@@ -47,6 +47,19 @@ type Config struct {
 	// route; past it the connection is closed with 1008. Zero means 1024.
 	MaxPending int
 
+	// MaxMessagesPerSecond limits the messages a connection may send: a
+	// bucket of that many, refilled at that many per second. A connection
+	// over it is closed with 1008 "rate limit" and the message is dropped
+	// (Stats.RateLimited counts them). Zero means no limit; a Route may set
+	// its own.
+	MaxMessagesPerSecond int
+	// MaxBytesPerSecond limits the bytes of messages (payloads as
+	// received) a connection may send, as MaxMessagesPerSecond does: a
+	// bucket of that many bytes, refilled at that many per second; a single
+	// message larger than it is over the limit. Zero means no limit; a
+	// Route may set its own.
+	MaxBytesPerSecond int
+
 	// DisableCompression turns permessage-deflate off. By default it is
 	// negotiated when the client offers it (no context takeover either way,
 	// so a broadcast is compressed once for all recipients); messages under

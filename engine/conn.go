@@ -41,6 +41,7 @@ type conn struct {
 	lastRead  int64           // engine clock at the last inbound bytes
 	timer     int64           // open: when the last ping went out (at first, the open less its ping phase); handshake, closing: the deadline
 	x         *connExtra      // what few connections need; nil until then
+	lim       *limits         // rate limit and credentials' expiry; nil unless the connection has either
 	idx       int32           // position in sh.conns
 	out       int32           // 1 + position in sh.dirty while frames wait for a flush; 0 = none
 	mark      uint32          // last fan-out that reached it (see shard.members)
@@ -49,9 +50,12 @@ type conn struct {
 	running   bool // Workers routes only: one of its events is in the pool now
 
 	// Guarded by sh.mu.
-	chans *[]string // channels joined; nil until the first join
-	gone  bool      // closed: no more joins
+	chans *[]string // channels joined; nil until the first join, closedChans once closed
 }
+
+// closedChans is the chans of a closed connection: no more joins. (A flag
+// would cost every connection 8 bytes.)
+var closedChans = new([]string)
 
 // binding is a connection's route and the params its path gave. The
 // connections of a route without params share the route's own (Handle);

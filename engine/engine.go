@@ -94,6 +94,8 @@ func (e *Engine) Handle(r Route) error {
 	if r.Handler == nil {
 		return fmt.Errorf("engine: route %s: nil handler", r.Pattern)
 	}
+	r.MaxMessagesPerSecond = limitOf(r.MaxMessagesPerSecond, e.cfg.MaxMessagesPerSecond)
+	r.MaxBytesPerSecond = limitOf(r.MaxBytesPerSecond, e.cfg.MaxBytesPerSecond)
 	return e.routes.Add(r.Pattern, &binding{route: &r})
 }
 
@@ -425,6 +427,9 @@ func (e *Engine) open(c *conn) {
 		c.extra().id = e.broker.NewConnID() // c.x is set for good: see connExtra
 	}
 	c.uid = newConnID()
+	if c.rt.route.limited() {
+		c.lim = &limits{}
+	}
 	c.state = stateOpen
 	e.conns.add(c) // may change c.uid
 	c.timer = e.clock() - c.pingPhase(int64(e.cfg.PingInterval))
@@ -439,6 +444,7 @@ func (e *Engine) readFrames(c *conn) gnet.Action {
 	gc := c.gc
 	buf, _ := gc.Peek(-1)
 	off := 0
+	var now int64 // read once, for the rate limit
 	defer func() {
 		// Discard(0) would drop everything; a closed conn's buffers are
 		// gnet's again.
@@ -462,7 +468,7 @@ func (e *Engine) readFrames(c *conn) gnet.Action {
 		case codec.KindNone:
 			return gnet.None // a partial frame waits in gnet's buffer
 		case codec.KindText, codec.KindBinary:
-			if c.state != stateOpen {
+			if c.state != stateOpen || !e.rateLimit(c, len(m.Payload), &now) {
 				continue // closing: the client's data is dropped
 			}
 			payload := m.Payload

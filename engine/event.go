@@ -73,6 +73,11 @@ type Route struct {
 	// handlers that block (databases, HTTP calls). Events of one connection
 	// still arrive one at a time and in order.
 	Workers bool
+	// MaxMessagesPerSecond and MaxBytesPerSecond are the route's inbound
+	// rate limits (see Config): zero means the Config's, negative means
+	// none on this route.
+	MaxMessagesPerSecond int
+	MaxBytesPerSecond    int
 }
 
 // Reply is the set of actions a Handler answers with. Empty fields do

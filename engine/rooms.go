@@ -63,7 +63,7 @@ func (e *Engine) join(c *conn, channel string) error {
 	sh := c.sh
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if c.gone {
+	if c.chans == closedChans {
 		return ErrConnClosed
 	}
 	if slices.Contains(c.channels(), channel) {
@@ -126,11 +126,10 @@ func (e *Engine) leaveLocked(c *conn, channel string) {
 func (e *Engine) leaveAll(c *conn) {
 	sh := c.sh
 	sh.mu.Lock()
-	c.gone = true
 	for chans := c.channels(); len(chans) > 0; chans = c.channels() {
 		e.leaveLocked(c, chans[len(chans)-1])
 	}
-	c.chans = nil
+	c.chans = closedChans
 	sh.mu.Unlock()
 }
 

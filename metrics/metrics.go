@@ -165,6 +165,7 @@ var (
 		{newDesc("ripple_broadcast_bytes_total", "Payload bytes written by fan-outs, counted per recipient."), func(s *ripple.Stats) int64 { return s.BytesOut.Load() }},
 		{newDesc("ripple_broadcast_compressions_total", "Fan-out messages compressed (once each)."), func(s *ripple.Stats) int64 { return s.Compressions.Load() }},
 		{newDesc("ripple_slow_consumer_closes_total", "Connections closed with 1008 for not reading their messages."), func(s *ripple.Stats) int64 { return s.SlowConsumers.Load() }},
+		{newDesc("ripple_rate_limited_total", "Connections closed with 1008 \"rate limit\" for sending more than their messages or bytes per second."), func(s *ripple.Stats) int64 { return s.RateLimited.Load() }},
 		{newDesc("ripple_flush_yields_total", "Times an event loop ran out of write budget and left writes for its next poll rounds, to keep reading sockets."), func(s *ripple.Stats) int64 { return s.FlushYields.Load() }},
 		{newDesc("ripple_handler_panics_total", "Handler panics recovered (the connection got 1011)."), func(s *ripple.Stats) int64 { return s.Panics.Load() }},
 	}

@@ -39,10 +39,24 @@ func (a *app) handle(r *config.Route) error {
 			h = presenceAsUser(h)
 		}
 	}
+	opts = append(opts, ripple.RateLimit(limitOrNone(r.MaxMessagesPerSecond), limitOrNone(r.MaxBytesPerSecond)))
+	if r.MaxBytesPerSecond > 0 && r.MaxBytesPerSecond < a.cfg.MaxMessageSize {
+		a.log.Warn("max-bytes-per-second is below max-message-size: a message larger than it closes its connection",
+			"route", r.Path, "max-bytes-per-second", r.MaxBytesPerSecond, "max-message-size", a.cfg.MaxMessageSize)
+	}
 	if a.log.Enabled(context.Background(), slog.LevelDebug) {
 		h = logged(a.log, r.Path, h)
 	}
 	return a.srv.Handle(r.Path, h, opts...)
+}
+
+// limitOrNone is a resolved route limit as a RateLimit argument: 0, none,
+// becomes negative (0 would mean the server's).
+func limitOrNone(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 func (a *app) webhookConfig(r *config.Route) webhook.Config {
