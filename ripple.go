@@ -28,6 +28,7 @@ type (
 	Request     = codec.Request
 	Reject      = codec.Reject
 	CloseCode   = codec.CloseCode
+	Credentials = engine.Credentials
 	Params      = route.Params
 	Presence    = presence.Presence
 	Meta        = presence.Meta
@@ -42,6 +43,10 @@ const (
 	Message    = engine.Message
 	Disconnect = engine.Disconnect
 )
+
+// CloseTokenExpired is the close code of a connection whose credentials
+// expired (Config.Authenticate).
+const CloseTokenExpired = codec.CloseTokenExpired
 
 // Presence modes.
 const (
@@ -129,6 +134,11 @@ func RateLimit(messagesPerSecond, bytesPerSecond int) RouteOption {
 		r.MaxMessagesPerSecond, r.MaxBytesPerSecond = messagesPerSecond, bytesPerSecond
 	}
 }
+
+// TokenRefresh makes the route accept refresh messages,
+// {"type":"refresh","token":"..."}, that renew the connection's credentials
+// through Config.Refresh before they expire; they do not reach the handler.
+func TokenRefresh() RouteOption { return func(r *engine.Route) { r.Refresh = true } }
 
 // Handle registers h for pattern ("/ws/chat", "/ws/room/:room_id"). Call it
 // before Start.

@@ -88,6 +88,9 @@ type Route struct {
 
 	PresenceUser string // presence-user: query (?user_id=) or jwt (the token's sub)
 	Auth         string // auth: required, optional or none
+	// TokenRefresh is token-refresh: a message {"type":"refresh","token":...}
+	// renews the connection's token before it expires (needs auth).
+	TokenRefresh bool
 
 	// MaxMessagesPerSecond and MaxBytesPerSecond are the route's
 	// max-messages-per-second and max-bytes-per-second: unset, the global
@@ -226,6 +229,7 @@ func routeSettings(r *Route) []setting {
 		{name: "webhook-concurrency", value: intValue{p: &r.WebhookConcurrency, min: 1}},
 		{name: "webhook-on-error", value: stringValue{p: &r.WebhookOnError, choices: []string{OnErrorReject, OnErrorAccept}}},
 		{name: "webhook-secret", value: stringValue{p: &r.WebhookSecret}},
+		{name: "token-refresh", value: boolValue{&r.TokenRefresh}},
 		{name: "max-messages-per-second", value: limitValue{p: &r.MaxMessagesPerSecond}},
 		{name: "max-bytes-per-second", value: limitValue{p: &r.MaxBytesPerSecond, size: true}},
 	}
@@ -506,6 +510,9 @@ func (c *Config) Resolve() error {
 			r.Auth = AuthNone
 		case r.Auth != AuthNone && c.JWTSecret == "":
 			return fail("%s: auth: %s needs jwt-secret", r.where, r.Auth)
+		}
+		if r.TokenRefresh && r.Auth == AuthNone {
+			return fail("%s: token-refresh needs jwt-secret and auth: required or optional", r.where)
 		}
 		switch {
 		case r.PresenceUser == "":

@@ -72,6 +72,7 @@ routes:
   - path: /ws/presence/:room_id
     handler: presence
     presence-user: jwt
+    token-refresh: true
     max-messages-per-second: 5
   - path: /ws/public
     handler: echo
@@ -104,7 +105,7 @@ routes:
 			t.Fatalf("routes %+v", c.Routes)
 		}
 		p, pub, hook := c.Routes[0], c.Routes[1], c.Routes[2]
-		if p.Auth != config.AuthRequired || p.PresenceUser != config.PresenceUserJWT ||
+		if p.Auth != config.AuthRequired || p.PresenceUser != config.PresenceUserJWT || !p.TokenRefresh || pub.TokenRefresh ||
 			p.MaxMessagesPerSecond != 5 || p.MaxBytesPerSecond != 64<<10 {
 			t.Errorf("presence route %+v", p)
 		}
@@ -198,6 +199,7 @@ func TestErrors(t *testing.T) {
 		{name: "presence-user jwt without secret", file: "routes:\n  - {path: /p/:r, handler: presence, presence-user: jwt}\n", want: "presence-user: jwt needs auth: required and jwt-secret"},
 		{name: "presence-user on other handler", file: "routes:\n  - {path: /p, handler: room, presence-user: jwt}\n", want: "presence-user applies to handler: presence only"},
 		{name: "auth without secret", file: "routes:\n  - {path: /p, handler: echo, auth: required}\n", want: "auth: required needs jwt-secret"},
+		{name: "token-refresh without auth", file: "jwt-secret: s\nroutes:\n  - {path: /p, handler: echo, auth: none, token-refresh: true}\n", want: "token-refresh needs jwt-secret and auth: required or optional"},
 		{name: "issuer without secret", file: "jwt-issuer: me\n", want: "jwt-issuer and jwt-audience need jwt-secret"},
 		{name: "flag bad size", args: []string{"-max-message-size", "big"}, want: `invalid value "big" for flag -max-message-size`},
 		{name: "flag unknown", args: []string{"-colour", "red"}, want: "flag provided but not defined: -colour"},

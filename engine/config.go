@@ -74,6 +74,22 @@ type Config struct {
 	// the user identity (carried by every event of the connection) or an
 	// error: a *codec.Reject sets the status, any other error means 401.
 	Auth func(*codec.Request) (user string, err error)
+	// Authenticate is Auth with an expiry: when set it runs instead of
+	// Auth, and a connection whose Credentials expire is closed with 4001
+	// "token expired" once they do (within a tick of the timers), unless a
+	// refresh message renews them (see Refresh).
+	Authenticate func(*codec.Request) (Credentials, error)
+	// Refresh checks the token of a refresh message,
+	//
+	//	{"type":"refresh","token":"..."}
+	//
+	// sent on a route with Route.Refresh: new Credentials of the same user
+	// replace the connection's expiry, and the client gets
+	// {"type":"refresh","expires_at":<unix seconds>} ("expires_at" is absent
+	// when they do not expire); otherwise it gets {"type":"refresh",
+	// "error":"..."} and the old expiry stands. It runs on the event loop
+	// and must not block. Nil refuses every refresh.
+	Refresh func(token string) (Credentials, error)
 	// HTTPHandler serves the requests that are not WebSocket upgrades, on the
 	// same port. Nil means 404 for all of them.
 	HTTPHandler http.Handler

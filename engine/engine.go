@@ -386,8 +386,8 @@ func (e *Engine) check(c *conn, r *codec.Request) (http.Header, error) {
 	if e.draining.Load() {
 		return nil, &codec.Reject{Status: http.StatusServiceUnavailable, Reason: "server shutting down"}
 	}
-	if e.cfg.Auth != nil {
-		user, err := e.cfg.Auth(r)
+	if e.cfg.Auth != nil || e.cfg.Authenticate != nil {
+		creds, err := e.authenticate(r)
 		if err != nil {
 			var rej *codec.Reject
 			if errors.As(err, &rej) {
@@ -396,8 +396,11 @@ func (e *Engine) check(c *conn, r *codec.Request) (http.Header, error) {
 			return nil, &codec.Reject{Status: http.StatusUnauthorized, Reason: err.Error(),
 				Header: http.Header{"Www-Authenticate": {`Bearer realm="ripple"`}}}
 		}
-		if user != "" {
-			c.extra().user = user
+		if creds.User != "" {
+			c.extra().user = creds.User
+		}
+		if !creds.Expires.IsZero() {
+			c.lim = &limits{expires: creds.Expires.UnixNano()}
 		}
 	}
 	c.rt = rt
@@ -427,7 +430,7 @@ func (e *Engine) open(c *conn) {
 		c.extra().id = e.broker.NewConnID() // c.x is set for good: see connExtra
 	}
 	c.uid = newConnID()
-	if c.rt.route.limited() {
+	if c.lim == nil && c.rt.route.limited() {
 		c.lim = &limits{}
 	}
 	c.state = stateOpen
@@ -482,6 +485,9 @@ func (e *Engine) readFrames(c *conn) gnet.Action {
 			}
 			e.stats.MessagesIn.Add(1)
 			e.stats.BytesIn.Add(int64(len(m.Payload)))
+			if c.rt.route.Refresh && m.Kind == codec.KindText && e.refresh(c, payload) {
+				continue
+			}
 			e.dispatch(c, Message, payload, m.Kind == codec.KindBinary)
 		case codec.KindPing:
 			if c.state == stateOpen {
@@ -583,8 +589,8 @@ func (e *Engine) OnTick() (time.Duration, gnet.Action) {
 	return e.cfg.tick(), gnet.None
 }
 
-// sweep enforces the handshake deadline, pings, the idle timeout and the
-// close timeout for the loop's connections. It walks sh.conns from the end:
+// sweep enforces the handshake deadline, credentials' expiry, pings, the
+// idle timeout and the close timeout for the loop's connections. It walks sh.conns from the end:
 // a write that fails closes its connection at once (OnClose), which moves
 // the last connection, already swept, into its slot; a Close only takes
 // effect later. Loop only.
@@ -617,6 +623,8 @@ func (sh *shard) sweep(now int64) {
 		case stateOpen:
 			silent := now - c.lastRead
 			switch {
+			case c.lim != nil && c.lim.expired(now):
+				c.close(codec.CloseTokenExpired, ReasonTokenExpired, true)
 			case idle > 0 && silent > idle:
 				c.close(codec.CloseGoingAway, "idle timeout", false)
 			case ping > 0 && now-c.timer >= ping && silent >= ping-c.pingPhase(ping):

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"time"
 
 	"github.com/ripple-rt/ripple/codec"
 	"github.com/ripple-rt/ripple/route"
@@ -73,6 +74,10 @@ type Route struct {
 	// handlers that block (databases, HTTP calls). Events of one connection
 	// still arrive one at a time and in order.
 	Workers bool
+	// Refresh makes a text message {"type":"refresh","token":"..."} renew
+	// the connection's credentials (Config.Refresh) instead of reaching
+	// Handler.
+	Refresh bool
 	// MaxMessagesPerSecond and MaxBytesPerSecond are the route's inbound
 	// rate limits (see Config): zero means the Config's, negative means
 	// none on this route.
@@ -104,6 +109,15 @@ type Reply struct {
 	Track       *Track
 	SetPresence *SetPresence
 	Untrack     []string
+}
+
+// Credentials are what an Authenticate hook establishes about a
+// connection: its user (Event.User) and when that stops being valid.
+type Credentials struct {
+	User string
+	// Expires is when the connection is closed with 4001 "token expired"
+	// unless refreshed; zero means never.
+	Expires time.Time
 }
 
 // Track starts tracking the connection's presence in Channel as UserID,

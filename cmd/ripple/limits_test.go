@@ -3,9 +3,12 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
 
+	"github.com/ripple-rt/ripple/auth"
 	"github.com/ripple-rt/ripple/internal/wstest"
 )
 
@@ -64,4 +67,59 @@ routes:
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+}
+
+// TestTokenExpirySettings: with jwt-secret a connection is closed with 4001
+// "token expired" when its token expires (exp plus the 30 s leeway), and a
+// token-refresh route renews it with a refresh message.
+func TestTokenExpirySettings(t *testing.T) {
+	a, _ := startApp(t, `
+jwt-secret: `+jwtSecret+`
+close-timeout: 200ms
+routes:
+  - path: /ws/echo
+    handler: echo
+  - path: /ws/renew
+    handler: echo
+    token-refresh: true
+`)
+	// exp is in whole seconds and 30 s of leeway follow it: this token
+	// stops being valid in one to two seconds.
+	gone := time.Now().Add(2 * time.Second).Truncate(time.Second)
+	old := token(t, "carol", gone.Add(-auth.DefaultLeeway))
+	dial := func(path string) *wstest.Client {
+		c, err := wstest.DialURL(a.url("ws", path+"?token="+old))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	plain, renew := dial("/ws/echo"), dial("/ws/renew")
+	fresh := token(t, "carol", time.Now().Add(time.Hour))
+	wstest.Send(t, renew, `{"type":"refresh","token":"`+fresh+`"}`)
+	if got := wstest.ReadJSON(t, renew); got["type"] != "refresh" || got["error"] != nil || got["expires_at"] == nil {
+		t.Fatalf("refresh answered %v", got)
+	}
+	wstest.Send(t, renew, `{"type":"refresh","token":"`+token(t, "mallory", time.Now().Add(time.Hour))+`"}`)
+	if got := wstest.ReadJSON(t, renew); got["error"] == nil {
+		t.Fatalf("a refresh with another user's token answered %v", got)
+	}
+	if code, reason := wstest.ExpectClose(t, plain); code != 4001 || reason != "token expired" || time.Now().Before(gone) {
+		t.Fatalf("closed with %d %q, want 4001 \"token expired\" after %v", code, reason, gone)
+	}
+	wstest.Send(t, renew, "still here")
+	if got := wstest.ReadString(t, renew); got != "still here" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+// token signs an HS256 token for sub expiring at exp.
+func token(t *testing.T, sub string, exp time.Time) string {
+	t.Helper()
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": sub, "exp": exp.Unix()}).SignedString([]byte(jwtSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -40,6 +40,9 @@ func (a *app) handle(r *config.Route) error {
 		}
 	}
 	opts = append(opts, ripple.RateLimit(limitOrNone(r.MaxMessagesPerSecond), limitOrNone(r.MaxBytesPerSecond)))
+	if r.TokenRefresh {
+		opts = append(opts, ripple.TokenRefresh())
+	}
 	if r.MaxBytesPerSecond > 0 && r.MaxBytesPerSecond < a.cfg.MaxMessageSize {
 		a.log.Warn("max-bytes-per-second is below max-message-size: a message larger than it closes its connection",
 			"route", r.Path, "max-bytes-per-second", r.MaxBytesPerSecond, "max-message-size", a.cfg.MaxMessageSize)
