@@ -135,6 +135,15 @@ func RateLimit(messagesPerSecond, bytesPerSecond int) RouteOption {
 	}
 }
 
+// OnActionError makes f hear about every reply of the route's handler whose
+// actions could not all be applied (a set_presence on a channel the
+// connection does not track, ...), with the connection's id, the event
+// answered and the error; they are logged either way. f runs on the event
+// loop and must not block.
+func OnActionError(f func(connID string, event EventType, err error)) RouteOption {
+	return func(r *engine.Route) { r.ActionError = f }
+}
+
 // TokenRefresh makes the route accept refresh messages,
 // {"type":"refresh","token":"..."}, that renew the connection's credentials
 // through Config.Refresh before they expire; they do not reach the handler.

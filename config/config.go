@@ -72,6 +72,7 @@ type Config struct {
 	WebhookConcurrency int           // webhook-concurrency: calls in flight per route
 	WebhookOnError     string        // webhook-on-error: reject or accept
 	WebhookSecret      string        // webhook-secret: HMAC key signing requests
+	WebhookErrors      bool          // webhook-errors: post error events for invalid answers
 
 	// Routes are the WebSocket routes; empty means DemoRoutes.
 	Routes []Route
@@ -103,6 +104,8 @@ type Route struct {
 	WebhookConcurrency int           // webhook-concurrency
 	WebhookOnError     string        // webhook-on-error
 	WebhookSecret      string        // webhook-secret
+	WebhookErrors      bool          // webhook-errors
+	webhookErrorsSet   bool          // webhook-errors was given for the route
 
 	where string // for messages: "routes[1] (ripple.yaml:12)" or "-route /ws/x"
 }
@@ -198,13 +201,13 @@ func (c *Config) settings(touched *parseState) []setting {
 		{name: "idle-timeout", usage: "close a connection silent for this `duration` (0: never)", value: durationValue{p: &c.IdleTimeout, allowZero: true}},
 		{name: "close-timeout", usage: "`duration` a client has to answer the server's close frame", value: durationValue{p: &c.CloseTimeout}},
 		{name: "grace", usage: "`duration` SIGTERM waits for connections to close", value: durationValue{p: &c.Grace}},
-		{name: "compression", usage: "negotiate permessage-deflate when clients offer it", value: boolValue{&c.Compression}},
+		{name: "compression", usage: "negotiate permessage-deflate when clients offer it", value: boolValue{p: &c.Compression}},
 		{name: "allowed-origins", usage: "comma-separated `origins` an upgrade may carry, * for any (default: any)", value: listValue{&c.AllowedOrigins, &touched.origins}, list: true},
 		{name: "presence-mode", usage: "presence diffs: user (multi-device) or connection (exact Phoenix) (`mode`)", value: stringValue{p: &c.PresenceMode, choices: []string{"user", "connection"}}},
 		{name: "presence-interval", usage: "batch a busy channel's presence changes, at most one publication per `duration` once changes come faster than that; a quiet channel publishes each at once (0: every change at once)", value: durationValue{p: &c.PresenceInterval, allowZero: true}},
 		{name: "log-level", usage: "`level`: debug, info, warn or error", value: stringValue{p: &c.LogLevel, choices: []string{"debug", "info", "warn", "error"}}},
 		{name: "log-format", usage: "`format`: text or json", value: stringValue{p: &c.LogFormat, choices: []string{"text", "json"}}},
-		{name: "metrics", usage: "serve Prometheus metrics at /metrics", value: boolValue{&c.Metrics}},
+		{name: "metrics", usage: "serve Prometheus metrics at /metrics", value: boolValue{p: &c.Metrics}},
 		{name: "jwt-secret", usage: "HS256 `secret`: WebSocket clients must present a JWT (?token= or Authorization: Bearer) whose sub is the user id", value: stringValue{p: &c.JWTSecret}},
 		{name: "jwt-issuer", usage: "required iss `claim` of tokens", value: stringValue{p: &c.JWTIssuer}},
 		{name: "jwt-audience", usage: "required aud `claim` of tokens", value: stringValue{p: &c.JWTAudience}},
@@ -213,6 +216,7 @@ func (c *Config) settings(touched *parseState) []setting {
 		{name: "webhook-concurrency", usage: "default `number` of webhook calls in flight per route", value: intValue{p: &c.WebhookConcurrency, min: 1}},
 		{name: "webhook-on-error", usage: "default `policy` for a failed connect call: reject (close the connection) or accept", value: stringValue{p: &c.WebhookOnError, choices: []string{OnErrorReject, OnErrorAccept}}},
 		{name: "webhook-secret", usage: "default HMAC-SHA256 `secret` signing webhook requests (X-Ripple-Signature)", value: stringValue{p: &c.WebhookSecret}},
+		{name: "webhook-errors", usage: "by default, post {\"type\":\"error\",\"connection_id\",\"error\"} to a webhook route's backend when its answer is not valid actions or an action fails", value: boolValue{p: &c.WebhookErrors}},
 		{name: "route", usage: "`PATTERN=HANDLER` or PATTERN=URL[,key=value...], repeatable; replaces the configured routes (YAML key: routes)", value: routeValue{&c.Routes, &touched.routes}},
 	}
 }
@@ -229,7 +233,8 @@ func routeSettings(r *Route) []setting {
 		{name: "webhook-concurrency", value: intValue{p: &r.WebhookConcurrency, min: 1}},
 		{name: "webhook-on-error", value: stringValue{p: &r.WebhookOnError, choices: []string{OnErrorReject, OnErrorAccept}}},
 		{name: "webhook-secret", value: stringValue{p: &r.WebhookSecret}},
-		{name: "token-refresh", value: boolValue{&r.TokenRefresh}},
+		{name: "webhook-errors", value: boolValue{p: &r.WebhookErrors, set: &r.webhookErrorsSet}},
+		{name: "token-refresh", value: boolValue{p: &r.TokenRefresh}},
 		{name: "max-messages-per-second", value: limitValue{p: &r.MaxMessagesPerSecond}},
 		{name: "max-bytes-per-second", value: limitValue{p: &r.MaxBytesPerSecond, size: true}},
 	}
@@ -498,7 +503,10 @@ func (c *Config) Resolve() error {
 			if r.WebhookSecret == "" {
 				r.WebhookSecret = c.WebhookSecret
 			}
-		} else if r.WebhookTimeout != 0 || r.WebhookConcurrency != 0 || r.WebhookOnError != "" || r.WebhookSecret != "" {
+			if !r.webhookErrorsSet {
+				r.WebhookErrors = c.WebhookErrors
+			}
+		} else if r.WebhookTimeout != 0 || r.WebhookConcurrency != 0 || r.WebhookOnError != "" || r.WebhookSecret != "" || r.webhookErrorsSet {
 			return fail("%s: webhook-* keys need webhook", r.where)
 		}
 		r.MaxMessagesPerSecond = inheritLimit(r.MaxMessagesPerSecond, c.MaxMessagesPerSecond)

@@ -83,6 +83,7 @@ routes:
     webhook: http://127.0.0.1:3000/events
     webhook-on-error: accept
     webhook-concurrency: 8
+    webhook-errors: true
 `)
 	t.Run("file", func(t *testing.T) {
 		c, err := config.Load([]string{"-config", file}, nil)
@@ -111,6 +112,9 @@ routes:
 		}
 		if pub.Auth != config.AuthNone || pub.MaxMessagesPerSecond != 0 || pub.MaxBytesPerSecond != 0 {
 			t.Errorf("public route %+v", pub)
+		}
+		if !hook.WebhookErrors || c.WebhookErrors {
+			t.Errorf("webhook-errors: route %v, global %v", hook.WebhookErrors, c.WebhookErrors)
 		}
 		if hook.MaxMessagesPerSecond != 50 || hook.MaxBytesPerSecond != 64<<10 {
 			t.Errorf("webhook route's limits %d %d, want the global ones", hook.MaxMessagesPerSecond, hook.MaxBytesPerSecond)
@@ -196,6 +200,7 @@ func TestErrors(t *testing.T) {
 		{name: "route bad path", file: "routes:\n  - path: a\n    handler: echo\n", want: `ripple.yaml:2): path "a": route: pattern must start with /`},
 		{name: "route duplicate", file: "routes:\n  - {path: /a, handler: echo}\n  - {path: /a, handler: chat}\n", want: "ripple.yaml:3): path \"/a\": route: pattern already registered"},
 		{name: "webhook keys on builtin", file: "routes:\n  - {path: /a, handler: echo, webhook-timeout: 1s}\n", want: "webhook-* keys need webhook"},
+		{name: "webhook-errors on builtin", file: "routes:\n  - {path: /a, handler: echo, webhook-errors: false}\n", want: "webhook-* keys need webhook"},
 		{name: "presence-user jwt without secret", file: "routes:\n  - {path: /p/:r, handler: presence, presence-user: jwt}\n", want: "presence-user: jwt needs auth: required and jwt-secret"},
 		{name: "presence-user on other handler", file: "routes:\n  - {path: /p, handler: room, presence-user: jwt}\n", want: "presence-user applies to handler: presence only"},
 		{name: "auth without secret", file: "routes:\n  - {path: /p, handler: echo, auth: required}\n", want: "auth: required needs jwt-secret"},
@@ -307,4 +312,21 @@ func withWhere(want, got config.Route) config.Route {
 	w.WebhookTimeout, w.WebhookConcurrency, w.WebhookOnError, w.WebhookSecret = want.WebhookTimeout, want.WebhookConcurrency, want.WebhookOnError, want.WebhookSecret
 	w.MaxMessagesPerSecond, w.MaxBytesPerSecond = want.MaxMessagesPerSecond, want.MaxBytesPerSecond
 	return w
+}
+
+// TestWebhookErrorsInherit: a webhook route takes the global
+// webhook-errors unless it says otherwise.
+func TestWebhookErrorsInherit(t *testing.T) {
+	c, err := config.Load([]string{"-config", writeFile(t, `
+webhook-errors: true
+routes:
+  - {path: /a, webhook: "http://127.0.0.1:1/a"}
+  - {path: /b, webhook: "http://127.0.0.1:1/b", webhook-errors: false}
+`)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Routes[0].WebhookErrors || c.Routes[1].WebhookErrors {
+		t.Fatalf("webhook-errors: /a %v, /b %v; want true, false", c.Routes[0].WebhookErrors, c.Routes[1].WebhookErrors)
+	}
 }

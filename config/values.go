@@ -196,8 +196,11 @@ func (v durationValue) Set(s string) error {
 	return nil
 }
 
-// boolValue is true or false.
-type boolValue struct{ p *bool }
+// boolValue is true or false; set, when not nil, records that it was given.
+type boolValue struct {
+	p   *bool
+	set *bool
+}
 
 func (v boolValue) String() string {
 	if v.p == nil {
@@ -212,6 +215,9 @@ func (v boolValue) Set(s string) error {
 		return fmt.Errorf("%q is not true or false", s)
 	}
 	*v.p = b
+	if v.set != nil {
+		*v.set = true
+	}
 	return nil
 }
 

@@ -74,6 +74,13 @@ type Route struct {
 	// handlers that block (databases, HTTP calls). Events of one connection
 	// still arrive one at a time and in order.
 	Workers bool
+	// ActionError, when set, is told about every reply of Handler whose
+	// actions could not all be applied (a set_presence on a channel the
+	// connection does not track, a broadcast_room with no channel joined,
+	// ...): the connection's id, the event answered and the error. The
+	// engine logs them either way. It runs on the event loop and must not
+	// block.
+	ActionError func(connID string, event EventType, err error)
 	// Refresh makes a text message {"type":"refresh","token":"..."} renew
 	// the connection's credentials (Config.Refresh) instead of reaching
 	// Handler.

@@ -73,6 +73,8 @@ func TestServerMetrics(t *testing.T) {
 	wstest.Eventually(t, "b to be gone", func() bool { return srv.Count() == 1 })
 	m.WebhookCall("/ws/x", "connect", webhook.OK, 5*time.Millisecond)
 	m.WebhookCall("/ws/x", "message", webhook.Timeout, 2*time.Second)
+	m.WebhookInvalidAnswer("/ws/x")
+	m.WebhookInvalidAnswer("/ws/x")
 
 	var got map[string]float64
 	wstest.Eventually(t, "a queue delay sample", func() bool {
@@ -94,6 +96,7 @@ func TestServerMetrics(t *testing.T) {
 		`ripple_webhook_duration_seconds_count{event="connect",outcome="ok",route="/ws/x"}`: 1,
 		`ripple_webhook_duration_seconds_bucket{event="connect",outcome="ok",route="/ws/x",le="0.001"}`: 0,
 		`ripple_webhook_duration_seconds_count{event="message",outcome="timeout",route="/ws/x"}`:        1,
+		`ripple_webhook_invalid_answers_total{route="/ws/x"}`:                                           2,
 	} {
 		if v, ok := got[series]; !ok || v != want {
 			t.Errorf("%s = %v (present %v), want %v", series, v, ok, want)

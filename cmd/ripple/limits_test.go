@@ -1,6 +1,10 @@
 package main
 
 import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +14,7 @@ import (
 
 	"github.com/ripple-rt/ripple/auth"
 	"github.com/ripple-rt/ripple/internal/wstest"
+	"github.com/ripple-rt/ripple/webhook"
 )
 
 // TestRateLimitSettings: the global max-messages-per-second closes a
@@ -122,4 +127,66 @@ func token(t *testing.T, sub string, exp time.Time) string {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestWebhookErrorReports: with webhook-errors, a backend whose answer is
+// not valid actions, or names a channel the connection does not track,
+// gets an error event, and /metrics counts both.
+func TestWebhookErrorReports(t *testing.T) {
+	reports := make(chan webhook.ErrorEvent, 8)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var ev webhook.Event
+		_ = json.Unmarshal(body, &ev)
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case ev.Type == "error":
+			var e webhook.ErrorEvent
+			_ = json.Unmarshal(body, &e)
+			reports <- e
+		case ev.Type == "message" && *ev.Message == "typing":
+			_, _ = io.WriteString(w, `{"set_presence":{"channel":"room:9","state":"typing"},"send":"sent"}`)
+		case ev.Type == "message":
+			_, _ = io.WriteString(w, `{"sned":"typo"}`)
+		}
+	}))
+	defer backend.Close()
+	a, logs := startApp(t, `
+webhook-errors: true
+routes:
+  - path: /ws/hook
+    webhook: `+backend.URL+`
+`)
+	c, err := wstest.DialURL(a.url("ws", "/ws/hook"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	wstest.Send(t, c, "typing")
+	if got := wstest.ReadString(t, c); got != "sent" {
+		t.Fatalf("got %q", got)
+	}
+	wstest.Send(t, c, "other")
+	var got []string
+	for range 2 {
+		select {
+		case e := <-reports:
+			if e.ConnectionID == "" || e.Event != "message" || e.Route != "/ws/hook" {
+				t.Errorf("error event %+v", e)
+			}
+			got = append(got, e.Error)
+		case <-time.After(wstest.Timeout):
+			t.Fatalf("error events so far: %q", got)
+		}
+	}
+	if all := strings.Join(got, " | "); !strings.Contains(all, "presence: not tracked") || !strings.Contains(all, `"sned": unknown action`) {
+		t.Errorf("error events %q", all)
+	}
+	body := get(t, a.url("http", "/metrics"), 200)
+	if want := `ripple_webhook_invalid_answers_total{route="/ws/hook"} 2`; !strings.Contains(body, want) {
+		t.Errorf("/metrics lacks %s", want)
+	}
+	if l := logs.String(); !strings.Contains(l, "presence: not tracked") || !strings.Contains(l, "unknown action") {
+		t.Errorf("logs lack the errors:\n%s", l)
+	}
 }

@@ -32,7 +32,7 @@ func (a *app) handle(r *config.Route) error {
 		if err != nil {
 			return err
 		}
-		h, opts = wh.Handle, []ripple.RouteOption{ripple.Workers()}
+		h, opts = wh.Handle, []ripple.RouteOption{ripple.Workers(), ripple.OnActionError(wh.ActionError)}
 	} else {
 		h = builtins[r.Handler]
 		if r.PresenceUser == config.PresenceUserJWT {
@@ -73,6 +73,7 @@ func (a *app) webhookConfig(r *config.Route) webhook.Config {
 		// 1008 when the backend refused the connection, 1011 when it failed.
 		Close:            func(id string, code codec.CloseCode, reason string) { a.srv.CloseWith(id, code, reason) },
 		StripCredentials: r.Auth != config.AuthNone,
+		ReportErrors:     r.WebhookErrors,
 	}
 	if r.WebhookOnError == config.OnErrorAccept {
 		wc.OnError = webhook.Accept
