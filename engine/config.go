@@ -73,6 +73,7 @@ type Config struct {
 	// Auth, when set, runs on every upgrade request after routing. It returns
 	// the user identity (carried by every event of the connection) or an
 	// error: a *codec.Reject sets the status, any other error means 401.
+	// For credentials that expire, use Authenticate.
 	Auth func(*codec.Request) (user string, err error)
 	// Authenticate is Auth with an expiry: when set it runs instead of
 	// Auth, and a connection whose Credentials expire is closed with 4001
