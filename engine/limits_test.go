@@ -81,8 +81,9 @@ func TestRateLimit(t *testing.T) {
 			if code != 1008 || reason != engine.ReasonRateLimit {
 				t.Fatalf("closed with %d %q after %d echoes, want 1008 %q", code, reason, echoes, engine.ReasonRateLimit)
 			}
-			if echoes < tc.fits || echoes > tc.fits+tc.fits/2 {
-				t.Errorf("%d echoes before the close, want the %d that fit (a little more: the bucket refills meanwhile)", echoes, tc.fits)
+			// The bucket refills while the burst is read: a few more may fit.
+			if echoes < tc.fits || echoes >= tc.n {
+				t.Errorf("%d echoes before the close, want the %d that fit (or a few more)", echoes, tc.fits)
 			}
 			if n := s.Stats().RateLimited.Load() - before; n != 1 {
 				t.Errorf("RateLimited grew by %d, want 1", n)
