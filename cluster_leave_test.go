@@ -32,9 +32,12 @@ func TestClusterLeaveUntracks(t *testing.T) {
 			}
 			a1, _ := dialID(t, A)
 			a2, a2ID := dialID(t, B)
-			for _, a := range []*wstest.Client{a1, a2} {
+			for i, a := range []*wstest.Client{a1, a2} {
 				wstest.Send(t, a, `{"track":{"channel":"room:l","user_id":"u1"}}`)
-				syncPresence(t, nodes, "room:l")
+				everyNode(t, nodes, "the track in Redis", func(s *wstest.Server) bool {
+					p, _ := s.GetPresence("room:l", "u1")
+					return len(p.Metas) == i+1
+				})
 			}
 			marker := 0
 			// sync sends a marker through room:l after every presence
