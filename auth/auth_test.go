@@ -230,8 +230,8 @@ func TestExpiryAndRefresh(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-	// exp is in whole seconds: this token expires in one to two seconds.
-	soon := time.Now().Add(2 * time.Second).Truncate(time.Second)
+	// exp is in whole seconds: this token expires in two to three seconds.
+	soon := time.Now().Add(3 * time.Second).Truncate(time.Second)
 	short := token(t, jwt.SigningMethodHS256, secret, jwt.MapClaims{"sub": "alice", "exp": soon.Unix()})
 	dial := func(path string) *wstest.Client {
 		c, err := wstest.DialURL("ws://" + srv.Addr().String() + path + "?token=" + short)

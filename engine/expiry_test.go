@@ -56,15 +56,15 @@ func TestTokenExpiry(t *testing.T) {
 		Refresh: parseTestToken,
 	}
 	s := startDemo(t, cfg, engine.Route{Pattern: "/ws/renew", Handler: handlers.Echo, Refresh: true})
-	dial := func(path, token string) *wstest.Client {
+	dial := func(t *testing.T, path, token string) *wstest.Client {
 		return s.Dial(t, path+"?token="+token)
 	}
-	echo := func(c *wstest.Client, msg string) {
+	echo := func(t *testing.T, c *wstest.Client, msg string) {
 		t.Helper()
 		wstest.Send(t, c, msg)
 		expectMessage(t, c, msg)
 	}
-	refresh := func(c *wstest.Client, token string) map[string]any {
+	refresh := func(t *testing.T, c *wstest.Client, token string) map[string]any {
 		t.Helper()
 		wstest.Send(t, c, `{"type":"refresh","token":"`+token+`"}`)
 		return wstest.ReadJSON(t, c)
@@ -73,8 +73,7 @@ func TestTokenExpiry(t *testing.T) {
 	t.Run("expires", func(t *testing.T) {
 		t.Parallel()
 		expires := time.Now().Add(400 * time.Millisecond)
-		c := dial("/ws/echo", testToken("ann", expires))
-		echo(c, "before")
+		c := dial(t, "/ws/echo", testToken("ann", expires))
 		code, reason := wstest.ExpectClose(t, c)
 		if at := time.Now(); code != 4001 || reason != "token expired" || at.Before(expires) {
 			t.Fatalf("closed with %d %q %v after the expiry, want 4001 %q after it", code, reason, at.Sub(expires), "token expired")
@@ -82,34 +81,34 @@ func TestTokenExpiry(t *testing.T) {
 	})
 	t.Run("never", func(t *testing.T) {
 		t.Parallel()
-		c := dial("/ws/echo", testToken("ann", time.Time{}))
+		c := dial(t, "/ws/echo", testToken("ann", time.Time{}))
 		wstest.ExpectSilence(t, c, time.Second)
-		echo(c, "still here")
+		echo(t, c, "still here")
 	})
 	t.Run("refreshed", func(t *testing.T) {
 		t.Parallel()
-		c := dial("/ws/renew", testToken("ann", time.Now().Add(400*time.Millisecond)))
+		c := dial(t, "/ws/renew", testToken("ann", time.Now().Add(time.Second)))
 		later := time.Now().Add(time.Hour)
-		if got := refresh(c, testToken("ann", later)); got["type"] != "refresh" || got["expires_at"] != float64(later.Unix()) || got["error"] != nil {
+		if got := refresh(t, c, testToken("ann", later)); got["type"] != "refresh" || got["expires_at"] != float64(later.Unix()) || got["error"] != nil {
 			t.Fatalf("refresh answered %v", got)
 		}
-		wstest.ExpectSilence(t, c, time.Second)
-		echo(c, "renewed")
+		wstest.ExpectSilence(t, c, 1500*time.Millisecond)
+		echo(t, c, "renewed")
 		// Renewed to credentials that never expire.
-		if got := refresh(c, testToken("ann", time.Time{})); got["expires_at"] != nil || got["error"] != nil {
+		if got := refresh(t, c, testToken("ann", time.Time{})); got["expires_at"] != nil || got["error"] != nil {
 			t.Fatalf("refresh to no expiry answered %v", got)
 		}
 	})
 	t.Run("refused", func(t *testing.T) {
 		t.Parallel()
-		expires := time.Now().Add(time.Second)
-		c := dial("/ws/renew", testToken("ann", expires))
+		expires := time.Now().Add(2 * time.Second)
+		c := dial(t, "/ws/renew", testToken("ann", expires))
 		for token, want := range map[string]string{
 			"garbage": "malformed token",
 			testToken("bob", time.Now().Add(time.Hour)): "another user",
 			"": "token required",
 		} {
-			if got, _ := refresh(c, token)["error"].(string); !strings.Contains(got, want) {
+			if got, _ := refresh(t, c, token)["error"].(string); !strings.Contains(got, want) {
 				t.Errorf("refresh with %q answered error %q, want %q", token, got, want)
 			}
 		}
@@ -119,7 +118,7 @@ func TestTokenExpiry(t *testing.T) {
 	})
 	t.Run("not a refresh route", func(t *testing.T) {
 		t.Parallel()
-		c := dial("/ws/echo", testToken("ann", time.Now().Add(time.Hour)))
-		echo(c, `{"type":"refresh","token":"x"}`)
+		c := dial(t, "/ws/echo", testToken("ann", time.Now().Add(time.Hour)))
+		echo(t, c, `{"type":"refresh","token":"x"}`)
 	})
 }

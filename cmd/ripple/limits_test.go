@@ -89,8 +89,8 @@ routes:
     token-refresh: true
 `)
 	// exp is in whole seconds and 30 s of leeway follow it: this token
-	// stops being valid in one to two seconds.
-	gone := time.Now().Add(2 * time.Second).Truncate(time.Second)
+	// stops being valid in two to three seconds.
+	gone := time.Now().Add(3 * time.Second).Truncate(time.Second)
 	old := token(t, "carol", gone.Add(-auth.DefaultLeeway))
 	dial := func(path string) *wstest.Client {
 		c, err := wstest.DialURL(a.url("ws", path+"?token="+old))
