@@ -80,6 +80,20 @@ func TestAPI(t *testing.T) {
 		t.Fatalf("get_presence unknown = %d", status)
 	}
 
+	// leave untracks: no presence read lists the connection any more.
+	if status, _ := s.PostAPI(t, "leave", `{"connection_id":"`+idA+`","channel":"room:p"}`); status != 200 {
+		t.Fatalf("leave = %d", status)
+	}
+	if _, out = s.PostAPI(t, "list_presence", `{"channel":"room:p"}`); len(out["presences"].([]any)) != 0 {
+		t.Fatalf("list_presence after leave = %v", out)
+	}
+	if _, out = s.PostAPI(t, "presence_count", `{"channel":"room:p"}`); out["count"] != 0.0 {
+		t.Fatalf("presence_count after leave = %v", out)
+	}
+	if status, _ := s.PostAPI(t, "get_presence", `{"channel":"room:p","user_id":"u1"}`); status != 404 {
+		t.Fatalf("get_presence after leave = %d", status)
+	}
+
 	// close: the client sees 1000 with the reason.
 	if _, out := s.PostAPI(t, "close", `{"connection_id":"`+idA+`","reason":"Session expired"}`); out["closed"] != true {
 		t.Fatalf("close = %v", out)

@@ -27,6 +27,8 @@ type (
 	Stats       = engine.Stats
 	Request     = codec.Request
 	Reject      = codec.Reject
+	CloseCode   = codec.CloseCode
+	Credentials = engine.Credentials
 	Params      = route.Params
 	Presence    = presence.Presence
 	Meta        = presence.Meta
@@ -42,6 +44,10 @@ const (
 	Disconnect = engine.Disconnect
 )
 
+// CloseTokenExpired is the close code of a connection whose credentials
+// expired (Config.Authenticate).
+const CloseTokenExpired = codec.CloseTokenExpired
+
 // Presence modes.
 const (
 	PresenceByUser       = presence.ModeUser
@@ -56,6 +62,10 @@ var (
 	// ErrOnLoop: a Context helper called on an event loop would have had to
 	// wait for another node (see engine's helpers.go for what each answers).
 	ErrOnLoop = engine.ErrOnLoop
+	// ErrUnavailable: a helper needed the other nodes of a cluster (Redis)
+	// and got no answer in time; a read then returns this node's answer
+	// (counts, client lists) or none (presence).
+	ErrUnavailable = engine.ErrUnavailable
 )
 
 // Server is a Ripple server: routes, connections, channels and presence.
@@ -115,6 +125,29 @@ type RouteOption func(*engine.Route)
 // event loop, for handlers that block. Each connection's events still arrive
 // one at a time and in order.
 func Workers() RouteOption { return func(r *engine.Route) { r.Workers = true } }
+
+// RateLimit sets the route's inbound rate limits, messages and bytes per
+// second (see Config.MaxMessagesPerSecond): zero keeps the server's,
+// negative means none on this route.
+func RateLimit(messagesPerSecond, bytesPerSecond int) RouteOption {
+	return func(r *engine.Route) {
+		r.MaxMessagesPerSecond, r.MaxBytesPerSecond = messagesPerSecond, bytesPerSecond
+	}
+}
+
+// OnActionError makes f hear about every reply of the route's handler whose
+// actions could not all be applied (a set_presence on a channel the
+// connection does not track, ...), with the connection's id, the event
+// answered and the error; they are logged either way. f runs on the event
+// loop and must not block.
+func OnActionError(f func(connID string, event EventType, err error)) RouteOption {
+	return func(r *engine.Route) { r.ActionError = f }
+}
+
+// TokenRefresh makes the route accept refresh messages,
+// {"type":"refresh","token":"..."}, that renew the connection's credentials
+// through Config.Refresh before they expire; they do not reach the handler.
+func TokenRefresh() RouteOption { return func(r *engine.Route) { r.Refresh = true } }
 
 // Handle registers h for pattern ("/ws/chat", "/ws/room/:room_id"). Call it
 // before Start.
@@ -177,11 +210,13 @@ func (s *Server) Stats() *Stats { return s.e.Stats() }
 func (s *Server) Send(id string, msg []byte) bool { return s.e.Send(id, msg) }
 
 // Broadcast sends a text message to every connection and returns how many
-// (on this node, in cluster mode).
+// there are (of the whole cluster in cluster mode: one Redis round trip
+// after the message is sent; this node's on an event loop or when Redis
+// does not answer).
 func (s *Server) Broadcast(msg []byte) int { return s.e.Broadcast(msg) }
 
 // BroadcastRoom sends a text message to every member of channel and returns
-// how many (on this node, in cluster mode).
+// how many there are (of the whole cluster in cluster mode, as Broadcast).
 func (s *Server) BroadcastRoom(channel string, msg []byte) int {
 	return s.e.BroadcastRoom(channel, msg)
 }
@@ -240,6 +275,18 @@ func (s *Server) GetPresence(channel, userID string) (Presence, bool) {
 // SendContext is Send waiting for another node at most until ctx ends.
 func (s *Server) SendContext(ctx context.Context, id string, msg []byte) (bool, error) {
 	return s.e.SendContext(ctx, id, msg)
+}
+
+// BroadcastContext is Broadcast waiting for the cluster's count at most
+// until ctx ends; on error (ErrUnavailable) the count is this node's.
+func (s *Server) BroadcastContext(ctx context.Context, msg []byte) (int, error) {
+	return s.e.BroadcastContext(ctx, msg)
+}
+
+// BroadcastRoomContext is BroadcastRoom waiting for the cluster's count at
+// most until ctx ends; on error (ErrUnavailable) the count is this node's.
+func (s *Server) BroadcastRoomContext(ctx context.Context, channel string, msg []byte) (int, error) {
+	return s.e.BroadcastRoomContext(ctx, channel, msg)
 }
 
 // CountContext is Count waiting for the cluster at most until ctx ends.

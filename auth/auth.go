@@ -45,6 +45,7 @@ type Verifier struct {
 	// Immutable after New.
 	secret []byte
 	parser *jwt.Parser
+	leeway time.Duration
 }
 
 // New returns a Verifier for cfg.
@@ -68,20 +69,32 @@ func New(cfg Config) (*Verifier, error) {
 	if cfg.Now != nil {
 		opts = append(opts, jwt.WithTimeFunc(cfg.Now))
 	}
-	return &Verifier{secret: append([]byte(nil), cfg.Secret...), parser: jwt.NewParser(opts...)}, nil
+	return &Verifier{secret: append([]byte(nil), cfg.Secret...), parser: jwt.NewParser(opts...), leeway: cfg.Leeway}, nil
 }
 
 // Verify checks token and returns its subject.
 func (v *Verifier) Verify(token string) (string, error) {
+	c, err := v.Credentials(token)
+	return c.User, err
+}
+
+// Credentials checks token and returns its subject and when it stops being
+// valid: its "exp" plus the leeway (the moment Verify starts refusing it),
+// or never without "exp". It is the ripple.Config.Refresh hook.
+func (v *Verifier) Credentials(token string) (ripple.Credentials, error) {
 	var claims jwt.RegisteredClaims
 	_, err := v.parser.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return v.secret, nil })
 	if err != nil {
-		return "", reason(err)
+		return ripple.Credentials{}, reason(err)
 	}
 	if claims.Subject == "" {
-		return "", ErrNoSubject
+		return ripple.Credentials{}, ErrNoSubject
 	}
-	return claims.Subject, nil
+	c := ripple.Credentials{User: claims.Subject}
+	if claims.ExpiresAt != nil {
+		c.Expires = claims.ExpiresAt.Add(v.leeway)
+	}
+	return c, nil
 }
 
 // reason keeps the useful part of a jwt error: expired, not yet valid, bad
@@ -117,29 +130,43 @@ func Token(r *ripple.Request) string {
 // Required is an upgrade hook (ripple.Config.Auth) that demands a valid
 // token and returns its subject; without one the upgrade gets 401.
 func (v *Verifier) Required(r *ripple.Request) (string, error) {
-	t := Token(r)
-	if t == "" {
-		return "", reject(ErrNoToken)
-	}
-	return v.check(t)
+	c, err := v.RequiredCredentials(r)
+	return c.User, err
 }
 
 // Optional is like Required but lets a request without a token through
 // with no user; a token that is present must be valid.
 func (v *Verifier) Optional(r *ripple.Request) (string, error) {
+	c, err := v.OptionalCredentials(r)
+	return c.User, err
+}
+
+// RequiredCredentials is Required as a ripple.Config.Authenticate hook: the
+// connection is also closed with 4001 "token expired" when its token
+// expires (see Credentials), unless refreshed.
+func (v *Verifier) RequiredCredentials(r *ripple.Request) (ripple.Credentials, error) {
 	t := Token(r)
 	if t == "" {
-		return "", nil
+		return ripple.Credentials{}, reject(ErrNoToken)
 	}
 	return v.check(t)
 }
 
-func (v *Verifier) check(t string) (string, error) {
-	sub, err := v.Verify(t)
-	if err != nil {
-		return "", reject(err)
+// OptionalCredentials is Optional as a ripple.Config.Authenticate hook.
+func (v *Verifier) OptionalCredentials(r *ripple.Request) (ripple.Credentials, error) {
+	t := Token(r)
+	if t == "" {
+		return ripple.Credentials{}, nil
 	}
-	return sub, nil
+	return v.check(t)
+}
+
+func (v *Verifier) check(t string) (ripple.Credentials, error) {
+	c, err := v.Credentials(t)
+	if err != nil {
+		return ripple.Credentials{}, reject(err)
+	}
+	return c, nil
 }
 
 // reject turns an error into a 401 with an RFC 6750 challenge.

@@ -1,6 +1,7 @@
 package auth_test
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -179,4 +180,79 @@ func TestUpgrade(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestCredentials(t *testing.T) {
+	exp := time.Now().Add(time.Hour).Truncate(time.Second)
+	for _, tc := range []struct {
+		name   string
+		leeway time.Duration
+		claims jwt.MapClaims
+		want   time.Time
+	}{
+		{"exp plus the default leeway", 0, jwt.MapClaims{"sub": "42", "exp": exp.Unix()}, exp.Add(auth.DefaultLeeway)},
+		{"exp plus the leeway", 2 * time.Second, jwt.MapClaims{"sub": "42", "exp": exp.Unix()}, exp.Add(2 * time.Second)},
+		{"no exp: never", 0, jwt.MapClaims{"sub": "42"}, time.Time{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v, err := auth.New(auth.Config{Secret: secret, Leeway: tc.leeway})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := v.Credentials(token(t, jwt.SigningMethodHS256, secret, tc.claims))
+			if err != nil || c.User != "42" || !c.Expires.Equal(tc.want) {
+				t.Fatalf("Credentials = %+v, %v; want user 42 expiring at %v", c, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestExpiryAndRefresh runs the Authenticate and Refresh hooks on a real
+// server with real tokens: a connection is closed with 4001 "token
+// expired" when its token expires, unless it sent a refresh message with a
+// new token on a route that accepts them.
+func TestExpiryAndRefresh(t *testing.T) {
+	v, err := auth.New(auth.Config{Secret: secret, Leeway: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := ripple.New(ripple.Config{Authenticate: v.RequiredCredentials, Refresh: v.Credentials, CloseTimeout: 200 * time.Millisecond})
+	for _, p := range []string{"/whoami", "/renew"} {
+		var opts []ripple.RouteOption
+		if p == "/renew" {
+			opts = append(opts, ripple.TokenRefresh())
+		}
+		if err := srv.Handle(p, whoami, opts...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := srv.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	// exp is in whole seconds: this token expires in two to three seconds.
+	soon := time.Now().Add(3 * time.Second).Truncate(time.Second)
+	short := token(t, jwt.SigningMethodHS256, secret, jwt.MapClaims{"sub": "alice", "exp": soon.Unix()})
+	dial := func(path string) *wstest.Client {
+		c, err := wstest.DialURL("ws://" + srv.Addr().String() + path + "?token=" + short)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		if got := wstest.ReadString(t, c); got != "user=alice" {
+			t.Fatalf("got %q", got)
+		}
+		return c
+	}
+	plain, renewed := dial("/whoami"), dial("/renew")
+
+	later := time.Now().Add(time.Hour).Truncate(time.Second)
+	wstest.Send(t, renewed, `{"type":"refresh","token":"`+token(t, jwt.SigningMethodHS256, secret, jwt.MapClaims{"sub": "alice", "exp": later.Unix()})+`"}`)
+	if got := wstest.ReadJSON(t, renewed); got["type"] != "refresh" || got["expires_at"] != float64(later.Unix()) {
+		t.Fatalf("refresh answered %v", got)
+	}
+	if code, reason := wstest.ExpectClose(t, plain); code != int(ripple.CloseTokenExpired) || reason != "token expired" || time.Now().Before(soon) {
+		t.Fatalf("closed with %d %q, want 4001 after %v", code, reason, soon)
+	}
+	wstest.ExpectSilence(t, renewed, wstest.Quiet) // the other is still open after the first expiry
 }

@@ -8,6 +8,12 @@
 //	v, err := auth.New(auth.Config{Secret: []byte(secret)})
 //	srv := ripple.New(ripple.Config{Auth: v.Required})
 //
+// or, to close a connection with 4001 "token expired" when its token's
+// "exp" passes, and let routes with ripple.TokenRefresh() renew it with a
+// message {"type":"refresh","token":"<a new token>"}:
+//
+//	srv := ripple.New(ripple.Config{Authenticate: v.RequiredCredentials, Refresh: v.Credentials})
+//
 // Only HS256 is accepted (the "alg" header is checked, so "none" and
 // asymmetric algorithms are refused); "exp" and "nbf" are enforced when
 // present, with Leeway; "iss" and "aud" when configured; "sub" is required.

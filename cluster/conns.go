@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ripple-rt/ripple/codec"
 )
 
 // Hooks the engine calls for its own connections. They record the change
@@ -207,10 +209,10 @@ func (n *Node) Send(ctx context.Context, connID string, binary bool, payload []b
 		encodeFields(kindSend, binFlag(binary), []byte(connID), payload))
 }
 
-// CloseConn closes connection connID with code 1000 and reason.
-func (n *Node) CloseConn(ctx context.Context, connID, reason string) (bool, error) {
-	return n.direct(ctx, connID, func() { n.local.Close(connID, reason) },
-		encodeFields(kindClose, []byte(connID), []byte(reason)))
+// CloseConn closes connection connID with code and reason.
+func (n *Node) CloseConn(ctx context.Context, connID string, code codec.CloseCode, reason string) (bool, error) {
+	return n.direct(ctx, connID, func() { n.local.Close(connID, code, reason) },
+		encodeFields(kindClose, []byte(connID), strconv.AppendUint(nil, uint64(code), 10), []byte(reason)))
 }
 
 // Join makes connection connID a member of channel.
@@ -258,6 +260,15 @@ func (n *Node) direct(ctx context.Context, connID string, here func(), msg []byt
 // Count is the number of connections in the cluster.
 func (n *Node) Count(ctx context.Context) (int, error) {
 	c, err := n.clients(ctx, "count", "")
+	if err != nil {
+		return 0, err
+	}
+	return c.Int()
+}
+
+// CountIn is the number of members of channel in the cluster.
+func (n *Node) CountIn(ctx context.Context, channel string) (int, error) {
+	c, err := n.clients(ctx, "count_in", channel)
 	if err != nil {
 		return 0, err
 	}

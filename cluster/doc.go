@@ -18,8 +18,8 @@
 //     (Joined/Left count them) and PublishRoom/PublishAll reach the members
 //     of every other node; the publishing node delivers to its own members
 //     itself, so nothing is encoded twice and local fan-out is unchanged;
-//   - cluster-wide Count, Clients and ClientsIn, from per-node sets the node
-//     keeps in Redis (Connected, Disconnected, Joined, Left);
+//   - cluster-wide Count, CountIn, Clients and ClientsIn, from per-node
+//     sets the node keeps in Redis (Connected, Disconnected, Joined, Left);
 //   - presence (RedisPresence, the node's presence.Backend): Lua scripts change a
 //     channel's presences, bump its sequence and PUBLISH the event in one
 //     step, so every channel has one total order; each node following the

@@ -1,6 +1,9 @@
 package cluster
 
-import "github.com/ripple-rt/ripple/presence"
+import (
+	"github.com/ripple-rt/ripple/codec"
+	"github.com/ripple-rt/ripple/presence"
+)
 
 // Local is the engine side of a node: what the cluster asks this node to do
 // with its own connections. The node calls it from its receive goroutine,
@@ -16,8 +19,8 @@ type Local interface {
 	// Send writes payload to local connection connID (a text message unless
 	// binary). Unknown connections are ignored.
 	Send(connID string, binary bool, payload []byte)
-	// Close closes local connection connID with code 1000 and reason.
-	Close(connID, reason string)
+	// Close closes local connection connID with code and reason.
+	Close(connID string, code codec.CloseCode, reason string)
 	// Join makes local connection connID a member of channel; the engine's
 	// own join path then calls Node.Joined as for any join.
 	Join(connID, channel string)
@@ -39,7 +42,7 @@ type NopLocal struct{}
 
 func (NopLocal) DeliverPresence(string, []byte, []string, []byte) {}
 func (NopLocal) Send(string, bool, []byte)                        {}
-func (NopLocal) Close(string, string)                             {}
+func (NopLocal) Close(string, codec.CloseCode, string)            {}
 func (NopLocal) Join(string, string)                              {}
 func (NopLocal) Leave(string, string)                             {}
 func (NopLocal) DeliverRoom([]string, bool, []byte)               {}

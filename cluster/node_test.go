@@ -93,7 +93,7 @@ func TestDirected(t *testing.T) {
 		{"send local", func() (bool, error) { return a.Send(ctx(t), a1, false, []byte("hi a1")) }, true},
 		{"send unknown conn", func() (bool, error) { return a.Send(ctx(t), b.ID()+".nobody", false, []byte("x")) }, false},
 		{"send unknown node", func() (bool, error) { return a.Send(ctx(t), "ghost.1", false, []byte("x")) }, false},
-		{"close remote", func() (bool, error) { return b.CloseConn(ctx(t), a1, "bye") }, true},
+		{"close remote", func() (bool, error) { return b.CloseConn(ctx(t), a1, 4000, "bye") }, true},
 		{"join remote", func() (bool, error) { return a.Join(ctx(t), b1, "lobby") }, true},
 		{"join local", func() (bool, error) { return a.Join(ctx(t), a1, "lobby") }, true},
 	}
@@ -113,7 +113,7 @@ func TestDirected(t *testing.T) {
 	if got := string(sb.Client(b1).Direct[0]); got != "hi b1" {
 		t.Fatalf("b1 got %q", got)
 	}
-	if got := sa.Client(a1).Closed[0]; got != "bye" {
+	if got := sa.Client(a1).Closed[0]; got != "4000 bye" {
 		t.Fatalf("a1 closed with %q", got)
 	}
 	// The remote join went through B's engine side, so the cluster sees it.
@@ -121,6 +121,9 @@ func TestDirected(t *testing.T) {
 		for _, n := range []*cluster.Node{a, b} {
 			ids, err := n.ClientsIn(ctx(t), "lobby")
 			if err != nil || !sameSet(ids, []string{a1, b1}) {
+				return false
+			}
+			if k, err := n.CountIn(ctx(t), "lobby"); err != nil || k != 2 {
 				return false
 			}
 		}

@@ -221,8 +221,8 @@ func (n *Node) nodeMessage(msg string) {
 			n.local.Send(f[1], f[0] == string(flagBinary), []byte(f[2]))
 		}
 	case kindClose:
-		if _, f, ok := splitFields(msg, 2); ok {
-			n.local.Close(f[0], f[1])
+		if conn, code, reason, ok := parseClose(msg); ok {
+			n.local.Close(conn, code, reason)
 		}
 	case kindJoin:
 		if _, f, ok := splitFields(msg, 2); ok {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ripple-rt/ripple/codec"
 	"github.com/ripple-rt/ripple/presence"
 )
 
@@ -386,6 +387,22 @@ func TestWire(t *testing.T) {
 	for _, bad := range []string{"", "T", "T\x001", "U\x00x\x001\x00c", "X\x001\x001\x00c"} {
 		if _, ok := parseEvent(bad); ok {
 			t.Errorf("parseEvent(%q) ok", bad)
+		}
+	}
+	for _, tc := range []struct {
+		msg          string
+		conn, reason string
+		code         codec.CloseCode
+		ok           bool
+	}{
+		{string(encodeFields(kindClose, []byte("n.c1"), []byte("4000"), []byte("kicked\x00out"))), "n.c1", "kicked\x00out", 4000, true},
+		{"c\x00n.c1\x001000\x00", "n.c1", "", codec.CloseNormal, true},
+		{"c\x00n.c1\x00bye", "n.c1", "bye", codec.CloseNormal, true}, // a node from before codes travelled
+		{"c\x00n.c1", "", "", 0, false},
+	} {
+		conn, code, reason, ok := parseClose(tc.msg)
+		if conn != tc.conn || code != tc.code || reason != tc.reason || ok != tc.ok {
+			t.Errorf("parseClose(%q) = %q %d %q %v", tc.msg, conn, code, reason, ok)
 		}
 	}
 	e, ok := parseEntry("c1", "12\x00\"u\"\x00{\"phx_ref\":\"r\"}")

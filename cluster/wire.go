@@ -3,6 +3,8 @@ package cluster
 import (
 	"bytes"
 	"strconv"
+
+	"github.com/ripple-rt/ripple/codec"
 )
 
 // Pub/sub messages are NUL-separated fields; the first byte is the kind. The
@@ -27,7 +29,7 @@ import (
 // On n:<node>:
 //
 //	s binary conn payload   send to conn
-//	c conn reason           close conn
+//	c conn code reason      close conn with code (decimal) and reason
 //	j conn channel          join conn to channel
 //	l conn channel          leave channel
 const (
@@ -89,6 +91,20 @@ func indexNUL(s string) int {
 		}
 	}
 	return -1
+}
+
+// parseClose decodes a close message. A message of a node from before
+// codes travelled ("c conn reason") closes with 1000.
+func parseClose(msg string) (conn string, code codec.CloseCode, reason string, ok bool) {
+	if _, f, ok := splitFields(msg, 3); ok {
+		if c, err := strconv.ParseUint(f[1], 10, 16); err == nil {
+			return f[0], codec.CloseCode(c), f[2], true
+		}
+	}
+	if _, f, ok := splitFields(msg, 2); ok {
+		return f[0], codec.CloseNormal, f[1], true
+	}
+	return "", 0, "", false
 }
 
 func binFlag(binary bool) []byte {

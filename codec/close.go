@@ -26,6 +26,10 @@ const (
 	CloseServiceRestart  CloseCode = 1012
 	CloseTryAgainLater   CloseCode = 1013
 	CloseBadGateway      CloseCode = 1014
+
+	// CloseTokenExpired (application range) closes a connection whose
+	// credentials expired and were not refreshed.
+	CloseTokenExpired CloseCode = 4001
 )
 
 // Valid reports whether c may appear in a close frame sent by a peer.

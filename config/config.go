@@ -37,6 +37,14 @@ type Config struct {
 	SendBuffer       int // send-buffer: per-connection kernel send buffer (SO_SNDBUF)
 	MaxPending       int // max-pending: per-connection events queued for a webhook route
 
+	// MaxMessagesPerSecond is max-messages-per-second: a connection that
+	// sends more (a burst of that many, refilled at that rate) is closed
+	// with 1008 "rate limit" (0 = no limit).
+	MaxMessagesPerSecond int
+	// MaxBytesPerSecond is max-bytes-per-second, the same for the bytes of
+	// its messages (0 = no limit).
+	MaxBytesPerSecond int
+
 	HandshakeTimeout time.Duration // handshake-timeout
 	PingInterval     time.Duration // ping-interval (0 = no pings)
 	IdleTimeout      time.Duration // idle-timeout (0 = never)
@@ -65,15 +73,16 @@ type Config struct {
 	WebhookConcurrency int           // webhook-concurrency: calls in flight per route
 	WebhookOnError     string        // webhook-on-error: reject or accept
 	WebhookSecret      string        // webhook-secret: HMAC key signing requests
+	WebhookErrors      bool          // webhook-errors: post error events for invalid answers
 
 	// Routes are the WebSocket routes; empty means DemoRoutes.
 	Routes []Route
 }
 
 // Route maps a path pattern to a built-in handler or a webhook. After Load
-// every webhook field is filled in (from the global webhook-* settings when
-// the route does not set it) and Auth is one of AuthRequired, AuthOptional,
-// AuthNone.
+// every webhook field and rate limit is filled in (from the global settings
+// when the route does not set it) and Auth is one of AuthRequired,
+// AuthOptional, AuthNone.
 type Route struct {
 	Path    string // path: "/ws/room/:room_id"
 	Handler string // handler: one of Builtins
@@ -81,11 +90,23 @@ type Route struct {
 
 	PresenceUser string // presence-user: query (?user_id=) or jwt (the token's sub)
 	Auth         string // auth: required, optional or none
+	// TokenRefresh is token-refresh: a message {"type":"refresh","token":...}
+	// renews the connection's token before it expires (needs auth).
+	TokenRefresh bool
+
+	// MaxMessagesPerSecond and MaxBytesPerSecond are the route's
+	// max-messages-per-second and max-bytes-per-second: unset, the global
+	// settings; 0 or off, no limit on this route. After Load each is the
+	// route's limit, 0 for none.
+	MaxMessagesPerSecond int
+	MaxBytesPerSecond    int
 
 	WebhookTimeout     time.Duration // webhook-timeout
 	WebhookConcurrency int           // webhook-concurrency
 	WebhookOnError     string        // webhook-on-error
 	WebhookSecret      string        // webhook-secret
+	WebhookErrors      bool          // webhook-errors
+	webhookErrorsSet   bool          // webhook-errors was given for the route
 
 	where string // for messages: "routes[1] (ripple.yaml:12)" or "-route /ws/x"
 }
@@ -171,23 +192,25 @@ func (c *Config) settings(touched *parseState) []setting {
 		{name: "api-key", usage: "bearer `key` required on /api/ (default: loopback clients only)", value: stringValue{p: &c.APIKey}},
 		{name: "loops", usage: "`number` of event loops (0: one per CPU)", value: intValue{p: &c.Loops}},
 		{name: "workers", usage: "`number` of goroutines running webhook calls (0: 4 per CPU, at least the webhook concurrency)", value: intValue{p: &c.Workers}},
-		{name: "max-message-size", usage: "largest message a client may send, a `size` in bytes or with KiB/MiB (larger: close 1009)", value: sizeValue{&c.MaxMessageSize}},
-		{name: "max-handshake-size", usage: "largest upgrade request head, a `size` (larger: 431)", value: sizeValue{&c.MaxHandshakeSize}},
-		{name: "max-outbound", usage: "`size` queued for one connection before it is closed as a slow consumer (1008)", value: sizeValue{&c.MaxOutbound}},
-		{name: "send-buffer", usage: "kernel send buffer of each connection (SO_SNDBUF, which Linux doubles), a `size`: a client that stops reading costs at most this plus max-outbound", value: sizeValue{&c.SendBuffer}},
+		{name: "max-message-size", usage: "largest message a client may send, a `size` in bytes or with KiB/MiB (larger: close 1009)", value: sizeValue{p: &c.MaxMessageSize}},
+		{name: "max-handshake-size", usage: "largest upgrade request head, a `size` (larger: 431)", value: sizeValue{p: &c.MaxHandshakeSize}},
+		{name: "max-outbound", usage: "`size` queued for one connection before it is closed as a slow consumer (1008)", value: sizeValue{p: &c.MaxOutbound}},
+		{name: "send-buffer", usage: "kernel send buffer of each connection (SO_SNDBUF, which Linux doubles), a `size`: a client that stops reading costs at most this plus max-outbound", value: sizeValue{p: &c.SendBuffer}},
 		{name: "max-pending", usage: "`number` of events queued for one connection of a webhook route before it is closed (1008)", value: intValue{p: &c.MaxPending, min: 1}},
+		{name: "max-messages-per-second", usage: "close a connection that sends more than this `number` of messages a second, in a burst of as many (1008 \"rate limit\"; 0: no limit)", value: intValue{p: &c.MaxMessagesPerSecond}},
+		{name: "max-bytes-per-second", usage: "close a connection whose messages bring more than this `size` a second, in a burst of as many (1008 \"rate limit\"; 0: no limit)", value: sizeValue{p: &c.MaxBytesPerSecond, zero: true}},
 		{name: "handshake-timeout", usage: "`duration` allowed for the upgrade request (then 408)", value: durationValue{p: &c.HandshakeTimeout}},
 		{name: "ping-interval", usage: "ping a silent connection every `duration` (0: never)", value: durationValue{p: &c.PingInterval, allowZero: true}},
 		{name: "idle-timeout", usage: "close a connection silent for this `duration` (0: never)", value: durationValue{p: &c.IdleTimeout, allowZero: true}},
 		{name: "close-timeout", usage: "`duration` a client has to answer the server's close frame", value: durationValue{p: &c.CloseTimeout}},
 		{name: "grace", usage: "`duration` SIGTERM waits for connections to close", value: durationValue{p: &c.Grace}},
-		{name: "compression", usage: "negotiate permessage-deflate when clients offer it", value: boolValue{&c.Compression}},
+		{name: "compression", usage: "negotiate permessage-deflate when clients offer it", value: boolValue{p: &c.Compression}},
 		{name: "allowed-origins", usage: "comma-separated `origins` an upgrade may carry, * for any (default: any)", value: listValue{&c.AllowedOrigins, &touched.origins}, list: true},
 		{name: "presence-mode", usage: "presence diffs: user (multi-device) or connection (exact Phoenix) (`mode`)", value: stringValue{p: &c.PresenceMode, choices: []string{"user", "connection"}}},
 		{name: "presence-interval", usage: "batch a busy channel's presence changes, at most one publication per `duration` once changes come faster than that; a quiet channel publishes each at once (0: every change at once)", value: durationValue{p: &c.PresenceInterval, allowZero: true}},
 		{name: "log-level", usage: "`level`: debug, info, warn or error", value: stringValue{p: &c.LogLevel, choices: []string{"debug", "info", "warn", "error"}}},
 		{name: "log-format", usage: "`format`: text or json", value: stringValue{p: &c.LogFormat, choices: []string{"text", "json"}}},
-		{name: "metrics", usage: "serve Prometheus metrics at /metrics", value: boolValue{&c.Metrics}},
+		{name: "metrics", usage: "serve Prometheus metrics at /metrics", value: boolValue{p: &c.Metrics}},
 		{name: "jwt-secret", usage: "HS256 `secret`: WebSocket clients must present a JWT (?token= or Authorization: Bearer) whose sub is the user id", value: stringValue{p: &c.JWTSecret}},
 		{name: "jwt-issuer", usage: "required iss `claim` of tokens", value: stringValue{p: &c.JWTIssuer}},
 		{name: "jwt-audience", usage: "required aud `claim` of tokens", value: stringValue{p: &c.JWTAudience}},
@@ -196,6 +219,7 @@ func (c *Config) settings(touched *parseState) []setting {
 		{name: "webhook-concurrency", usage: "default `number` of webhook calls in flight per route", value: intValue{p: &c.WebhookConcurrency, min: 1}},
 		{name: "webhook-on-error", usage: "default `policy` for a failed connect call: reject (close the connection) or accept", value: stringValue{p: &c.WebhookOnError, choices: []string{OnErrorReject, OnErrorAccept}}},
 		{name: "webhook-secret", usage: "default HMAC-SHA256 `secret` signing webhook requests (X-Ripple-Signature)", value: stringValue{p: &c.WebhookSecret}},
+		{name: "webhook-errors", usage: "by default, post {\"type\":\"error\",\"connection_id\",\"error\"} to a webhook route's backend when its answer is not valid actions or an action fails", value: boolValue{p: &c.WebhookErrors}},
 		{name: "route", usage: "`PATTERN=HANDLER` or PATTERN=URL[,key=value...], repeatable; replaces the configured routes (YAML key: routes)", value: routeValue{&c.Routes, &touched.routes}},
 	}
 }
@@ -212,6 +236,10 @@ func routeSettings(r *Route) []setting {
 		{name: "webhook-concurrency", value: intValue{p: &r.WebhookConcurrency, min: 1}},
 		{name: "webhook-on-error", value: stringValue{p: &r.WebhookOnError, choices: []string{OnErrorReject, OnErrorAccept}}},
 		{name: "webhook-secret", value: stringValue{p: &r.WebhookSecret}},
+		{name: "webhook-errors", value: boolValue{p: &r.WebhookErrors, set: &r.webhookErrorsSet}},
+		{name: "token-refresh", value: boolValue{p: &r.TokenRefresh}},
+		{name: "max-messages-per-second", value: limitValue{p: &r.MaxMessagesPerSecond}},
+		{name: "max-bytes-per-second", value: limitValue{p: &r.MaxBytesPerSecond, size: true}},
 	}
 }
 
@@ -478,9 +506,14 @@ func (c *Config) Resolve() error {
 			if r.WebhookSecret == "" {
 				r.WebhookSecret = c.WebhookSecret
 			}
-		} else if r.WebhookTimeout != 0 || r.WebhookConcurrency != 0 || r.WebhookOnError != "" || r.WebhookSecret != "" {
+			if !r.webhookErrorsSet {
+				r.WebhookErrors = c.WebhookErrors
+			}
+		} else if r.WebhookTimeout != 0 || r.WebhookConcurrency != 0 || r.WebhookOnError != "" || r.WebhookSecret != "" || r.webhookErrorsSet {
 			return fail("%s: webhook-* keys need webhook", r.where)
 		}
+		r.MaxMessagesPerSecond = inheritLimit(r.MaxMessagesPerSecond, c.MaxMessagesPerSecond)
+		r.MaxBytesPerSecond = inheritLimit(r.MaxBytesPerSecond, c.MaxBytesPerSecond)
 		switch {
 		case r.Auth == "" && c.JWTSecret != "":
 			r.Auth = AuthRequired
@@ -488,6 +521,9 @@ func (c *Config) Resolve() error {
 			r.Auth = AuthNone
 		case r.Auth != AuthNone && c.JWTSecret == "":
 			return fail("%s: auth: %s needs jwt-secret", r.where, r.Auth)
+		}
+		if r.TokenRefresh && r.Auth == AuthNone {
+			return fail("%s: token-refresh needs jwt-secret and auth: required or optional", r.where)
 		}
 		switch {
 		case r.PresenceUser == "":
@@ -501,6 +537,18 @@ func (c *Config) Resolve() error {
 		}
 	}
 	return nil
+}
+
+// inheritLimit is a route's rate limit: its own, none (limitOff), or the
+// global one when unset (0).
+func inheritLimit(route, global int) int {
+	switch {
+	case route == limitOff:
+		return 0
+	case route == 0:
+		return global
+	}
+	return route
 }
 
 // SlogLevel is the slog level of the log-level setting.
@@ -521,21 +569,23 @@ func (c *Config) Engine() ripple.Config {
 		return d
 	}
 	return ripple.Config{
-		Loops:              c.Loops,
-		Workers:            c.Workers,
-		MaxMessageSize:     c.MaxMessageSize,
-		MaxHandshakeSize:   c.MaxHandshakeSize,
-		HandshakeTimeout:   c.HandshakeTimeout,
-		PingInterval:       off(c.PingInterval),
-		IdleTimeout:        off(c.IdleTimeout),
-		CloseTimeout:       c.CloseTimeout,
-		MaxOutbound:        c.MaxOutbound,
-		SendBuffer:         c.SendBuffer,
-		MaxPending:         c.MaxPending,
-		DisableCompression: !c.Compression,
-		AllowedOrigins:     c.AllowedOrigins,
-		PresenceMode:       mode,
-		PresenceInterval:   off(c.PresenceInterval),
+		Loops:                c.Loops,
+		Workers:              c.Workers,
+		MaxMessageSize:       c.MaxMessageSize,
+		MaxHandshakeSize:     c.MaxHandshakeSize,
+		HandshakeTimeout:     c.HandshakeTimeout,
+		PingInterval:         off(c.PingInterval),
+		IdleTimeout:          off(c.IdleTimeout),
+		CloseTimeout:         c.CloseTimeout,
+		MaxOutbound:          c.MaxOutbound,
+		SendBuffer:           c.SendBuffer,
+		MaxPending:           c.MaxPending,
+		MaxMessagesPerSecond: c.MaxMessagesPerSecond,
+		MaxBytesPerSecond:    c.MaxBytesPerSecond,
+		DisableCompression:   !c.Compression,
+		AllowedOrigins:       c.AllowedOrigins,
+		PresenceMode:         mode,
+		PresenceInterval:     off(c.PresenceInterval),
 	}
 }
 

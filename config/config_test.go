@@ -67,17 +67,24 @@ log-format: json
 jwt-secret: s3cret
 webhook-timeout: 3s
 webhook-secret: hooks
+max-messages-per-second: 50
+max-bytes-per-second: 64KiB
 routes:
   - path: /ws/presence/:room_id
     handler: presence
     presence-user: jwt
+    token-refresh: true
+    max-messages-per-second: 5
   - path: /ws/public
     handler: echo
     auth: none
+    max-messages-per-second: off
+    max-bytes-per-second: 0
   - path: /ws/orders/:id
     webhook: http://127.0.0.1:3000/events
     webhook-on-error: accept
     webhook-concurrency: 8
+    webhook-errors: true
 `)
 	t.Run("file", func(t *testing.T) {
 		c, err := config.Load([]string{"-config", file}, nil)
@@ -100,11 +107,21 @@ routes:
 			t.Fatalf("routes %+v", c.Routes)
 		}
 		p, pub, hook := c.Routes[0], c.Routes[1], c.Routes[2]
-		if p.Auth != config.AuthRequired || p.PresenceUser != config.PresenceUserJWT {
+		if p.Auth != config.AuthRequired || p.PresenceUser != config.PresenceUserJWT || !p.TokenRefresh || pub.TokenRefresh ||
+			p.MaxMessagesPerSecond != 5 || p.MaxBytesPerSecond != 64<<10 {
 			t.Errorf("presence route %+v", p)
 		}
-		if pub.Auth != config.AuthNone {
+		if pub.Auth != config.AuthNone || pub.MaxMessagesPerSecond != 0 || pub.MaxBytesPerSecond != 0 {
 			t.Errorf("public route %+v", pub)
+		}
+		if !hook.WebhookErrors || c.WebhookErrors {
+			t.Errorf("webhook-errors: route %v, global %v", hook.WebhookErrors, c.WebhookErrors)
+		}
+		if hook.MaxMessagesPerSecond != 50 || hook.MaxBytesPerSecond != 64<<10 {
+			t.Errorf("webhook route's limits %d %d, want the global ones", hook.MaxMessagesPerSecond, hook.MaxBytesPerSecond)
+		}
+		if e.MaxMessagesPerSecond != 50 || e.MaxBytesPerSecond != 64<<10 {
+			t.Errorf("engine limits %d %d", e.MaxMessagesPerSecond, e.MaxBytesPerSecond)
 		}
 		if hook.WebhookTimeout != 3*time.Second || hook.WebhookSecret != "hooks" || hook.WebhookOnError != config.OnErrorAccept ||
 			hook.WebhookConcurrency != 8 || hook.Auth != config.AuthRequired {
@@ -165,6 +182,9 @@ func TestErrors(t *testing.T) {
 		{name: "zero handshake", file: "handshake-timeout: 0s\n", want: `handshake-timeout: "0s": must be more than zero`},
 		{name: "negative duration", file: "grace: -1s\n", want: `grace: "-1s" is negative`},
 		{name: "bad int", file: "loops: many\n", want: `loops: "many" is not a whole number`},
+		{name: "negative rate", file: "max-messages-per-second: -1\n", want: `max-messages-per-second: -1 is below the minimum 0`},
+		{name: "bad byte rate", file: "max-bytes-per-second: 1MB\n", want: `max-bytes-per-second: config: invalid size`},
+		{name: "route bad rate", file: "routes:\n  - {path: /a, handler: echo, max-messages-per-second: lots}\n", want: `routes[0]: max-messages-per-second: "lots" is not a whole number`},
 		{name: "bad bool", file: "metrics: yes\n", want: `metrics: "yes" is not true or false`},
 		{name: "bad enum", file: "log-format: xml\n", want: `log-format: "xml" is not one of text, json`},
 		{name: "list for scalar", file: "addr: [a, b]\n", want: "addr: want a single value, not a list"},
@@ -181,9 +201,11 @@ func TestErrors(t *testing.T) {
 		{name: "route bad path", file: "routes:\n  - path: a\n    handler: echo\n", want: `ripple.yaml:2): path "a": route: pattern must start with /`},
 		{name: "route duplicate", file: "routes:\n  - {path: /a, handler: echo}\n  - {path: /a, handler: chat}\n", want: "ripple.yaml:3): path \"/a\": route: pattern already registered"},
 		{name: "webhook keys on builtin", file: "routes:\n  - {path: /a, handler: echo, webhook-timeout: 1s}\n", want: "webhook-* keys need webhook"},
+		{name: "webhook-errors on builtin", file: "routes:\n  - {path: /a, handler: echo, webhook-errors: false}\n", want: "webhook-* keys need webhook"},
 		{name: "presence-user jwt without secret", file: "routes:\n  - {path: /p/:r, handler: presence, presence-user: jwt}\n", want: "presence-user: jwt needs auth: required and jwt-secret"},
 		{name: "presence-user on other handler", file: "routes:\n  - {path: /p, handler: room, presence-user: jwt}\n", want: "presence-user applies to handler: presence only"},
 		{name: "auth without secret", file: "routes:\n  - {path: /p, handler: echo, auth: required}\n", want: "auth: required needs jwt-secret"},
+		{name: "token-refresh without auth", file: "jwt-secret: s\nroutes:\n  - {path: /p, handler: echo, auth: none, token-refresh: true}\n", want: "token-refresh needs jwt-secret and auth: required or optional"},
 		{name: "issuer without secret", file: "jwt-issuer: me\n", want: "jwt-issuer and jwt-audience need jwt-secret"},
 		{name: "flag bad size", args: []string{"-max-message-size", "big"}, want: `invalid value "big" for flag -max-message-size`},
 		{name: "flag unknown", args: []string{"-colour", "red"}, want: "flag provided but not defined: -colour"},
@@ -265,6 +287,7 @@ func TestParseRoute(t *testing.T) {
 	}{
 		{"/ws/chat=chat", config.Route{Path: "/ws/chat", Handler: "chat"}},
 		{"/ws/p/:r=presence,presence-user=jwt,auth=required", config.Route{Path: "/ws/p/:r", Handler: "presence", PresenceUser: "jwt", Auth: "required"}},
+		{"/ws/e=echo,max-messages-per-second=20,max-bytes-per-second=off", config.Route{Path: "/ws/e", Handler: "echo", MaxMessagesPerSecond: 20, MaxBytesPerSecond: -1}},
 		{"/ws/o/:id=https://app.example/hook?x=1,webhook-timeout=2s,webhook-concurrency=3,webhook-on-error=accept,webhook-secret=s",
 			config.Route{Path: "/ws/o/:id", Webhook: "https://app.example/hook?x=1", WebhookTimeout: 2 * time.Second,
 				WebhookConcurrency: 3, WebhookOnError: "accept", WebhookSecret: "s"}},
@@ -288,5 +311,23 @@ func withWhere(want, got config.Route) config.Route {
 	w := got
 	w.Path, w.Handler, w.Webhook, w.PresenceUser, w.Auth = want.Path, want.Handler, want.Webhook, want.PresenceUser, want.Auth
 	w.WebhookTimeout, w.WebhookConcurrency, w.WebhookOnError, w.WebhookSecret = want.WebhookTimeout, want.WebhookConcurrency, want.WebhookOnError, want.WebhookSecret
+	w.MaxMessagesPerSecond, w.MaxBytesPerSecond = want.MaxMessagesPerSecond, want.MaxBytesPerSecond
 	return w
+}
+
+// TestWebhookErrorsInherit: a webhook route takes the global
+// webhook-errors unless it says otherwise.
+func TestWebhookErrorsInherit(t *testing.T) {
+	c, err := config.Load([]string{"-config", writeFile(t, `
+webhook-errors: true
+routes:
+  - {path: /a, webhook: "http://127.0.0.1:1/a"}
+  - {path: /b, webhook: "http://127.0.0.1:1/b", webhook-errors: false}
+`)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Routes[0].WebhookErrors || c.Routes[1].WebhookErrors {
+		t.Fatalf("webhook-errors: /a %v, /b %v; want true, false", c.Routes[0].WebhookErrors, c.Routes[1].WebhookErrors)
+	}
 }

@@ -65,8 +65,12 @@ func (v intValue) Set(s string) error {
 	return nil
 }
 
-// sizeValue is a positive byte count: 65536, 64KiB, 1MiB, 1GiB.
-type sizeValue struct{ p *int }
+// sizeValue is a positive byte count: 65536, 64KiB, 1MiB, 1GiB; with zero,
+// 0 (or "off") too.
+type sizeValue struct {
+	p    *int
+	zero bool
+}
 
 func (v sizeValue) String() string {
 	if v.p == nil {
@@ -76,12 +80,49 @@ func (v sizeValue) String() string {
 }
 
 func (v sizeValue) Set(s string) error {
+	if t := strings.TrimSpace(s); v.zero && (t == "0" || t == "off") {
+		*v.p = 0
+		return nil
+	}
 	n, err := ParseSize(s)
 	if err != nil {
 		return err
 	}
 	*v.p = n
 	return nil
+}
+
+// limitOff is a route's "no limit" before Resolve (0 there means unset).
+const limitOff = -1
+
+// limitValue is a route's rate limit: a positive number (a size, with
+// size), or 0 or "off" for none on the route.
+type limitValue struct {
+	p    *int
+	size bool
+}
+
+func (v limitValue) String() string {
+	switch {
+	case v.p == nil:
+		return ""
+	case *v.p == limitOff:
+		return "off"
+	case v.size:
+		return FormatSize(*v.p)
+	}
+	return strconv.Itoa(*v.p)
+}
+
+func (v limitValue) Set(s string) error {
+	if t := strings.TrimSpace(s); t == "0" || t == "off" {
+		*v.p = limitOff
+		return nil
+	}
+	if v.size {
+		return sizeValue{p: v.p}.Set(s)
+	}
+	return intValue{p: v.p, min: 1}.Set(s)
 }
 
 // ErrBadSize is wrapped by ParseSize errors.
@@ -109,7 +150,7 @@ func ParseSize(s string) (int, error) {
 	return n * mult, nil
 }
 
-// FormatSize is the shortest spelling ParseSize reads back to n.
+// FormatSize is the shortest spelling ParseSize reads back to n (0 for 0).
 func FormatSize(n int) string {
 	for _, u := range []struct {
 		suffix string
@@ -155,8 +196,11 @@ func (v durationValue) Set(s string) error {
 	return nil
 }
 
-// boolValue is true or false.
-type boolValue struct{ p *bool }
+// boolValue is true or false; set, when not nil, records that it was given.
+type boolValue struct {
+	p   *bool
+	set *bool
+}
 
 func (v boolValue) String() string {
 	if v.p == nil {
@@ -171,6 +215,9 @@ func (v boolValue) Set(s string) error {
 		return fmt.Errorf("%q is not true or false", s)
 	}
 	*v.p = b
+	if v.set != nil {
+		*v.set = true
+	}
 	return nil
 }
 

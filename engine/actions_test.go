@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -242,5 +243,44 @@ func TestEventOrderAndParams(t *testing.T) {
 	}
 	if len(id) != 36 {
 		t.Fatalf("connection id %q is not a UUID", id)
+	}
+}
+
+// TestActionError: a reply whose actions fail reaches the route's
+// ActionError hook with the connection's id, the event and the error;
+// the actions that could be applied still are.
+func TestActionError(t *testing.T) {
+	type report struct {
+		id    string
+		event engine.EventType
+		err   error
+	}
+	reports := make(chan report, 8)
+	s := startDemo(t, engine.Config{}, engine.Route{Pattern: "/ws/hooked", Handler: leaveScript,
+		ActionError: func(id string, event engine.EventType, err error) { reports <- report{id, event, err} }})
+	c := s.Dial(t, "/ws/hooked")
+	id := wstest.ReadString(t, c)
+	for _, tc := range []struct{ actions, want string }{
+		{`{"set_presence":{"channel":"room:a","state":"typing"},"send":"sent"}`, `set_presence "room:a": presence: not tracked`},
+		{`{"broadcast_room":"x","send":"sent"}`, "broadcast_room: connection has joined no channel"},
+		{`{"untrack":"room:a","send":"sent"}`, `untrack "room:a": presence: not tracked`},
+	} {
+		wstest.Send(t, c, tc.actions)
+		expectMessage(t, c, "sent")
+		select {
+		case r := <-reports:
+			if r.id != id || r.event != engine.Message || r.err == nil || r.err.Error() != tc.want {
+				t.Errorf("%s: reported %q %v %v, want %q message %q", tc.actions, r.id, r.event, r.err, id, tc.want)
+			}
+		case <-time.After(wstest.Timeout):
+			t.Fatalf("%s: no report", tc.actions)
+		}
+	}
+	wstest.Send(t, c, `{"send":"fine"}`)
+	expectMessage(t, c, "fine")
+	select {
+	case r := <-reports:
+		t.Fatalf("a valid reply reported %v", r.err)
+	case <-time.After(wstest.Quiet):
 	}
 }

@@ -26,7 +26,7 @@ import (
 //   - PublishRoom and PublishAll beside every local fan-out, so the members
 //     on other servers get the payload; each server compiles its own frame
 //     once;
-//   - the cluster-wide reads Count, Clients and ClientsIn.
+//   - the cluster-wide reads Count, CountIn, Clients and ClientsIn.
 //
 // What other servers ask of this one arrives through Inbound.
 type Broker interface {
@@ -44,11 +44,13 @@ type Broker interface {
 
 	// Directed calls for a connection of another server: whether it exists.
 	Send(ctx context.Context, connID string, binary bool, payload []byte) (bool, error)
-	CloseConn(ctx context.Context, connID, reason string) (bool, error)
+	CloseConn(ctx context.Context, connID string, code codec.CloseCode, reason string) (bool, error)
 	Join(ctx context.Context, connID, channel string) (bool, error)
 	Leave(ctx context.Context, connID, channel string) (bool, error)
 
 	Count(ctx context.Context) (int, error)
+	// CountIn is the number of members of channel.
+	CountIn(ctx context.Context, channel string) (int, error)
 	Clients(ctx context.Context) ([]string, error)
 	ClientsIn(ctx context.Context, channel string) ([]string, error)
 }
@@ -103,11 +105,16 @@ func (localBroker) Disconnected(string)                                      {}
 func (localBroker) PublishRoom([]string, bool, []byte)                       {}
 func (localBroker) PublishAll(bool, []byte)                                  {}
 func (localBroker) Send(context.Context, string, bool, []byte) (bool, error) { return false, nil }
-func (localBroker) CloseConn(context.Context, string, string) (bool, error)  { return false, nil }
-func (localBroker) Join(context.Context, string, string) (bool, error)       { return false, nil }
-func (localBroker) Leave(context.Context, string, string) (bool, error)      { return false, nil }
-func (b localBroker) Count(context.Context) (int, error)                     { return b.e.LocalCount(), nil }
-func (b localBroker) Clients(context.Context) ([]string, error)              { return b.e.conns.ids(), nil }
+func (localBroker) CloseConn(context.Context, string, codec.CloseCode, string) (bool, error) {
+	return false, nil
+}
+func (localBroker) Join(context.Context, string, string) (bool, error)  { return false, nil }
+func (localBroker) Leave(context.Context, string, string) (bool, error) { return false, nil }
+func (b localBroker) Count(context.Context) (int, error)                { return b.e.LocalCount(), nil }
+func (b localBroker) CountIn(_ context.Context, ch string) (int, error) {
+	return b.e.localCountIn(ch), nil
+}
+func (b localBroker) Clients(context.Context) ([]string, error) { return b.e.conns.ids(), nil }
 func (b localBroker) ClientsIn(_ context.Context, ch string) ([]string, error) {
 	return b.e.localClientsIn(ch), nil
 }
@@ -136,10 +143,10 @@ func (in Inbound) Send(connID string, binary bool, payload []byte) {
 	}
 }
 
-// Close closes connection connID with 1000 and reason.
-func (in Inbound) Close(connID, reason string) {
+// Close closes connection connID with code and reason.
+func (in Inbound) Close(connID string, code codec.CloseCode, reason string) {
 	if c := in.e.conns.get(connID); c != nil {
-		c.sh.post(func() { c.close(codec.CloseNormal, reason, true) })
+		c.sh.post(func() { c.close(code, reason, true) })
 	}
 }
 

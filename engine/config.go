@@ -56,6 +56,19 @@ type Config struct {
 	// route; past it the connection is closed with 1008. Zero means 1024.
 	MaxPending int
 
+	// MaxMessagesPerSecond limits the messages a connection may send: a
+	// bucket of that many, refilled at that many per second. A connection
+	// over it is closed with 1008 "rate limit" and the message is dropped
+	// (Stats.RateLimited counts them). Zero means no limit; a Route may set
+	// its own.
+	MaxMessagesPerSecond int
+	// MaxBytesPerSecond limits the bytes of messages (payloads as
+	// received) a connection may send, as MaxMessagesPerSecond does: a
+	// bucket of that many bytes, refilled at that many per second; a single
+	// message larger than it is over the limit. Zero means no limit; a
+	// Route may set its own.
+	MaxBytesPerSecond int
+
 	// DisableCompression turns permessage-deflate off. By default it is
 	// negotiated when the client offers it (no context takeover either way,
 	// so a broadcast is compressed once for all recipients); messages under
@@ -71,7 +84,24 @@ type Config struct {
 	// Auth, when set, runs on every upgrade request after routing. It returns
 	// the user identity (carried by every event of the connection) or an
 	// error: a *codec.Reject sets the status, any other error means 401.
+	// For credentials that expire, use Authenticate.
 	Auth func(*codec.Request) (user string, err error)
+	// Authenticate is Auth with an expiry: when set it runs instead of
+	// Auth, and a connection whose Credentials expire is closed with 4001
+	// "token expired" once they do (within a tick of the timers), unless a
+	// refresh message renews them (see Refresh).
+	Authenticate func(*codec.Request) (Credentials, error)
+	// Refresh checks the token of a refresh message,
+	//
+	//	{"type":"refresh","token":"..."}
+	//
+	// sent on a route with Route.Refresh: new Credentials of the same user
+	// replace the connection's expiry, and the client gets
+	// {"type":"refresh","expires_at":<unix seconds>} ("expires_at" is absent
+	// when they do not expire); otherwise it gets {"type":"refresh",
+	// "error":"..."} and the old expiry stands. It runs on the event loop
+	// and must not block. Nil refuses every refresh.
+	Refresh func(token string) (Credentials, error)
 	// HTTPHandler serves the requests that are not WebSocket upgrades, on the
 	// same port. Nil means 404 for all of them.
 	HTTPHandler http.Handler

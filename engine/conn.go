@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"slices"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -40,6 +41,7 @@ type conn struct {
 	lastRead  int64           // engine clock at the last inbound bytes
 	timer     int64           // open: when the last ping went out (at first, the open less its ping phase); handshake, closing: the deadline
 	x         *connExtra      // what few connections need; nil until then
+	lim       *limits         // rate limit and credentials' expiry; nil unless the connection has either
 	idx       int32           // position in sh.conns
 	out       int32           // 1 + position in sh.dirty while frames wait for a flush; 0 = none
 	mark      uint32          // last fan-out that reached it (see shard.members)
@@ -48,9 +50,12 @@ type conn struct {
 	running   bool // Workers routes only: one of its events is in the pool now
 
 	// Guarded by sh.mu.
-	chans *[]string // channels joined; nil until the first join
-	gone  bool      // closed: no more joins
+	chans *[]string // channels joined; nil until the first join, closedChans once closed
 }
+
+// closedChans is the chans of a closed connection: no more joins. (A flag
+// would cost every connection 8 bytes.)
+var closedChans = new([]string)
 
 // binding is a connection's route and the params its path gave. The
 // connections of a route without params share the route's own (Handle);
@@ -65,20 +70,40 @@ func (c *conn) deflate() bool { return c.dec.Deflate }
 
 // connExtra holds the state most connections never need, so that they do
 // not pay for it. Owned by the event loop, except user and id (immutable
-// after the upgrade; c.x itself is then set for good when id is used).
+// after the upgrade; c.x itself is then set for good when id is used) and
+// tracked. c.x is set under sh.mu, so that a helper holding sh.mu may read
+// it from any goroutine.
 type connExtra struct {
 	user    string   // identity from the Auth hook
 	id      string   // the id, when the broker makes them (registry.custom)
-	tracked []string // channels where the connection is tracked
+	tracked []string // Guarded by sh.mu: channels where the connection is tracked
 	pending []*Event // Workers routes only: events waiting for the pool
 }
 
-// extra returns c's connExtra, allocating it on first use. Loop only.
+// extra returns c's connExtra, allocating it on first use. Loop only; not
+// with sh.mu held.
 func (c *conn) extra() *connExtra {
 	if c.x == nil {
-		c.x = &connExtra{}
+		x := &connExtra{}
+		c.sh.mu.Lock()
+		c.x = x
+		c.sh.mu.Unlock()
 	}
 	return c.x
+}
+
+// dropTracked removes channel from c's tracked channels and reports
+// whether it was there; sh.mu must be held.
+func (c *conn) dropTracked(channel string) bool {
+	if c.x == nil {
+		return false
+	}
+	i := slices.Index(c.x.tracked, channel)
+	if i < 0 {
+		return false
+	}
+	c.x.tracked = slices.Delete(c.x.tracked, i, i+1)
+	return true
 }
 
 // id is the connection's id, spelled out anew on each call (see connID;

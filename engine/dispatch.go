@@ -68,7 +68,11 @@ func (e *Engine) finish(c *conn, typ EventType, reply Reply, ok bool) {
 	if !ok {
 		c.close(codec.CloseInternalError, "internal error", false)
 	} else if err := e.apply(c, reply); err != nil {
-		e.log.Warn("action failed", "conn", c.id(), "route", c.rt.route.Pattern, "err", err)
+		id := c.sh.idOf(c)
+		e.log.Warn("action failed", "conn", id, "route", c.rt.route.Pattern, "event", typ.String(), "err", err)
+		if f := c.rt.route.ActionError; f != nil {
+			f(id, typ, err)
+		}
 	}
 	if typ == Disconnect {
 		e.disconnects.Add(-1)

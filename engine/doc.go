@@ -3,7 +3,8 @@
 // It owns: accepting connections, the in-loop opening handshake, the frame
 // loop, the per-connection timers (handshake deadline, ping, idle timeout,
 // close timeout), channel membership sharded per loop, cross-loop fan-out,
-// slow-consumer backpressure, handing plain HTTP requests to net/http, and
+// slow-consumer backpressure, inbound rate limits and credentials' expiry
+// and refresh (limits.go), handing plain HTTP requests to net/http, and
 // graceful shutdown. The codec it speaks is package codec. Presence state
 // is a presence.Backend (presence.Memory unless UseCluster), and the other
 // servers of a cluster are reached through a Broker (broker.go describes

@@ -94,6 +94,8 @@ func (e *Engine) Handle(r Route) error {
 	if r.Handler == nil {
 		return fmt.Errorf("engine: route %s: nil handler", r.Pattern)
 	}
+	r.MaxMessagesPerSecond = limitOf(r.MaxMessagesPerSecond, e.cfg.MaxMessagesPerSecond)
+	r.MaxBytesPerSecond = limitOf(r.MaxBytesPerSecond, e.cfg.MaxBytesPerSecond)
 	return e.routes.Add(r.Pattern, &binding{route: &r})
 }
 
@@ -389,8 +391,8 @@ func (e *Engine) check(c *conn, r *codec.Request) (http.Header, error) {
 	if e.draining.Load() {
 		return nil, &codec.Reject{Status: http.StatusServiceUnavailable, Reason: "server shutting down"}
 	}
-	if e.cfg.Auth != nil {
-		user, err := e.cfg.Auth(r)
+	if e.cfg.Auth != nil || e.cfg.Authenticate != nil {
+		creds, err := e.authenticate(r)
 		if err != nil {
 			var rej *codec.Reject
 			if errors.As(err, &rej) {
@@ -399,8 +401,11 @@ func (e *Engine) check(c *conn, r *codec.Request) (http.Header, error) {
 			return nil, &codec.Reject{Status: http.StatusUnauthorized, Reason: err.Error(),
 				Header: http.Header{"Www-Authenticate": {`Bearer realm="ripple"`}}}
 		}
-		if user != "" {
-			c.extra().user = user
+		if creds.User != "" {
+			c.extra().user = creds.User
+		}
+		if !creds.Expires.IsZero() {
+			c.lim = &limits{expires: creds.Expires.UnixNano()}
 		}
 	}
 	c.rt = rt
@@ -430,6 +435,9 @@ func (e *Engine) open(c *conn) {
 		c.extra().id = e.broker.NewConnID() // c.x is set for good: see connExtra
 	}
 	c.uid = newConnID()
+	if c.lim == nil && c.rt.route.limited() {
+		c.lim = &limits{}
+	}
 	c.state = stateOpen
 	e.conns.add(c) // may change c.uid
 	c.timer = e.clock() - c.pingPhase(int64(e.cfg.PingInterval))
@@ -444,6 +452,7 @@ func (e *Engine) readFrames(c *conn) gnet.Action {
 	gc := c.gc
 	buf, _ := gc.Peek(-1)
 	off := 0
+	var now int64 // read once, for the rate limit
 	defer func() {
 		// Discard(0) would drop everything; a closed conn's buffers are
 		// gnet's again.
@@ -467,7 +476,7 @@ func (e *Engine) readFrames(c *conn) gnet.Action {
 		case codec.KindNone:
 			return gnet.None // a partial frame waits in gnet's buffer
 		case codec.KindText, codec.KindBinary:
-			if c.state != stateOpen {
+			if c.state != stateOpen || !e.rateLimit(c, len(m.Payload), &now) {
 				continue // closing: the client's data is dropped
 			}
 			payload := m.Payload
@@ -481,6 +490,9 @@ func (e *Engine) readFrames(c *conn) gnet.Action {
 			}
 			e.stats.MessagesIn.Add(1)
 			e.stats.BytesIn.Add(int64(len(m.Payload)))
+			if c.rt.route.Refresh && m.Kind == codec.KindText && e.refresh(c, payload) {
+				continue
+			}
 			e.dispatch(c, Message, payload, m.Kind == codec.KindBinary)
 		case codec.KindPing:
 			if c.state == stateOpen {
@@ -556,10 +568,13 @@ func (e *Engine) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	e.cfg.Observer.Closed(c.closeCode)
 	id := c.sh.idOf(c)
 	if c.x != nil {
-		for _, ch := range c.x.tracked {
+		c.sh.mu.Lock()
+		tracked := c.x.tracked
+		c.x.tracked = nil
+		c.sh.mu.Unlock()
+		for _, ch := range tracked {
 			_ = e.untrackID(ch, id)
 		}
-		c.x.tracked = nil
 	}
 	e.leaveAll(c)
 	e.broker.Disconnected(id)
@@ -579,11 +594,11 @@ func (e *Engine) OnTick() (time.Duration, gnet.Action) {
 	return e.cfg.tick(), gnet.None
 }
 
-// sweep enforces the handshake deadline, pings, the idle timeout and the
-// close timeout for the loop's connections. It walks sh.conns from the end:
-// a write that fails closes its connection at once (OnClose), which moves
-// the last connection, already swept, into its slot; a Close only takes
-// effect later. Loop only.
+// sweep enforces the handshake deadline, credentials' expiry, pings, the
+// idle timeout and the close timeout for the loop's connections. It walks
+// sh.conns from the end: a write that fails closes its connection at once
+// (OnClose), which moves the last connection, already swept, into its
+// slot; a Close only takes effect later. Loop only.
 //
 // Pings are spread: each connection has a phase (pingPhase) that brings its
 // first ping forward by up to half the interval, so connections opened
@@ -613,6 +628,8 @@ func (sh *shard) sweep(now int64) {
 		case stateOpen:
 			silent := now - c.lastRead
 			switch {
+			case c.lim != nil && c.lim.expired(now):
+				c.close(codec.CloseTokenExpired, ReasonTokenExpired, true)
 			case idle > 0 && silent > idle:
 				c.close(codec.CloseGoingAway, "idle timeout", false)
 			case ping > 0 && now-c.timer >= ping && silent >= ping-c.pingPhase(ping):

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"time"
 
 	"github.com/ripple-rt/ripple/codec"
 	"github.com/ripple-rt/ripple/route"
@@ -58,7 +59,8 @@ type Event struct {
 // safe from any goroutine.
 func (ev *Event) Join(channel string) error { return ev.e.join(ev.c, channel) }
 
-// Leave removes the event's connection from channel now (ws_leave).
+// Leave removes the event's connection from channel now (ws_leave), and
+// untracks its presence there.
 func (ev *Event) Leave(channel string) error { return ev.e.leave(ev.c, channel) }
 
 // Handler handles a connection's events and answers with actions.
@@ -72,6 +74,22 @@ type Route struct {
 	// handlers that block (databases, HTTP calls). Events of one connection
 	// still arrive one at a time and in order.
 	Workers bool
+	// ActionError, when set, is told about every reply of Handler whose
+	// actions could not all be applied (a set_presence on a channel the
+	// connection does not track, a broadcast_room with no channel joined,
+	// ...): the connection's id, the event answered and the error. The
+	// engine logs them either way. It runs on the event loop and must not
+	// block.
+	ActionError func(connID string, event EventType, err error)
+	// Refresh makes a text message {"type":"refresh","token":"..."} renew
+	// the connection's credentials (Config.Refresh) instead of reaching
+	// Handler.
+	Refresh bool
+	// MaxMessagesPerSecond and MaxBytesPerSecond are the route's inbound
+	// rate limits (see Config): zero means the Config's, negative means
+	// none on this route.
+	MaxMessagesPerSecond int
+	MaxBytesPerSecond    int
 }
 
 // Reply is the set of actions a Handler answers with. Empty fields do
@@ -98,6 +116,15 @@ type Reply struct {
 	Track       *Track
 	SetPresence *SetPresence
 	Untrack     []string
+}
+
+// Credentials are what an Authenticate hook establishes about a
+// connection: its user (Event.User) and when that stops being valid.
+type Credentials struct {
+	User string
+	// Expires is when the connection is closed with 4001 "token expired"
+	// unless refreshed; zero means never.
+	Expires time.Time
 }
 
 // Track starts tracking the connection's presence in Channel as UserID,

@@ -19,13 +19,15 @@ import (
 // server, and the cluster-wide reads (Count, Clients, ClientsIn,
 // ListPresence, PresenceCount, GetPresence), wait for another server: the
 // plain forms at most helperTimeout, the Context forms until ctx ends.
-// The broadcasts return at once and count this server's recipients.
+// The broadcasts deliver at once and then count the recipients of the
+// whole cluster (one more round trip to Redis).
 //
 // On an event loop (a handler of a route without Workers, or anything it
 // calls) no helper ever waits for another server, since that would stall
 // every connection of the loop:
 //
-//   - Count, Clients and ClientsIn answer for this server;
+//   - Count, Clients and ClientsIn, and the counts of Broadcast and
+//     BroadcastRoom, answer for this server;
 //   - ListPresence, PresenceCount and GetPresence answer what the presence
 //     backend knows without waiting: everything on a single server, nothing
 //     from the Redis backend (the Context forms return ErrOnLoop);
@@ -42,6 +44,12 @@ const helperTimeout = 2 * time.Second
 // ErrOnLoop is returned by a Context helper called on an event loop when
 // the full answer would have to wait for another server (see above).
 var ErrOnLoop = errors.New("engine: would wait for another server on an event loop")
+
+// ErrUnavailable is wrapped by the error of a helper that needed the other
+// servers of a cluster (or the presence backend) and got no answer in time:
+// Redis is down or too slow. The helper's result is then this server's
+// answer, or none.
+var ErrUnavailable = errors.New("engine: cluster unavailable")
 
 // Send queues msg (a text message) for connection id. It reports whether the
 // connection exists.
@@ -62,14 +70,42 @@ func (e *Engine) SendContext(ctx context.Context, id string, msg []byte) (bool, 
 	return e.remote(ctx, id, "send", func(ctx context.Context) (bool, error) { return e.broker.Send(ctx, id, false, msg) })
 }
 
-// Broadcast sends msg to every connection and returns how many there were
-// (on this server, in a cluster).
-func (e *Engine) Broadcast(msg []byte) int { return e.publishAll(false, msg, nil) }
+// Broadcast sends msg to every connection and returns how many there are
+// (of the cluster, in a cluster; this server's when the others do not
+// answer, or on a loop).
+func (e *Engine) Broadcast(msg []byte) int {
+	ctx, cancel := helperCtx()
+	defer cancel()
+	n, _ := e.BroadcastContext(ctx, msg)
+	return n
+}
+
+// BroadcastContext is Broadcast waiting for the cluster's count at most
+// until ctx ends. On error the count is this server's; the message has
+// gone to this server's connections and is on its way to the others.
+func (e *Engine) BroadcastContext(ctx context.Context, msg []byte) (int, error) {
+	n := e.publishAll(false, msg, nil)
+	return clusterRead(e, ctx, "broadcast", e.broker.Count, func() int { return n })
+}
 
 // BroadcastRoom sends msg to every member of channel and returns how many
-// there were (on this server, in a cluster).
+// there are (of the cluster, in a cluster; this server's when the others
+// do not answer, or on a loop).
 func (e *Engine) BroadcastRoom(channel string, msg []byte) int {
-	return e.publishRoom([]string{channel}, false, msg, nil)
+	ctx, cancel := helperCtx()
+	defer cancel()
+	n, _ := e.BroadcastRoomContext(ctx, channel, msg)
+	return n
+}
+
+// BroadcastRoomContext is BroadcastRoom waiting for the cluster's count at
+// most until ctx ends. On error the count is this server's; the message
+// has gone to this server's members and is on its way to the others.
+func (e *Engine) BroadcastRoomContext(ctx context.Context, channel string, msg []byte) (int, error) {
+	n := e.publishRoom([]string{channel}, false, msg, nil)
+	return clusterRead(e, ctx, "broadcast_room",
+		func(ctx context.Context) (int, error) { return e.broker.CountIn(ctx, channel) },
+		func() int { return n })
 }
 
 // Count is the number of open connections (of the cluster, in a cluster;
@@ -134,7 +170,19 @@ func clusterRead[T any](e *Engine, ctx context.Context, what string, broker func
 		return v, nil
 	}
 	e.log.Warn("cluster read failed; answering for this server", "helper", what, "err", err)
-	return local(), err
+	return local(), fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// localCountIn is the number of members of channel on this server.
+func (e *Engine) localCountIn(channel string) int {
+	bits := e.rooms.loops(channel)
+	n := 0
+	for _, sh := range e.shards {
+		if bits&sh.bit != 0 {
+			n += sh.countMembers([]string{channel})
+		}
+	}
+	return n
 }
 
 func (e *Engine) localClientsIn(channel string) []string {
@@ -174,7 +222,8 @@ func (e *Engine) JoinContext(ctx context.Context, id, channel string) error {
 	return remoteErr(e.remote(ctx, id, "join", func(ctx context.Context) (bool, error) { return e.broker.Join(ctx, id, channel) }))
 }
 
-// Leave removes connection id from channel.
+// Leave removes connection id from channel and untracks its presence there
+// (the other members get the leave diff).
 func (e *Engine) Leave(id, channel string) error {
 	ctx, cancel := helperCtx()
 	defer cancel()
@@ -199,8 +248,8 @@ func (e *Engine) LeaveContext(ctx context.Context, id, channel string) error {
 func (e *Engine) Close(id, reason string) bool { return e.CloseWith(id, codec.CloseNormal, reason) }
 
 // CloseWith is Close with a chosen close code (1000, or 3000–4999 for the
-// application's own, or a protocol code such as 1008 or 1011). A connection
-// held by another server of a cluster is closed with 1000 whatever code.
+// application's own, or a protocol code such as 1008 or 1011), on any
+// server of a cluster.
 func (e *Engine) CloseWith(id string, code codec.CloseCode, reason string) bool {
 	ctx, cancel := helperCtx()
 	defer cancel()
@@ -214,7 +263,7 @@ func (e *Engine) CloseContext(ctx context.Context, id string, code codec.CloseCo
 	if c := e.conns.get(id); c != nil {
 		return c.sh.post(func() { c.close(code, reason, true) }), nil
 	}
-	return e.remote(ctx, id, "close", func(ctx context.Context) (bool, error) { return e.broker.CloseConn(ctx, id, reason) })
+	return e.remote(ctx, id, "close", func(ctx context.Context) (bool, error) { return e.broker.CloseConn(ctx, id, code, reason) })
 }
 
 // remote runs a directed helper for a connection that is not on this
@@ -238,8 +287,9 @@ func (e *Engine) remote(ctx context.Context, id, what string, f func(ctx context
 	ok, err := f(ctx)
 	if err != nil {
 		e.log.Warn("cluster helper failed", "helper", what, "conn", id, "err", err)
+		return ok, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	return ok, err
+	return ok, nil
 }
 
 // remoteErr turns the answer of a directed helper into Join's and Leave's
@@ -249,7 +299,7 @@ func remoteErr(ok bool, err error) error {
 	case errors.Is(err, ErrOnLoop):
 		return nil // sent in the background
 	case err != nil:
-		return fmt.Errorf("engine: cluster: %w", err)
+		return err
 	case !ok:
 		return ErrUnknownConn
 	}
@@ -257,7 +307,8 @@ func remoteErr(ok bool, err error) error {
 }
 
 // ListPresence returns the users present in channel with their metas (nil
-// when the presence backend does not answer, or on a loop in a cluster).
+// when the presence backend does not answer, or on a loop in a cluster:
+// the Context form tells an empty channel from no answer).
 func (e *Engine) ListPresence(channel string) []presence.Presence {
 	ctx, cancel := helperCtx()
 	defer cancel()
@@ -323,7 +374,7 @@ func (e *Engine) presenceErr(what, channel string, err error) error {
 		return ErrOnLoop
 	}
 	e.log.Warn("presence read failed", "helper", what, "channel", channel, "err", err)
-	return err
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
 
 // helperCtx bounds a plain helper's wait for another server.

@@ -9,6 +9,10 @@ import (
 
 // track joins c to channel (diffs go to members) and tracks its presence.
 // Loop only.
+//
+// A Leave from another goroutine may come between the join and the end of
+// track: the connection is tracked only while it is a member, so whichever
+// of the two sees the other's change untracks it, once.
 func (e *Engine) track(c *conn, channel, userID string, meta map[string]any) error {
 	if channel == "" {
 		return ErrNoChannel
@@ -18,25 +22,31 @@ func (e *Engine) track(c *conn, channel, userID string, meta map[string]any) err
 	if err := e.join(c, channel); err != nil {
 		return err
 	}
-	if err := e.presence.Track(channel, c.id(), userID, meta); err != nil {
+	id := c.id()
+	if err := e.presence.Track(channel, id, userID, meta); err != nil {
 		return err
 	}
-	if x := c.extra(); !slices.Contains(x.tracked, channel) {
+	x, sh := c.extra(), c.sh
+	sh.mu.Lock()
+	member := slices.Contains(c.channels(), channel)
+	if member && !slices.Contains(x.tracked, channel) {
 		x.tracked = append(x.tracked, channel)
+	}
+	sh.mu.Unlock()
+	if !member {
+		_ = e.untrackID(channel, id) // left meanwhile: leaving untracks
 	}
 	return nil
 }
 
 // untrack stops tracking c in channel. Loop only.
 func (e *Engine) untrack(c *conn, channel string) error {
-	i := -1
-	if c.x != nil {
-		i = slices.Index(c.x.tracked, channel)
-	}
-	if i < 0 {
+	c.sh.mu.Lock()
+	tracked := c.dropTracked(channel)
+	c.sh.mu.Unlock()
+	if !tracked {
 		return presence.ErrNotTracked
 	}
-	c.x.tracked = slices.Delete(c.x.tracked, i, i+1)
 	return e.untrackID(channel, c.id())
 }
 

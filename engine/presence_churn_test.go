@@ -16,7 +16,7 @@ import (
 )
 
 // TestPresenceChurnOverTheWire runs random concurrent connects, tracks,
-// set_presence, untracks and disconnects over many users and tabs in a few
+// set_presence, untracks, leaves and disconnects over many users and tabs in a few
 // channels, with real clients on a real server. At the end every surviving
 // client's view, rebuilt from the presence_state and presence_diff messages
 // it received in order, must equal ListPresence: with the seed's client
@@ -34,6 +34,7 @@ type tab struct {
 	user     string
 	channel  string
 	tracked  bool
+	left     bool // left its channel (no more messages from it)
 	closed   bool
 	received []json.RawMessage
 }
@@ -82,12 +83,16 @@ func presenceChurn(t *testing.T, cfg engine.Config, mode string) {
 					}
 				case op < 7:
 					tb := open[rng.IntN(len(open))]
-					if tb.tracked {
+					switch {
+					case tb.tracked && rng.IntN(2) == 0: // leaving untracks too
+						send(t, tb, fmt.Sprintf(`{"leave":%q}`, tb.channel))
+						tb.tracked, tb.left = false, true
+					case tb.tracked:
 						send(t, tb, fmt.Sprintf(`{"untrack":%q}`, tb.channel))
 						tb.tracked = false
-					} else {
+					default: // tracking joins again after a leave
 						send(t, tb, fmt.Sprintf(`{"track":{"channel":%q,"user_id":%q}}`, tb.channel, tb.user))
-						tb.tracked = true
+						tb.tracked, tb.left = true, false
 					}
 				default: // close the tab
 					tb := open[rng.IntN(len(open))]
@@ -121,7 +126,7 @@ func presenceChurn(t *testing.T, cfg engine.Config, mode string) {
 	}
 	byChannel := map[string][]*tab{}
 	for _, tb := range tabs {
-		if !tb.closed {
+		if !tb.closed && !tb.left {
 			collectUntil(t, tb, `"marker"`)
 			if tb.tracked {
 				byChannel[tb.channel] = append(byChannel[tb.channel], tb)

@@ -65,7 +65,7 @@ func (e *Engine) join(c *conn, channel string) error {
 	sh := c.sh
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if c.gone {
+	if c.chans == closedChans {
 		return ErrConnClosed
 	}
 	if slices.Contains(c.channels(), channel) {
@@ -86,15 +86,23 @@ func (e *Engine) join(c *conn, channel string) error {
 	return nil
 }
 
-// leave removes c from channel. Safe from any goroutine.
+// leave removes c from channel and, as Phoenix does, untracks its presence
+// there: the other members get the leave diff (in user mode, when it was
+// the user's last connection) and presence reads stop listing it as soon
+// as leave returns. Safe from any goroutine.
 func (e *Engine) leave(c *conn, channel string) error {
 	if channel == "" {
 		return ErrNoChannel
 	}
 	sh := c.sh
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
 	e.leaveLocked(c, channel)
+	tracked := c.dropTracked(channel)
+	sh.mu.Unlock()
+	if tracked {
+		// After the leave: the connection does not get its own leave diff.
+		_ = e.untrackID(channel, c.id())
+	}
 	return nil
 }
 
@@ -120,11 +128,10 @@ func (e *Engine) leaveLocked(c *conn, channel string) {
 func (e *Engine) leaveAll(c *conn) {
 	sh := c.sh
 	sh.mu.Lock()
-	c.gone = true
 	for chans := c.channels(); len(chans) > 0; chans = c.channels() {
 		e.leaveLocked(c, chans[len(chans)-1])
 	}
-	c.chans = nil
+	c.chans = closedChans
 	sh.mu.Unlock()
 }
 

@@ -16,6 +16,7 @@ type Stats struct {
 	Broadcasts    atomic.Int64 // broadcast and broadcast_room fan-outs
 	Compressions  atomic.Int64 // fan-out messages compressed (once each)
 	SlowConsumers atomic.Int64 // connections closed for not reading
+	RateLimited   atomic.Int64 // connections closed for sending over their rate limit
 	Panics        atomic.Int64 // handler panics recovered
 	FlushYields   atomic.Int64 // times a flush ran out of budget and left the loop behind (writeBudget)
 }

@@ -1,32 +1,36 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/ripple-rt/ripple/codec"
 	"github.com/ripple-rt/ripple/engine"
 	"github.com/ripple-rt/ripple/presence"
 )
 
-// Hub is what the API drives; *ripple.Server implements it.
+// Hub is what the API drives; *ripple.Server implements it. A method that
+// could not reach the other nodes of a cluster (or the presence backend)
+// returns an error wrapping engine.ErrUnavailable.
 type Hub interface {
-	Send(id string, msg []byte) bool
-	Broadcast(msg []byte) int
-	BroadcastRoom(channel string, msg []byte) int
-	Count() int
-	Join(id, channel string) error
-	Leave(id, channel string) error
-	Clients() []string
-	ClientsIn(channel string) []string
-	Close(id, reason string) bool
-	ListPresence(channel string) []presence.Presence
-	PresenceCount(channel string) int
-	GetPresence(channel, userID string) (presence.Presence, bool)
+	SendContext(ctx context.Context, id string, msg []byte) (bool, error)
+	BroadcastContext(ctx context.Context, msg []byte) (int, error)
+	BroadcastRoomContext(ctx context.Context, channel string, msg []byte) (int, error)
+	CountContext(ctx context.Context) (int, error)
+	JoinContext(ctx context.Context, id, channel string) error
+	LeaveContext(ctx context.Context, id, channel string) error
+	ClientsContext(ctx context.Context) ([]string, error)
+	ClientsInContext(ctx context.Context, channel string) ([]string, error)
+	CloseContext(ctx context.Context, id string, code codec.CloseCode, reason string) (bool, error)
+	ListPresenceContext(ctx context.Context, channel string) ([]presence.Presence, error)
+	PresenceCountContext(ctx context.Context, channel string) (int, error)
+	GetPresenceContext(ctx context.Context, channel, userID string) (presence.Presence, bool, error)
 }
 
 // Config configures the API. The zero value answers loopback peers only.
@@ -36,7 +40,13 @@ type Config struct {
 	APIKey string
 	// MaxBody bounds a request body. Zero means 1 MiB.
 	MaxBody int64
+	// Timeout bounds a call's wait for the other nodes of a cluster; past
+	// it the call answers 503. Zero means DefaultTimeout.
+	Timeout time.Duration
 }
+
+// DefaultTimeout is the default of Config.Timeout.
+const DefaultTimeout = 2 * time.Second
 
 // Prefix is where the API is mounted.
 const Prefix = "/api/"
@@ -45,6 +55,9 @@ const Prefix = "/api/"
 func New(h Hub, cfg Config) http.Handler {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = 1 << 20
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
 	}
 	return &api{h: h, cfg: cfg}
 }
@@ -72,6 +85,18 @@ type apiError struct {
 func (e *apiError) Error() string { return e.msg }
 
 func badRequest(msg string) error { return &apiError{http.StatusBadRequest, msg} }
+
+// unavailable is the answer to a call the cluster did not answer in time.
+func unavailable(err error) error { return &apiError{http.StatusServiceUnavailable, err.Error()} }
+
+// callError turns a helper's error into the call's: 503 when the cluster
+// (Redis) did not answer, else 400.
+func callError(err error) error {
+	if errors.Is(err, engine.ErrUnavailable) {
+		return unavailable(err)
+	}
+	return err
+}
 
 func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if status, msg := a.authorize(r); status != 0 {
@@ -101,7 +126,9 @@ func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	out, err := call(a.h, &in)
+	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.Timeout)
+	defer cancel()
+	out, err := call(ctx, a.h, &in)
 	if err != nil {
 		var ae *apiError
 		if !errors.As(err, &ae) {
@@ -144,8 +171,8 @@ func needMessage(v *string) ([]byte, error) {
 	return []byte(*v), nil
 }
 
-var calls = map[string]func(Hub, *args) (any, error){
-	"send": func(h Hub, in *args) (any, error) {
+var calls = map[string]func(context.Context, Hub, *args) (any, error){
+	"send": func(ctx context.Context, h Hub, in *args) (any, error) {
 		id, err := need("connection_id", in.ConnectionID)
 		if err != nil {
 			return nil, err
@@ -154,19 +181,23 @@ var calls = map[string]func(Hub, *args) (any, error){
 		if err != nil {
 			return nil, err
 		}
-		if !h.Send(id, msg) {
+		ok, err := h.SendContext(ctx, id, msg)
+		switch {
+		case err != nil:
+			return nil, callError(err)
+		case !ok:
 			return nil, &apiError{http.StatusNotFound, "unknown connection_id"}
 		}
 		return map[string]bool{"delivered": true}, nil
 	},
-	"broadcast": func(h Hub, in *args) (any, error) {
+	"broadcast": func(ctx context.Context, h Hub, in *args) (any, error) {
 		msg, err := needMessage(in.Message)
 		if err != nil {
 			return nil, err
 		}
-		return map[string]int{"recipients": h.Broadcast(msg)}, nil
+		return recipients(h.BroadcastContext(ctx, msg))
 	},
-	"broadcast_room": func(h Hub, in *args) (any, error) {
+	"broadcast_room": func(ctx context.Context, h Hub, in *args) (any, error) {
 		ch, err := need("channel", in.Channel)
 		if err != nil {
 			return nil, err
@@ -175,24 +206,36 @@ var calls = map[string]func(Hub, *args) (any, error){
 		if err != nil {
 			return nil, err
 		}
-		return map[string]int{"recipients": h.BroadcastRoom(ch, msg)}, nil
+		return recipients(h.BroadcastRoomContext(ctx, ch, msg))
 	},
-	"count": func(h Hub, _ *args) (any, error) {
-		return map[string]int{"count": h.Count()}, nil
+	"count": func(ctx context.Context, h Hub, _ *args) (any, error) {
+		n, err := h.CountContext(ctx)
+		if err != nil {
+			return nil, callError(err)
+		}
+		return map[string]int{"count": n}, nil
 	},
-	"join":  membership(Hub.Join),
-	"leave": membership(Hub.Leave),
-	"clients": func(h Hub, _ *args) (any, error) {
-		return map[string][]string{"clients": nonNil(h.Clients())}, nil
+	"join":  membership(Hub.JoinContext),
+	"leave": membership(Hub.LeaveContext),
+	"clients": func(ctx context.Context, h Hub, _ *args) (any, error) {
+		ids, err := h.ClientsContext(ctx)
+		if err != nil {
+			return nil, callError(err)
+		}
+		return map[string][]string{"clients": nonNil(ids)}, nil
 	},
-	"clients_in": func(h Hub, in *args) (any, error) {
+	"clients_in": func(ctx context.Context, h Hub, in *args) (any, error) {
 		ch, err := need("channel", in.Channel)
 		if err != nil {
 			return nil, err
 		}
-		return map[string][]string{"clients": nonNil(h.ClientsIn(ch))}, nil
+		ids, err := h.ClientsInContext(ctx, ch)
+		if err != nil {
+			return nil, callError(err)
+		}
+		return map[string][]string{"clients": nonNil(ids)}, nil
 	},
-	"close": func(h Hub, in *args) (any, error) {
+	"close": func(ctx context.Context, h Hub, in *args) (any, error) {
 		id, err := need("connection_id", in.ConnectionID)
 		if err != nil {
 			return nil, err
@@ -201,27 +244,38 @@ var calls = map[string]func(Hub, *args) (any, error){
 		if in.Reason != nil {
 			reason = *in.Reason
 		}
-		return map[string]bool{"closed": h.Close(id, reason)}, nil
+		closed, err := h.CloseContext(ctx, id, codec.CloseNormal, reason)
+		if err != nil {
+			return nil, callError(err)
+		}
+		return map[string]bool{"closed": closed}, nil
 	},
-	"list_presence": func(h Hub, in *args) (any, error) {
+	"list_presence": func(ctx context.Context, h Hub, in *args) (any, error) {
 		ch, err := need("channel", in.Channel)
 		if err != nil {
 			return nil, err
 		}
-		ps := h.ListPresence(ch)
+		ps, err := h.ListPresenceContext(ctx, ch)
+		if err != nil {
+			return nil, unavailable(err) // never an empty list for no answer
+		}
 		if ps == nil {
 			ps = []presence.Presence{}
 		}
 		return map[string][]presence.Presence{"presences": ps}, nil
 	},
-	"presence_count": func(h Hub, in *args) (any, error) {
+	"presence_count": func(ctx context.Context, h Hub, in *args) (any, error) {
 		ch, err := need("channel", in.Channel)
 		if err != nil {
 			return nil, err
 		}
-		return map[string]int{"count": h.PresenceCount(ch)}, nil
+		n, err := h.PresenceCountContext(ctx, ch)
+		if err != nil {
+			return nil, unavailable(err)
+		}
+		return map[string]int{"count": n}, nil
 	},
-	"get_presence": func(h Hub, in *args) (any, error) {
+	"get_presence": func(ctx context.Context, h Hub, in *args) (any, error) {
 		ch, err := need("channel", in.Channel)
 		if err != nil {
 			return nil, err
@@ -230,16 +284,33 @@ var calls = map[string]func(Hub, *args) (any, error){
 		if err != nil {
 			return nil, err
 		}
-		p, ok := h.GetPresence(ch, user)
-		if !ok {
+		p, ok, err := h.GetPresenceContext(ctx, ch, user)
+		switch {
+		case err != nil:
+			return nil, unavailable(err)
+		case !ok:
 			return nil, &apiError{http.StatusNotFound, "user not present"}
 		}
 		return p, nil
 	},
 }
 
-func membership(op func(Hub, string, string) error) func(Hub, *args) (any, error) {
-	return func(h Hub, in *args) (any, error) {
+// recipients is the answer of a broadcast: the cluster's count, or, when
+// the other nodes did not answer in time, this node's with "partial": the
+// message reached this node's connections, and the other nodes' only if
+// Redis takes it later.
+func recipients(n int, err error) (any, error) {
+	if err != nil {
+		if !errors.Is(err, engine.ErrUnavailable) {
+			return nil, err
+		}
+		return map[string]any{"recipients": n, "partial": true}, nil
+	}
+	return map[string]int{"recipients": n}, nil
+}
+
+func membership(op func(Hub, context.Context, string, string) error) func(context.Context, Hub, *args) (any, error) {
+	return func(ctx context.Context, h Hub, in *args) (any, error) {
 		id, err := need("connection_id", in.ConnectionID)
 		if err != nil {
 			return nil, err
@@ -248,11 +319,11 @@ func membership(op func(Hub, string, string) error) func(Hub, *args) (any, error
 		if err != nil {
 			return nil, err
 		}
-		switch err := op(h, id, ch); {
+		switch err := op(h, ctx, id, ch); {
 		case errors.Is(err, engine.ErrUnknownConn), errors.Is(err, engine.ErrConnClosed):
 			return nil, &apiError{http.StatusNotFound, "unknown connection_id"}
 		case err != nil:
-			return nil, err
+			return nil, callError(err)
 		}
 		return map[string]bool{"ok": true}, nil
 	}

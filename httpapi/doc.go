@@ -16,6 +16,14 @@
 //
 // With an API key every call needs "Authorization: Bearer <key>" (else 401);
 // without one only loopback peers are answered (else 403). Bad JSON or a
-// missing field is a 400 with {"error": "..."}. The handler holds no state of
+// missing field is a 400 with {"error": "..."}.
+//
+// On a node of a cluster the calls act on the whole cluster: counts,
+// client lists, presence and the recipients of broadcasts are the
+// cluster's. A call that needs Redis and gets no answer within
+// Config.Timeout is a 503 with {"error": "..."}: presence reads, counts and
+// client lists are never answered from part of the cluster. A broadcast
+// has then reached this node's connections: it answers this node's count
+// with "partial": true. The handler holds no state of
 // its own and is safe for concurrent use.
 package httpapi

@@ -49,6 +49,7 @@ type Metrics struct {
 	reg        *prometheus.Registry
 	queueDelay prometheus.Histogram
 	webhook    *prometheus.HistogramVec
+	invalid    *prometheus.CounterVec
 
 	// Set once by Watch and WatchPresence, read by scrapes.
 	src      atomic.Pointer[Source]
@@ -75,7 +76,11 @@ func New(cfg Config) *Metrics {
 		Help:    "Webhook call latency by route, event type and outcome (ok, refused, error, timeout).",
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 	}, []string{"route", "event", "outcome"})
-	m.reg.MustRegister(m.queueDelay, m.webhook, collector{m},
+	m.invalid = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ripple_webhook_invalid_answers_total",
+		Help: "Webhook answers that were not valid actions, or whose actions failed (a set_presence on a channel not tracked, ...), by route.",
+	}, []string{"route"})
+	m.reg.MustRegister(m.queueDelay, m.webhook, m.invalid, collector{m},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -118,6 +123,9 @@ func (m *Metrics) Rejected(status int) {
 func (m *Metrics) WebhookCall(route, event string, outcome webhook.Outcome, d time.Duration) {
 	m.webhook.WithLabelValues(route, event, string(outcome)).Observe(d.Seconds())
 }
+
+// WebhookInvalidAnswer implements webhook.Observer.
+func (m *Metrics) WebhookInvalidAnswer(route string) { m.invalid.WithLabelValues(route).Inc() }
 
 // rejectReason names the usual refusals of an upgrade.
 func rejectReason(status int) string {
@@ -165,6 +173,7 @@ var (
 		{newDesc("ripple_broadcast_bytes_total", "Payload bytes written by fan-outs, counted per recipient."), func(s *ripple.Stats) int64 { return s.BytesOut.Load() }},
 		{newDesc("ripple_broadcast_compressions_total", "Fan-out messages compressed (once each)."), func(s *ripple.Stats) int64 { return s.Compressions.Load() }},
 		{newDesc("ripple_slow_consumer_closes_total", "Connections closed with 1008 for not reading their messages."), func(s *ripple.Stats) int64 { return s.SlowConsumers.Load() }},
+		{newDesc("ripple_rate_limited_total", "Connections closed with 1008 \"rate limit\" for sending more than their messages or bytes per second."), func(s *ripple.Stats) int64 { return s.RateLimited.Load() }},
 		{newDesc("ripple_flush_yields_total", "Times an event loop ran out of write budget and left writes for its next poll rounds, to keep reading sockets."), func(s *ripple.Stats) int64 { return s.FlushYields.Load() }},
 		{newDesc("ripple_handler_panics_total", "Handler panics recovered (the connection got 1011)."), func(s *ripple.Stats) int64 { return s.Panics.Load() }},
 	}

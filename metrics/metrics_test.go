@@ -73,6 +73,8 @@ func TestServerMetrics(t *testing.T) {
 	wstest.Eventually(t, "b to be gone", func() bool { return srv.Count() == 1 })
 	m.WebhookCall("/ws/x", "connect", webhook.OK, 5*time.Millisecond)
 	m.WebhookCall("/ws/x", "message", webhook.Timeout, 2*time.Second)
+	m.WebhookInvalidAnswer("/ws/x")
+	m.WebhookInvalidAnswer("/ws/x")
 
 	var got map[string]float64
 	wstest.Eventually(t, "a queue delay sample", func() bool {
@@ -82,17 +84,19 @@ func TestServerMetrics(t *testing.T) {
 	for series, want := range map[string]float64{
 		"ripple_connections":                1,
 		"ripple_connections_upgraded_total": 2,
-		`ripple_connections_rejected_total{reason="no_route",status="404"}`:                             1,
-		`ripple_connections_closed_total{code="4001"}`:                                                  1,
-		"ripple_messages_received_total":                                                                1,
-		"ripple_received_bytes_total":                                                                   2,
-		"ripple_broadcasts_total":                                                                       3, // two join notices, one message
-		"ripple_broadcast_recipients_total":                                                             5, // 1 + 2 + 2
-		"ripple_slow_consumer_closes_total":                                                             0,
-		"ripple_handler_panics_total":                                                                   0,
-		`ripple_webhook_duration_seconds_count{event="connect",outcome="ok",route="/ws/x"}`:             1,
+		`ripple_connections_rejected_total{reason="no_route",status="404"}`:                 1,
+		`ripple_connections_closed_total{code="4001"}`:                                      1,
+		"ripple_messages_received_total":                                                    1,
+		"ripple_received_bytes_total":                                                       2,
+		"ripple_broadcasts_total":                                                           3, // two join notices, one message
+		"ripple_broadcast_recipients_total":                                                 5, // 1 + 2 + 2
+		"ripple_slow_consumer_closes_total":                                                 0,
+		"ripple_rate_limited_total":                                                         0,
+		"ripple_handler_panics_total":                                                       0,
+		`ripple_webhook_duration_seconds_count{event="connect",outcome="ok",route="/ws/x"}`: 1,
 		`ripple_webhook_duration_seconds_bucket{event="connect",outcome="ok",route="/ws/x",le="0.001"}`: 0,
 		`ripple_webhook_duration_seconds_count{event="message",outcome="timeout",route="/ws/x"}`:        1,
+		`ripple_webhook_invalid_answers_total{route="/ws/x"}`:                                           2,
 	} {
 		if v, ok := got[series]; !ok || v != want {
 			t.Errorf("%s = %v (present %v), want %v", series, v, ok, want)

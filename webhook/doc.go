@@ -23,6 +23,18 @@
 // no actions (Accept). Message and disconnect failures are logged only.
 // Once a connection is refused, its remaining events are not posted.
 //
+// An answer that is not valid actions, or whose actions fail when applied
+// (Handler.ActionError, registered with ripple.OnActionError: a
+// set_presence on a channel the connection does not track, ...), is counted
+// (Observer.WebhookInvalidAnswer) and, with Config.ReportErrors, posted back
+// to the backend as an ErrorEvent:
+//
+//	{"type":"error","connection_id":"3f0c…","error":"set_presence \"room:1\": presence: not tracked",
+//	 "event":"message","route":"/ws/room/:room_id"}
+//
+// in the background (at most Concurrency at once), signed like the events;
+// its answer is ignored.
+//
 // With a Secret every request is signed: X-Ripple-Timestamp carries the unix
 // time in seconds and X-Ripple-Signature "sha256=" followed by the hex
 // HMAC-SHA256 of timestamp + "." + body. Verify checks one (for Go

@@ -49,6 +49,9 @@ const (
 // Observer is told about every call; a metrics exporter implements it.
 type Observer interface {
 	WebhookCall(route, event string, outcome Outcome, d time.Duration)
+	// WebhookInvalidAnswer is told about every answer of route's backend
+	// that was not valid actions or whose actions failed.
+	WebhookInvalidAnswer(route string)
 }
 
 // Config configures a Handler. URL is required; every other zero field has
@@ -84,6 +87,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Observer, when set, is told about every call.
 	Observer Observer
+	// ReportErrors posts an ErrorEvent to URL for every answer that was
+	// not valid actions, or whose actions failed when applied (ActionError),
+	// so the backend learns of its own mistakes. Its answer is ignored.
+	ReportErrors bool
 	// MaxResponse bounds an answer's body. Zero means DefaultMaxResponse.
 	MaxResponse int64
 }
@@ -110,7 +117,8 @@ type Handler struct {
 	// disconnect event. Safe for concurrent use.
 	refused sync.Map
 
-	limit logLimiter
+	reports chan struct{} // one token per error report in flight
+	limit   logLimiter
 }
 
 // New returns a Handler for cfg.
@@ -127,7 +135,8 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.MaxResponse <= 0 {
 		cfg.MaxResponse = DefaultMaxResponse
 	}
-	h := &Handler{cfg: cfg, client: cfg.Client, log: cfg.Logger, slots: make(chan struct{}, cfg.Concurrency)}
+	h := &Handler{cfg: cfg, client: cfg.Client, log: cfg.Logger, slots: make(chan struct{}, cfg.Concurrency),
+		reports: make(chan struct{}, cfg.Concurrency)}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -173,18 +182,69 @@ func (h *Handler) Handle(ev *ripple.Event) ripple.Reply {
 		h.refuse(ev.ConnectionID, codec.ClosePolicyViolation, err.Error())
 		return ripple.Reply{}
 	}
-	if ok, suppressed := h.limit.allow(start); ok {
-		attrs := []any{"conn", ev.ConnectionID, "event", ev.Type.String(), "outcome", string(outcome),
-			"elapsed", elapsed.Round(time.Millisecond), "err", err}
-		if suppressed > 0 {
-			attrs = append(attrs, "suppressed", suppressed)
-		}
-		h.log.Warn("webhook call failed", attrs...)
+	h.logFailure(start, "webhook call failed", "conn", ev.ConnectionID, "event", ev.Type.String(), "outcome", string(outcome),
+		"elapsed", elapsed.Round(time.Millisecond), "err", err)
+	if errors.Is(err, ErrBadResponse) {
+		h.invalid(ev.ConnectionID, ev.Type.String(), err)
 	}
 	if ev.Type == ripple.Connect && h.cfg.OnError == Reject {
 		h.refuse(ev.ConnectionID, codec.CloseInternalError, "backend unavailable")
 	}
 	return ripple.Reply{}
+}
+
+// logFailure logs a failure unless one was logged less than a second ago.
+func (h *Handler) logFailure(now time.Time, msg string, attrs ...any) {
+	if ok, suppressed := h.limit.allow(now); ok {
+		if suppressed > 0 {
+			attrs = append(attrs, "suppressed", suppressed)
+		}
+		h.log.Warn(msg, attrs...)
+	}
+}
+
+// ActionError is told about the answers whose actions failed when applied
+// (a set_presence on a channel the connection does not track, ...):
+// register it with ripple.OnActionError. Like an answer that is not valid
+// actions, it is counted and, with ReportErrors, reported to the backend.
+// It does not block.
+func (h *Handler) ActionError(connID string, event ripple.EventType, err error) {
+	h.invalid(connID, event.String(), err)
+}
+
+// invalid counts an answer the server could not apply and reports it.
+func (h *Handler) invalid(connID, event string, err error) {
+	if h.cfg.Observer != nil {
+		h.cfg.Observer.WebhookInvalidAnswer(h.cfg.Route)
+	}
+	if h.cfg.ReportErrors {
+		h.report(&ErrorEvent{Type: "error", ConnectionID: connID, Error: err.Error(), Event: event, Route: h.cfg.Route})
+	}
+}
+
+// report posts ev in the background; at most Concurrency reports are in
+// flight, and one that finds none free is dropped (and logged).
+func (h *Handler) report(ev *ErrorEvent) {
+	select {
+	case h.reports <- struct{}{}:
+	default:
+		h.logFailure(time.Now(), "error report dropped: too many in flight", "conn", ev.ConnectionID, "err", ev.Error)
+		return
+	}
+	go func() {
+		defer func() { <-h.reports }()
+		body, err := codec.MarshalJSON(ev)
+		if err == nil {
+			var status int
+			status, _, _, err = h.post("error", ev.ConnectionID, body)
+			if err == nil && (status < 200 || status > 299) {
+				err = fmt.Errorf("%w %d", ErrStatus, status)
+			}
+		}
+		if err != nil {
+			h.logFailure(time.Now(), "error report failed", "conn", ev.ConnectionID, "err", err)
+		}
+	}()
 }
 
 // refuse marks a connection refused and closes it.
@@ -197,47 +257,14 @@ func (h *Handler) refuse(id string, code codec.CloseCode, reason string) {
 
 // call posts one event and interprets the answer.
 func (h *Handler) call(ev *ripple.Event, body []byte) (ripple.Reply, Outcome, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.Timeout)
-	defer cancel()
-	select {
-	case h.slots <- struct{}{}:
-		defer func() { <-h.slots }()
-	case <-ctx.Done():
-		return ripple.Reply{}, Timeout, fmt.Errorf("%w (all %d slots busy)", ErrTimeout, cap(h.slots))
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.cfg.URL, bytes.NewReader(body))
-	if err != nil {
-		return ripple.Reply{}, Failed, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "ripple-webhook")
-	req.Header.Set("X-Ripple-Event", ev.Type.String())
-	req.Header.Set("X-Ripple-Connection-Id", ev.ConnectionID)
-	if h.cfg.Secret != "" {
-		ts := time.Now().Unix()
-		req.Header.Set(TimestampHeader, strconv.FormatInt(ts, 10))
-		req.Header.Set(SignatureHeader, Sign([]byte(h.cfg.Secret), ts, body))
-	}
-	resp, err := h.client.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return ripple.Reply{}, Timeout, fmt.Errorf("%w (%s)", ErrTimeout, h.cfg.Timeout)
-		}
-		return ripple.Reply{}, Failed, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, h.cfg.MaxResponse+1))
+	status, data, outcome, err := h.post(ev.Type.String(), ev.ConnectionID, body)
 	switch {
-	case err != nil && ctx.Err() != nil:
-		return ripple.Reply{}, Timeout, fmt.Errorf("%w (%s)", ErrTimeout, h.cfg.Timeout)
 	case err != nil:
-		return ripple.Reply{}, Failed, err
-	case int64(len(data)) > h.cfg.MaxResponse:
-		return ripple.Reply{}, Failed, fmt.Errorf("%w (over %d bytes)", ErrTooLarge, h.cfg.MaxResponse)
-	case resp.StatusCode >= 400 && resp.StatusCode < 500 && ev.Type == ripple.Connect:
-		return ripple.Reply{}, Refused, errors.New(refusal(resp.StatusCode, data))
-	case resp.StatusCode < 200 || resp.StatusCode > 299:
-		return ripple.Reply{}, Failed, fmt.Errorf("%w %d: %s", ErrStatus, resp.StatusCode, snippet(data))
+		return ripple.Reply{}, outcome, err
+	case status >= 400 && status < 500 && ev.Type == ripple.Connect:
+		return ripple.Reply{}, Refused, errors.New(refusal(status, data))
+	case status < 200 || status > 299:
+		return ripple.Reply{}, Failed, fmt.Errorf("%w %d: %s", ErrStatus, status, snippet(data))
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return ripple.Reply{}, OK, nil
@@ -247,6 +274,66 @@ func (h *Handler) call(ev *ripple.Event, body []byte) (ripple.Reply, Outcome, er
 		return ripple.Reply{}, Failed, fmt.Errorf("%w: %v", ErrBadResponse, err)
 	}
 	return reply, OK, nil
+}
+
+// post sends one request, of event type typ, within Timeout and one of
+// the Concurrency slots, and returns the answer's status and body; on
+// error, outcome says whether it was a timeout.
+func (h *Handler) post(typ, connID string, body []byte) (status int, data []byte, outcome Outcome, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.Timeout)
+	defer cancel()
+	select {
+	case h.slots <- struct{}{}:
+		defer func() { <-h.slots }()
+	case <-ctx.Done():
+		return 0, nil, Timeout, fmt.Errorf("%w (all %d slots busy)", ErrTimeout, cap(h.slots))
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.cfg.URL, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, Failed, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "ripple-webhook")
+	req.Header.Set("X-Ripple-Event", typ)
+	req.Header.Set("X-Ripple-Connection-Id", connID)
+	if h.cfg.Secret != "" {
+		ts := time.Now().Unix()
+		req.Header.Set(TimestampHeader, strconv.FormatInt(ts, 10))
+		req.Header.Set(SignatureHeader, Sign([]byte(h.cfg.Secret), ts, body))
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, nil, Timeout, fmt.Errorf("%w (%s)", ErrTimeout, h.cfg.Timeout)
+		}
+		return 0, nil, Failed, err
+	}
+	defer resp.Body.Close()
+	data, err = io.ReadAll(io.LimitReader(resp.Body, h.cfg.MaxResponse+1))
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return 0, nil, Timeout, fmt.Errorf("%w (%s)", ErrTimeout, h.cfg.Timeout)
+	case err != nil:
+		return 0, nil, Failed, err
+	case int64(len(data)) > h.cfg.MaxResponse:
+		return 0, nil, Failed, fmt.Errorf("%w (over %d bytes)", ErrTooLarge, h.cfg.MaxResponse)
+	}
+	return resp.StatusCode, data, OK, nil
+}
+
+// ErrorEvent is the JSON body of an error request (Config.ReportErrors):
+// an answer of the backend that the server could not apply.
+type ErrorEvent struct {
+	Type         string `json:"type"` // "error"
+	ConnectionID string `json:"connection_id"`
+	// Error says what was wrong: the answer was not valid actions
+	// ("webhook: answer is not valid actions: ..."), or an action failed
+	// ("set_presence \"room:1\": presence: not tracked").
+	Error string `json:"error"`
+	// Event is the type of the event answered: connect, message or
+	// disconnect.
+	Event string `json:"event"`
+	Route string `json:"route"` // the route's pattern
 }
 
 // Event is the JSON body of a webhook request.

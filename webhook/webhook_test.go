@@ -8,10 +8,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,12 +36,13 @@ const secret = "hook-secret"
 type backend struct {
 	*httptest.Server
 	events chan webhook.Event
-	bad    atomic.Int64 // requests with a bad signature or body
+	errors chan webhook.ErrorEvent // error events, answered 204
+	bad    atomic.Int64            // requests with a bad signature or body
 }
 
 func newBackend(t *testing.T, answer func(w http.ResponseWriter, r *http.Request, ev webhook.Event)) *backend {
 	t.Helper()
-	b := &backend{events: make(chan webhook.Event, 1024)}
+	b := &backend{events: make(chan webhook.Event, 1024), errors: make(chan webhook.ErrorEvent, 64)}
 	b.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		var ev webhook.Event
@@ -52,6 +55,13 @@ func newBackend(t *testing.T, answer func(w http.ResponseWriter, r *http.Request
 			r.Header.Get("Content-Type") != "application/json" {
 			b.bad.Add(1)
 			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		if ev.Type == "error" {
+			var e webhook.ErrorEvent
+			_ = json.Unmarshal(body, &e)
+			b.errors <- e
+			w.WriteHeader(http.StatusNoContent)
 			return
 		}
 		b.events <- ev
@@ -71,6 +81,28 @@ func (b *backend) next(t *testing.T) webhook.Event {
 		t.Fatal("no webhook call")
 	}
 	return webhook.Event{}
+}
+
+// nextError returns the next error event the backend received.
+func (b *backend) nextError(t *testing.T) webhook.ErrorEvent {
+	t.Helper()
+	select {
+	case e := <-b.errors:
+		return e
+	case <-time.After(wstest.Timeout):
+		t.Fatal("no error event")
+	}
+	return webhook.ErrorEvent{}
+}
+
+// quietErrors checks that the backend receives no error event for d.
+func (b *backend) quietErrors(t *testing.T, d time.Duration) {
+	t.Helper()
+	select {
+	case e := <-b.errors:
+		t.Fatalf("unexpected error event %+v", e)
+	case <-time.After(d):
+	}
 }
 
 // quiet checks that the backend receives nothing for d.
@@ -112,7 +144,7 @@ func startServer(t *testing.T, cfg webhook.Config) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Handle(cfg.Route, h.Handle, ripple.Workers()); err != nil {
+	if err := s.Handle(cfg.Route, h.Handle, ripple.Workers(), ripple.OnActionError(h.ActionError)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Start("127.0.0.1:0"); err != nil {
@@ -344,6 +376,73 @@ func TestMessageFailure(t *testing.T) {
 	}
 	if !strings.Contains(s.logs.String(), "500: boom") {
 		t.Fatalf("logs: %s", s.logs)
+	}
+}
+
+// invalidCounter is an Observer counting invalid answers.
+type invalidCounter struct{ n atomic.Int64 }
+
+func (*invalidCounter) WebhookCall(string, string, webhook.Outcome, time.Duration) {}
+func (c *invalidCounter) WebhookInvalidAnswer(route string) {
+	if route == "/ws/hook/:id" {
+		c.n.Add(1)
+	}
+}
+
+// TestInvalidAnswers: an answer that is not valid actions, and one whose
+// set_presence names a channel the connection does not track, are
+// counted, logged with the connection's id and the error, and with
+// ReportErrors posted back to the backend as error events; the
+// connection carries on either way.
+func TestInvalidAnswers(t *testing.T) {
+	for _, report := range []bool{true, false} {
+		t.Run(fmt.Sprintf("report=%v", report), func(t *testing.T) {
+			t.Parallel()
+			b := newBackend(t, func(w http.ResponseWriter, _ *http.Request, ev webhook.Event) {
+				switch {
+				case ev.Type == "message" && *ev.Message == "garbage":
+					writeJSON(w, 200, map[string]any{"explode": true})
+				case ev.Type == "message" && *ev.Message == "untracked":
+					writeJSON(w, 200, map[string]any{"set_presence": map[string]string{"channel": "room:1", "state": "typing"}})
+				case ev.Type == "message":
+					writeJSON(w, 200, map[string]any{"send": *ev.Message})
+				default:
+					w.WriteHeader(http.StatusNoContent)
+				}
+			})
+			obs := &invalidCounter{}
+			s := startServer(t, webhook.Config{URL: b.URL, Secret: secret, ReportErrors: report, Observer: obs})
+			c := s.dial(t, "/ws/hook/1", nil)
+			id := b.next(t).ConnectionID
+			for _, msg := range []string{"garbage", "untracked", "ok"} {
+				wstest.Send(t, c, msg)
+			}
+			if got := wstest.ReadString(t, c); got != "ok" {
+				t.Fatalf("got %q", got)
+			}
+			for range 3 {
+				b.next(t) // the messages
+			}
+			if report {
+				// Reports are posted in the background: in any order.
+				got := []webhook.ErrorEvent{b.nextError(t), b.nextError(t)}
+				slices.SortFunc(got, func(x, y webhook.ErrorEvent) int { return strings.Compare(y.Error, x.Error) })
+				for i, want := range []string{"webhook: answer is not valid actions", `set_presence "room:1": presence: not tracked`} {
+					e := got[i]
+					if e.Type != "error" || e.ConnectionID != id || e.Event != "message" || e.Route != "/ws/hook/:id" || !strings.Contains(e.Error, want) {
+						t.Errorf("error event %+v, want one for %s with %q", e, id, want)
+					}
+				}
+			}
+			b.quietErrors(t, wstest.Quiet)
+			wstest.Eventually(t, "2 invalid answers counted", func() bool { return obs.n.Load() == 2 })
+			logs := s.logs.String()
+			for _, want := range []string{"conn=" + id, "not valid actions", "presence: not tracked"} {
+				if !strings.Contains(logs, want) {
+					t.Errorf("logs lack %q:\n%s", want, logs)
+				}
+			}
+		})
 	}
 }
 

@@ -2,9 +2,11 @@ package clustertest
 
 import (
 	"slices"
+	"strconv"
 	"sync"
 
 	"github.com/ripple-rt/ripple/cluster"
+	"github.com/ripple-rt/ripple/codec"
 )
 
 // Membership is told about local joins and leaves (a cluster.Node).
@@ -31,7 +33,7 @@ type Client struct {
 	Room     map[string][][]byte // room messages, under the first channel of theirs the member is in
 	All      [][]byte            // broadcasts
 	Direct   [][]byte            // Send
-	Closed   []string            // Close reasons
+	Closed   []string            // Close codes and reasons, as "4000 kicked"
 }
 
 // NewSink returns an empty sink.
@@ -165,11 +167,11 @@ func (s *Sink) Send(connID string, _ bool, payload []byte) {
 	}
 }
 
-func (s *Sink) Close(connID, reason string) {
+func (s *Sink) Close(connID string, code codec.CloseCode, reason string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c := s.clients[connID]; c != nil {
-		c.Closed = append(c.Closed, reason)
+		c.Closed = append(c.Closed, strconv.Itoa(int(code))+" "+reason)
 	}
 }
 

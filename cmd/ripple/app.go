@@ -60,11 +60,11 @@ func newApp(cfg *config.Config, logw io.Writer) (*app, error) {
 		if len(cfg.JWTSecret) < 32 {
 			a.log.Warn("jwt-secret is short: use at least 32 random bytes for HS256")
 		}
-		hook, err := authHook(cfg)
+		hook, refresh, err := authHooks(cfg)
 		if err != nil {
 			return nil, err
 		}
-		ecfg.Auth = hook
+		ecfg.Authenticate, ecfg.Refresh = hook, refresh
 	}
 	a.srv = ripple.New(ecfg)
 	if a.metrics != nil {
@@ -113,27 +113,29 @@ func workers(cfg *config.Config) int {
 	return max(n, 4*runtime.NumCPU())
 }
 
-// authHook verifies tokens on the routes that ask for them.
-func authHook(cfg *config.Config) (func(*ripple.Request) (string, error), error) {
+// authHooks verifies tokens on the routes that ask for them: at the
+// upgrade (a connection is closed with 4001 when its token expires) and in
+// the refresh messages of token-refresh routes.
+func authHooks(cfg *config.Config) (func(*ripple.Request) (ripple.Credentials, error), func(string) (ripple.Credentials, error), error) {
 	v, err := auth.New(auth.Config{Secret: []byte(cfg.JWTSecret), Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var policies route.Table[string]
 	for _, r := range cfg.Routes {
 		if err := policies.Add(r.Path, r.Auth); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return func(req *ripple.Request) (string, error) {
+	return func(req *ripple.Request) (ripple.Credentials, error) {
 		switch policy, _, _ := policies.Match(req.Path); policy {
 		case config.AuthRequired:
-			return v.Required(req)
+			return v.RequiredCredentials(req)
 		case config.AuthOptional:
-			return v.Optional(req)
+			return v.OptionalCredentials(req)
 		}
-		return "", nil
-	}, nil
+		return ripple.Credentials{}, nil
+	}, v.Credentials, nil
 }
 
 // healthz answers 200 "ok" while serving and 503 once draining. A cluster

@@ -32,17 +32,34 @@ func (a *app) handle(r *config.Route) error {
 		if err != nil {
 			return err
 		}
-		h, opts = wh.Handle, []ripple.RouteOption{ripple.Workers()}
+		h, opts = wh.Handle, []ripple.RouteOption{ripple.Workers(), ripple.OnActionError(wh.ActionError)}
 	} else {
 		h = builtins[r.Handler]
 		if r.PresenceUser == config.PresenceUserJWT {
 			h = presenceAsUser(h)
 		}
 	}
+	opts = append(opts, ripple.RateLimit(limitOrNone(r.MaxMessagesPerSecond), limitOrNone(r.MaxBytesPerSecond)))
+	if r.TokenRefresh {
+		opts = append(opts, ripple.TokenRefresh())
+	}
+	if r.MaxBytesPerSecond > 0 && r.MaxBytesPerSecond < a.cfg.MaxMessageSize {
+		a.log.Warn("max-bytes-per-second is below max-message-size: a message larger than it closes its connection",
+			"route", r.Path, "max-bytes-per-second", r.MaxBytesPerSecond, "max-message-size", a.cfg.MaxMessageSize)
+	}
 	if a.log.Enabled(context.Background(), slog.LevelDebug) {
 		h = logged(a.log, r.Path, h)
 	}
 	return a.srv.Handle(r.Path, h, opts...)
+}
+
+// limitOrNone is a resolved route limit as a RateLimit argument: 0, none,
+// becomes negative (0 would mean the server's).
+func limitOrNone(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 func (a *app) webhookConfig(r *config.Route) webhook.Config {
@@ -56,6 +73,7 @@ func (a *app) webhookConfig(r *config.Route) webhook.Config {
 		// 1008 when the backend refused the connection, 1011 when it failed.
 		Close:            func(id string, code codec.CloseCode, reason string) { a.srv.CloseWith(id, code, reason) },
 		StripCredentials: r.Auth != config.AuthNone,
+		ReportErrors:     r.WebhookErrors,
 	}
 	if r.WebhookOnError == config.OnErrorAccept {
 		wc.OnError = webhook.Accept
