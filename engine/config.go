@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/ripple-rt/ripple/codec"
@@ -78,6 +79,25 @@ type Config struct {
 	// at once.
 	PresenceInterval time.Duration
 
+	// PhoenixPath is where Phoenix clients connect once a channel is
+	// registered (HandleChannel): PhoenixPath+"/websocket" for WebSockets
+	// and PhoenixPath+"/longpoll" for long polling, as phoenix.js's
+	// new Socket(PhoenixPath) asks. Zero means "/socket".
+	PhoenixPath string
+	// MaxChannels caps the channels one Phoenix connection may have
+	// joined; a join past it is refused with "too many channels joined".
+	// A connection refused more joins than this within a second (any
+	// refusal: the cap, a topic without a handler) is closed with 1008
+	// "join flood". Zero means 100, Phoenix's default.
+	MaxChannels int
+	// LongPollWindow is how long a long poll waits for messages before it
+	// is answered empty; a session polled by nobody for two windows is
+	// closed. Zero means 10 s.
+	LongPollWindow time.Duration
+	// DisableLongPoll turns the long-poll transport off (PhoenixPath+
+	// "/longpoll" then goes to HTTPHandler like any other request).
+	DisableLongPoll bool
+
 	// Logger receives the engine's logs. Nil means slog.Default().
 	Logger *slog.Logger
 	// Observer, when set, is told about queue delays, close codes and
@@ -109,6 +129,12 @@ func (c Config) withDefaults() Config {
 	defDur(&c.IdleTimeout, 60*time.Second)
 	defDur(&c.CloseTimeout, 3*time.Second)
 	defDur(&c.PresenceInterval, 50*time.Millisecond)
+	def(&c.MaxChannels, 100)
+	defDur(&c.LongPollWindow, 10*time.Second)
+	if c.PhoenixPath == "" {
+		c.PhoenixPath = "/socket"
+	}
+	c.PhoenixPath = strings.TrimSuffix(c.PhoenixPath, "/")
 	if c.Observer == nil {
 		c.Observer = nopObserver{}
 	}
@@ -122,7 +148,7 @@ func (c Config) withDefaults() Config {
 // shortest configured interval to be honoured within a quarter of it.
 func (c Config) tick() time.Duration {
 	t := time.Second
-	for _, d := range []time.Duration{c.HandshakeTimeout, c.PingInterval, c.IdleTimeout, c.CloseTimeout} {
+	for _, d := range []time.Duration{c.HandshakeTimeout, c.PingInterval, c.IdleTimeout, c.CloseTimeout, c.LongPollWindow} {
 		if d > 0 && d/4 < t {
 			t = d / 4
 		}

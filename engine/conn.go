@@ -50,6 +50,9 @@ type conn struct {
 	// Guarded by sh.mu.
 	chans *[]string // channels joined; nil until the first join
 	gone  bool      // closed: no more joins
+
+	// Immutable after the upgrade (set by check, or by a long-poll open).
+	phx dialect // 0: the raw protocol; else Phoenix's (phoenix.go)
 }
 
 // binding is a connection's route and the params its path gave. The

@@ -1,8 +1,11 @@
 package phoenix_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/ripple-rt/ripple/phoenix"
 )
@@ -22,6 +25,8 @@ func FuzzDecode(f *testing.F) {
 		"\x00\x01\x01\x07\x03" + "12room:42pic" + "\x89PNG",
 		`["1","1","t","e"]`, `[]`, `{}`, `null`, `"x"`, `[1,2,3,4,5]`,
 		"[\"\\ud800\",\"1\",\"t\",\"e\",{}]",
+		`[null,null,"t","e",{ "event" : "x\"y" , "payload" : [1,{"a":"}"}] }]`,
+		`[null,null,"t","e",{"event":"a","event":"b"}]`,
 	} {
 		f.Add([]byte(seed), uint8(2), false)
 		f.Add([]byte(seed), uint8(1), false)
@@ -50,6 +55,27 @@ func FuzzDecode(f *testing.F) {
 		if err != nil || again.Topic != m.Topic || again.Event != m.Event || again.Ref != m.Ref {
 			t.Fatalf("round trip of %+v: %+v %v", m, again, err)
 		}
-		phoenix.FromRaw(m.Payload, false) // must not panic either
+		checkFromRaw(t, m.Payload)
 	})
+}
+
+// checkFromRaw compares FromRaw with a plain decoding of msg.
+func checkFromRaw(t *testing.T, msg []byte) {
+	ev, p, _ := phoenix.FromRaw(msg, false)
+	var obj map[string]json.RawMessage
+	isObj := json.Unmarshal(msg, &obj) == nil && obj != nil
+	wantEv := "message"
+	if isObj && len(obj) == 2 {
+		var e string
+		if _, ok := obj["payload"]; ok && utf8.Valid(obj["event"]) && json.Unmarshal(obj["event"], &e) == nil &&
+			e != "" && len(e) <= phoenix.MaxName && !phoenix.Reserved(e) && utf8.ValidString(e) {
+			wantEv = e
+		}
+	}
+	if ev != wantEv {
+		t.Fatalf("FromRaw(%q) event %q, want %q", msg, ev, wantEv)
+	}
+	if ev != "message" && !bytes.Equal(bytes.TrimSpace(p), bytes.TrimSpace(obj["payload"])) {
+		t.Fatalf("FromRaw(%q) payload %q, want %q", msg, p, obj["payload"])
+	}
 }

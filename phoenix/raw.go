@@ -2,8 +2,7 @@ package phoenix
 
 import (
 	"encoding/base64"
-
-	"github.com/ripple-rt/ripple/codec"
+	"encoding/json"
 )
 
 // A topic is a channel: raw (seed protocol) members and Phoenix members of
@@ -42,26 +41,46 @@ func FromRaw(msg []byte, isBinary bool) (event string, payload []byte, binary bo
 	if isBinary {
 		return EventMessage, msg, true
 	}
-	if len(msg) > 0 && msg[0] == '{' {
-		var obj map[string]codec.RawJSON
-		if codec.UnmarshalJSON(msg, &obj) == nil && obj != nil {
-			if ev, p, ok := envelope(obj); ok {
-				return ev, p, false
-			}
-			return EventMessage, msg, false
+	// encoding/json's Valid is strict (sonic's lets raw control characters
+	// through strings): what a Phoenix member gets must parse.
+	if obj := trimSpace(msg); len(obj) > 0 && obj[0] == '{' && json.Valid(obj) {
+		if ev, p, ok := envelope(obj); ok {
+			return ev, p, false
 		}
+		return EventMessage, msg, false
 	}
 	return EventMessage, body(msg), false
 }
 
-// envelope recognises {"event":E,"payload":P}.
-func envelope(obj map[string]codec.RawJSON) (string, []byte, bool) {
-	if len(obj) != 2 {
-		return "", nil, false
+// envelope recognises {"event":E,"payload":P} in obj, a valid JSON object,
+// without decoding it: it walks the top-level members.
+func envelope(obj []byte) (string, []byte, bool) {
+	var rawEv, p []byte
+	n := 0
+	i := 1
+	for {
+		i = skipSpace(obj, i)
+		if i >= len(obj) || obj[i] == '}' {
+			break
+		}
+		if obj[i] == ',' {
+			i++
+			continue
+		}
+		kEnd := skipString(obj, i)
+		key := obj[i:kEnd]
+		i = skipSpace(obj, kEnd) + 1 // ':'
+		i = skipSpace(obj, i)
+		vEnd := skipValue(obj, i)
+		switch n++; string(key) {
+		case `"event"`:
+			rawEv = obj[i:vEnd]
+		case `"payload"`:
+			p = obj[i:vEnd]
+		}
+		i = vEnd
 	}
-	rawEv, ok1 := obj["event"]
-	p, ok2 := obj["payload"]
-	if !ok1 || !ok2 {
+	if n != 2 || rawEv == nil || p == nil {
 		return "", nil, false
 	}
 	ev, ok := jsonString(rawEv)
@@ -69,6 +88,70 @@ func envelope(obj map[string]codec.RawJSON) (string, []byte, bool) {
 		return "", nil, false
 	}
 	return ev, p, true
+}
+
+// The scanners below walk JSON already known to be valid.
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && isSpace(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && isSpace(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	return i
+}
+
+// skipString returns the end of the string starting at b[i] ('"').
+func skipString(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return len(b)
+}
+
+// skipValue returns the end of the value starting at b[i].
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return i
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				i = skipString(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+		return len(b)
+	}
+	for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && !isSpace(b[i]) {
+		i++
+	}
+	return i
 }
 
 // body is {"body": msg} with msg as a JSON string.

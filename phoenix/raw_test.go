@@ -17,6 +17,9 @@ func TestFromRaw(t *testing.T) {
 		{`{"payload":[1,2],"event":"x"}`, false, "x", `[1,2]`},
 		{`{"event":"presence_diff","payload":{"joins":{},"leaves":{}}}`, false, "presence_diff", `{"joins":{},"leaves":{}}`},
 		{`{"event":"e","payload":null}`, false, "e", `null`},
+		{` { "event" : "x\"y" , "payload" : [1,{"a":"}"}] } `, false, `x"y`, `[1,{"a":"}"}]`},
+		{`{"event":"a","event":"b"}`, false, "message", `{"event":"a","event":"b"}`},
+		{`{"payload":{"event":"inner","payload":1},"event":"outer"}`, false, "outer", `{"event":"inner","payload":1}`},
 		// Not an envelope: another key, a non-string event, an empty event.
 		{`{"event":"e","payload":{},"user_id":"u"}`, false, "message", `{"event":"e","payload":{},"user_id":"u"}`},
 		{`{"event":1,"payload":{}}`, false, "message", `{"event":1,"payload":{}}`},
