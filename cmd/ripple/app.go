@@ -81,7 +81,7 @@ func newApp(cfg *config.Config, logw io.Writer) (*app, error) {
 		if err := a.handle(r); err != nil {
 			return nil, fmt.Errorf("%s: %w", r.Where(), err)
 		}
-		a.routes = append(a.routes, r.Path)
+		a.routes = append(a.routes, r.Path+r.Topic)
 	}
 	mux.Handle(httpapi.Prefix, httpapi.New(a.srv, httpapi.Config{APIKey: cfg.APIKey}))
 	mux.HandleFunc("/healthz", a.healthz)
@@ -120,9 +120,23 @@ func authHook(cfg *config.Config) (func(*ripple.Request) (string, error), error)
 		return nil, err
 	}
 	var policies route.Table[string]
+	topics := false
 	for _, r := range cfg.Routes {
+		if r.Topic != "" {
+			topics = true
+			continue
+		}
 		if err := policies.Add(r.Path, r.Auth); err != nil {
 			return nil, err
+		}
+	}
+	// The Phoenix socket checks a token when one is given; a topic that
+	// needs a user refuses the joins of those without (joinNeedsUser).
+	if topics {
+		for _, p := range []string{cfg.PhoenixPath + "/websocket", cfg.PhoenixPath + "/longpoll"} {
+			if err := policies.Add(p, config.AuthOptional); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return func(req *ripple.Request) (string, error) {
