@@ -12,7 +12,7 @@ import (
 )
 
 // The demo's Phoenix topics (SPEC section 9), with a Go Phoenix client;
-// the phoenix.js tests (phoenix_js_test.go) run the real client.
+// the phoenix.js tests (phoenixjs_test.go) run the real client.
 
 func TestRoomChannel(t *testing.T) {
 	s := wstest.Start(t, ripple.Config{PresenceInterval: -1}, nil)
