@@ -61,6 +61,9 @@ type Config struct {
 	// Auth, when set, runs on every upgrade request after routing. It returns
 	// the user identity (carried by every event of the connection) or an
 	// error: a *codec.Reject sets the status, any other error means 401.
+	// It also runs on the request that opens a Phoenix long-poll session
+	// (an error answers 403 there), on that request's net/http goroutine
+	// rather than on an event loop: it must be safe for concurrent use.
 	Auth func(*codec.Request) (user string, err error)
 	// HTTPHandler serves the requests that are not WebSocket upgrades, on the
 	// same port. Nil means 404 for all of them.

@@ -51,7 +51,7 @@ func (d dialect) binaryFrames() bool { return d.vsn() == phoenix.V2 && d&dialect
 // phxSocket is the channels of one Phoenix connection. Owned by the event
 // loop; no locks.
 type phxSocket struct {
-	chans      map[string]*phxChan // by topic, joining or joined
+	chans      map[string]*phxChan // by topic, joining or joined; nil until the first join
 	refused    int                 // joins refused since floodStart
 	floodStart int64               // engine clock
 }
@@ -127,9 +127,10 @@ func (e *Engine) HandleChannel(r Route) error {
 // nopHandler is the Phoenix socket's own handler: the channels have theirs.
 func nopHandler(*Event) Reply { return Reply{} }
 
-// phxOpen gives a Phoenix connection its channel table. Loop only.
+// phxOpen gives a Phoenix connection its channel table (its map is made by
+// the first join). Loop only.
 func (sh *shard) phxOpen(c *conn) {
-	sh.phx[c] = &phxSocket{chans: make(map[string]*phxChan)}
+	sh.phx[c] = &phxSocket{}
 }
 
 // phxIn handles one message of a Phoenix connection. data is valid until it
@@ -184,6 +185,9 @@ func (e *Engine) phxJoin(c *conn, ps *phxSocket, m *phoenix.Message) {
 		payload = phoenix.BinaryBody(payload) // join params are JSON
 	}
 	ch := &phxChan{topic: m.Topic, joinRef: joinRef, b: b, params: bytes.Clone(payload)}
+	if ps.chans == nil {
+		ps.chans = make(map[string]*phxChan, 1)
+	}
 	ps.chans[m.Topic] = ch
 	e.dispatchChannel(c, ch, Connect, phoenix.EventJoin, m.Ref, ch.params, false)
 }
