@@ -46,6 +46,7 @@ FUZZ_TARGETS := \
 	./codec:FuzzDecoder \
 	./codec:FuzzHandshake \
 	./engine:FuzzDecodeReply \
+	./phoenix:FuzzDecode \
 	./bench/wsproto:FuzzParseFrame \
 	./bench/wsproto:FuzzParseResponse \
 	./bench/benchmsg:FuzzScan
@@ -74,7 +75,7 @@ autobahn:
 
 # Go micro-benchmarks; `make bench` (bench/bench.mk) runs the peer suite.
 bench-go:
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./codec ./route ./presence
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./codec ./route ./presence ./phoenix
 	$(GO) test -run '^$$' -bench BroadcastRoom -benchtime 200x ./engine
 
 clean:

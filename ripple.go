@@ -37,6 +37,9 @@ type (
 	ClusterConfig = cluster.Config
 )
 
+// ChannelReply is a channel handler's phx_reply (Reply.Reply).
+type ChannelReply = engine.ChannelReply
+
 // Event types.
 const (
 	Connect    = engine.Connect
@@ -157,6 +160,39 @@ func (s *Server) Handle(pattern string, h Handler, opts ...RouteOption) error {
 		o(&r)
 	}
 	return s.e.Handle(r)
+}
+
+// Channel registers h as the Phoenix channel handler of the topics matching
+// pattern: "room::room_id" (a param, as in route patterns, after the ':'
+// separator), "echo:*" (any rest). Phoenix clients (phoenix.js's
+// new Socket("/socket")) then connect at Config.PhoenixPath. The handler
+// gets the same events as a route's: a join is a Connect (Message holds
+// the join params; answer Reply: ReplyError(reason) to refuse it), each
+// pushed event a Message (Name is the event, Message its payload; answer
+// Reply to reply), and the channel's end one Disconnect. Its topic is a
+// channel like any other: raw and Phoenix members share its messages and
+// presence, and every action works as on a route. Call it before Start.
+func (s *Server) Channel(pattern string, h Handler, opts ...RouteOption) error {
+	r := engine.Route{Pattern: pattern, Handler: h}
+	for _, o := range opts {
+		o(&r)
+	}
+	return s.e.HandleChannel(r)
+}
+
+// ReplyOK is an ok phx_reply with response (JSON; nil means {}).
+func ReplyOK(response []byte) *ChannelReply { return engine.ReplyOK(response) }
+
+// ReplyError is an error phx_reply {"reason": reason}; answering a join,
+// it refuses it.
+func ReplyError(reason string) *ChannelReply { return engine.ReplyError(reason) }
+
+// ChannelMessage is the raw form of a channel event, {"event":E,"payload":P}:
+// sent with BroadcastRoom (or any helper), Phoenix members of the channel
+// get event E with payload P, raw members this text. payload is one JSON
+// value; nil means {}.
+func ChannelMessage(event string, payload []byte) []byte {
+	return engine.ChannelMessage(event, payload)
 }
 
 // Start listens on addr (port 0 picks a free port) and serves in the

@@ -69,6 +69,11 @@ type Config struct {
 
 	Redis string // redis: cluster URL (empty = a single server)
 
+	PhoenixPath    string        // phoenix-path: where Phoenix clients connect (/socket/websocket, /socket/longpoll)
+	MaxChannels    int           // max-channels: channels one Phoenix connection may join
+	LongPoll       bool          // longpoll: serve Phoenix's long-poll transport
+	LongPollWindow time.Duration // longpoll-window: how long a long poll waits for messages
+
 	WebhookTimeout     time.Duration // webhook-timeout: per call
 	WebhookConcurrency int           // webhook-concurrency: calls in flight per route
 	WebhookOnError     string        // webhook-on-error: reject or accept
@@ -79,12 +84,16 @@ type Config struct {
 	Routes []Route
 }
 
-// Route maps a path pattern to a built-in handler or a webhook. After Load
-// every webhook field and rate limit is filled in (from the global settings
-// when the route does not set it) and Auth is one of AuthRequired,
-// AuthOptional, AuthNone.
+// Route maps a path pattern, or a Phoenix topic pattern, to a built-in
+// handler or a webhook. After Load every webhook field and rate limit is
+// filled in (from the global settings when the route does not set it) and
+// Auth is one of AuthRequired, AuthOptional, AuthNone. On a topic, Auth
+// applies to the join: with auth: required a join from a connection
+// without a valid token is refused ("unauthorized"); the Phoenix socket
+// itself checks a token only when one is given.
 type Route struct {
 	Path    string // path: "/ws/room/:room_id"
+	Topic   string // topic: "room::room_id", "echo:*" (Phoenix channels); instead of path
 	Handler string // handler: one of Builtins
 	Webhook string // webhook: backend URL receiving the events
 
@@ -133,6 +142,11 @@ const (
 // Builtins are the names of the built-in handlers a route may use.
 var Builtins = []string{"chat", "room", "presence", "echo", "shootout"}
 
+// TopicBuiltins are the names of the built-in channel handlers a topic
+// route may use (SPEC section 9): room (room:<id>, with presence from the
+// join params) and echo (every push answered with its payload).
+var TopicBuiltins = []string{"room", "echo"}
+
 // DemoRoutes are the routes served when none are configured.
 func DemoRoutes() []Route {
 	return []Route{
@@ -141,6 +155,8 @@ func DemoRoutes() []Route {
 		{Path: "/ws/presence/:room_id", Handler: "presence"},
 		{Path: "/ws/echo", Handler: "echo"},
 		{Path: "/ws/shootout", Handler: "shootout"},
+		{Topic: "room::room_id", Handler: "room"},
+		{Topic: "echo:*", Handler: "echo"},
 	}
 }
 
@@ -173,6 +189,10 @@ func Default() Config {
 		WebhookTimeout:     5 * time.Second,
 		WebhookConcurrency: 64,
 		WebhookOnError:     OnErrorReject,
+		PhoenixPath:        "/socket",
+		MaxChannels:        100,
+		LongPoll:           true,
+		LongPollWindow:     10 * time.Second,
 	}
 }
 
@@ -214,6 +234,10 @@ func (c *Config) settings(touched *parseState) []setting {
 		{name: "jwt-secret", usage: "HS256 `secret`: WebSocket clients must present a JWT (?token= or Authorization: Bearer) whose sub is the user id", value: stringValue{p: &c.JWTSecret}},
 		{name: "jwt-issuer", usage: "required iss `claim` of tokens", value: stringValue{p: &c.JWTIssuer}},
 		{name: "jwt-audience", usage: "required aud `claim` of tokens", value: stringValue{p: &c.JWTAudience}},
+		{name: "phoenix-path", usage: "`path` Phoenix clients connect to: path/websocket and path/longpoll (new Socket(path) in phoenix.js)", value: stringValue{p: &c.PhoenixPath}},
+		{name: "max-channels", usage: "`number` of channels one Phoenix connection may join (more: refused; a flood of refused joins: close 1008)", value: intValue{p: &c.MaxChannels, min: 1}},
+		{name: "longpoll", usage: "serve Phoenix's long-poll transport (phoenix.js longPollFallbackMs)", value: boolValue{p: &c.LongPoll}},
+		{name: "longpoll-window", usage: "`duration` a long poll waits for messages; a session not polled for two windows is closed", value: durationValue{p: &c.LongPollWindow}},
 		{name: "redis", usage: "join the cluster of the nodes sharing this Redis `URL` (redis://host:6379[/db]; default: a single server)", value: stringValue{p: &c.Redis}},
 		{name: "webhook-timeout", usage: "default `duration` limit of a webhook call", value: durationValue{p: &c.WebhookTimeout}},
 		{name: "webhook-concurrency", usage: "default `number` of webhook calls in flight per route", value: intValue{p: &c.WebhookConcurrency, min: 1}},
@@ -228,7 +252,8 @@ func (c *Config) settings(touched *parseState) []setting {
 func routeSettings(r *Route) []setting {
 	return []setting{
 		{name: "path", value: stringValue{p: &r.Path}},
-		{name: "handler", value: stringValue{p: &r.Handler, choices: Builtins}},
+		{name: "topic", value: stringValue{p: &r.Topic}},
+		{name: "handler", value: stringValue{p: &r.Handler, choices: Builtins}}, // TopicBuiltins are among them
 		{name: "webhook", value: stringValue{p: &r.Webhook}},
 		{name: "presence-user", value: stringValue{p: &r.PresenceUser, choices: []string{PresenceUserQuery, PresenceUserJWT}}},
 		{name: "auth", value: stringValue{p: &r.Auth, choices: []string{AuthRequired, AuthOptional, AuthNone}}},
@@ -472,22 +497,37 @@ func (c *Config) Resolve() error {
 	if len(c.Routes) == 0 {
 		c.Routes = DemoRoutes()
 	}
+	if !strings.HasPrefix(c.PhoenixPath, "/") || strings.HasSuffix(c.PhoenixPath, "/") {
+		return fail("phoenix-path: %q must start with / and not end with one", c.PhoenixPath)
+	}
 	var table route.Table[int]
+	var topics route.Topics[int]
 	for i := range c.Routes {
 		r := &c.Routes[i]
 		if r.where == "" {
 			r.where = fmt.Sprintf("routes[%d]", i)
 		}
-		if err := table.Add(r.Path, i); err != nil {
-			return fail("%s: path %q: %v", r.where, r.Path, err)
+		builtins := Builtins
+		switch {
+		case r.Path != "" && r.Topic != "":
+			return fail("%s: set path or topic, not both", r.where)
+		case r.Topic != "":
+			builtins = TopicBuiltins
+			if err := topics.Add(r.Topic, i); err != nil {
+				return fail("%s: topic %q: %v", r.where, r.Topic, err)
+			}
+		default:
+			if err := table.Add(r.Path, i); err != nil {
+				return fail("%s: path %q: %v", r.where, r.Path, err)
+			}
 		}
 		switch {
 		case r.Handler == "" && r.Webhook == "":
-			return fail("%s: set handler (%s) or webhook (a URL)", r.where, strings.Join(Builtins, ", "))
+			return fail("%s: set handler (%s) or webhook (a URL)", r.where, strings.Join(builtins, ", "))
 		case r.Handler != "" && r.Webhook != "":
 			return fail("%s: set handler or webhook, not both", r.where)
-		case r.Handler != "" && !slices.Contains(Builtins, r.Handler):
-			return fail("%s: handler: %q is not one of %s", r.where, r.Handler, strings.Join(Builtins, ", "))
+		case r.Handler != "" && !slices.Contains(builtins, r.Handler):
+			return fail("%s: handler: %q is not one of %s", r.where, r.Handler, strings.Join(builtins, ", "))
 		}
 		if r.Webhook != "" {
 			u, err := url.Parse(r.Webhook)
@@ -586,6 +626,10 @@ func (c *Config) Engine() ripple.Config {
 		AllowedOrigins:       c.AllowedOrigins,
 		PresenceMode:         mode,
 		PresenceInterval:     off(c.PresenceInterval),
+		PhoenixPath:          c.PhoenixPath,
+		MaxChannels:          c.MaxChannels,
+		DisableLongPoll:      !c.LongPoll,
+		LongPollWindow:       c.LongPollWindow,
 	}
 }
 

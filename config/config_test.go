@@ -34,17 +34,18 @@ func TestDefaults(t *testing.T) {
 	}
 	var paths []string
 	for _, r := range c.Routes {
-		paths = append(paths, r.Path+"="+r.Handler)
+		paths = append(paths, r.Path+r.Topic+"="+r.Handler)
 		if r.Auth != config.AuthNone {
 			t.Errorf("%s: auth %q without jwt-secret", r.Path, r.Auth)
 		}
 	}
-	want := "/ws/chat=chat /ws/room/:room_id=room /ws/presence/:room_id=presence /ws/echo=echo /ws/shootout=shootout"
+	want := "/ws/chat=chat /ws/room/:room_id=room /ws/presence/:room_id=presence /ws/echo=echo /ws/shootout=shootout room::room_id=room echo:*=echo"
 	if got := strings.Join(paths, " "); got != want {
 		t.Fatalf("routes %s, want %s", got, want)
 	}
 	e := c.Engine()
-	if e.MaxMessageSize != 64<<10 || e.PingInterval != 25*time.Second || e.IdleTimeout != 60*time.Second || e.DisableCompression {
+	if e.MaxMessageSize != 64<<10 || e.PingInterval != 25*time.Second || e.IdleTimeout != 60*time.Second || e.DisableCompression ||
+		e.PhoenixPath != "/socket" || e.MaxChannels != 100 || e.DisableLongPoll || e.LongPollWindow != 10*time.Second {
 		t.Fatalf("engine config %+v", e)
 	}
 }
@@ -161,7 +162,7 @@ func TestExampleFile(t *testing.T) {
 	if !reflect.DeepEqual(got, def) {
 		t.Fatalf("the example's values differ from the defaults:\n got %+v\nwant %+v", got, def)
 	}
-	if n := len(c.Routes); n != 6 {
+	if n := len(c.Routes); n != 9 {
 		t.Fatalf("%d routes", n)
 	}
 }
@@ -206,6 +207,12 @@ func TestErrors(t *testing.T) {
 		{name: "presence-user on other handler", file: "routes:\n  - {path: /p, handler: room, presence-user: jwt}\n", want: "presence-user applies to handler: presence only"},
 		{name: "auth without secret", file: "routes:\n  - {path: /p, handler: echo, auth: required}\n", want: "auth: required needs jwt-secret"},
 		{name: "token-refresh without auth", file: "jwt-secret: s\nroutes:\n  - {path: /p, handler: echo, auth: none, token-refresh: true}\n", want: "token-refresh needs jwt-secret and auth: required or optional"},
+		{name: "topic and path", file: "routes:\n  - {path: /a, topic: a, handler: echo}\n", want: "set path or topic, not both"},
+		{name: "bad topic", file: "routes:\n  - {topic: \"room:\", handler: room}\n", want: `topic "room:": route: topic pattern`},
+		{name: "topic duplicate", file: "routes:\n  - {topic: a:*, handler: echo}\n  - {topic: a:*, handler: room}\n", want: "route: pattern already registered"},
+		{name: "topic handler", file: "routes:\n  - {topic: a:*, handler: chat}\n", want: `handler: "chat" is not one of room, echo`},
+		{name: "topic presence-user", file: "routes:\n  - {topic: a:*, handler: room, presence-user: query}\n", want: "presence-user applies to handler: presence only"},
+		{name: "bad phoenix path", file: "phoenix-path: socket\n", want: `phoenix-path: "socket" must start with /`},
 		{name: "issuer without secret", file: "jwt-issuer: me\n", want: "jwt-issuer and jwt-audience need jwt-secret"},
 		{name: "flag bad size", args: []string{"-max-message-size", "big"}, want: `invalid value "big" for flag -max-message-size`},
 		{name: "flag unknown", args: []string{"-colour", "red"}, want: "flag provided but not defined: -colour"},
@@ -237,7 +244,7 @@ func TestEmptyFile(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%q: %v", body, err)
 		}
-		if c.Addr != ":8080" || len(c.Routes) != 5 {
+		if c.Addr != ":8080" || len(c.Routes) != 7 {
 			t.Fatalf("%q: %+v", body, c)
 		}
 	}
@@ -286,6 +293,8 @@ func TestParseRoute(t *testing.T) {
 		want config.Route
 	}{
 		{"/ws/chat=chat", config.Route{Path: "/ws/chat", Handler: "chat"}},
+		{"room::room_id=room", config.Route{Topic: "room::room_id", Handler: "room"}},
+		{"orders:*=http://127.0.0.1:3000/hook,auth=required", config.Route{Topic: "orders:*", Webhook: "http://127.0.0.1:3000/hook", Auth: "required"}},
 		{"/ws/p/:r=presence,presence-user=jwt,auth=required", config.Route{Path: "/ws/p/:r", Handler: "presence", PresenceUser: "jwt", Auth: "required"}},
 		{"/ws/e=echo,max-messages-per-second=20,max-bytes-per-second=off", config.Route{Path: "/ws/e", Handler: "echo", MaxMessagesPerSecond: 20, MaxBytesPerSecond: -1}},
 		{"/ws/o/:id=https://app.example/hook?x=1,webhook-timeout=2s,webhook-concurrency=3,webhook-on-error=accept,webhook-secret=s",
@@ -305,10 +314,11 @@ func TestParseRoute(t *testing.T) {
 
 // withWhere copies the unexported position of got into want.
 func withWhere(want, got config.Route) config.Route {
-	if got.Where() != "-route "+want.Path {
+	if got.Where() != "-route "+want.Path+want.Topic {
 		return got // let DeepEqual report the difference
 	}
 	w := got
+	w.Topic = want.Topic
 	w.Path, w.Handler, w.Webhook, w.PresenceUser, w.Auth = want.Path, want.Handler, want.Webhook, want.PresenceUser, want.Auth
 	w.WebhookTimeout, w.WebhookConcurrency, w.WebhookOnError, w.WebhookSecret = want.WebhookTimeout, want.WebhookConcurrency, want.WebhookOnError, want.WebhookSecret
 	w.MaxMessagesPerSecond, w.MaxBytesPerSecond = want.MaxMessagesPerSecond, want.MaxBytesPerSecond

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Browser test of the chat demo: builds cmd/ripple, starts it on a free
-# loopback port, runs e2e/chat.test.mjs in headless Chromium against it,
-# stops the server and exits with the test's status.
+# Browser tests: builds cmd/ripple, starts it on a free loopback port, runs
+# e2e/chat.test.mjs (the chat demo page) and e2e/phoenix.test.mjs (phoenix.js
+# from node_modules on the Phoenix endpoint, WebSocket and long-poll
+# fallback) in headless Chromium against it, one after the other, stops the
+# server and exits with the tests' status.
 #
 # Needs Debian's chromium (/usr/bin/chromium, or $CHROMIUM) and the npm
 # packages of e2e/ (installed here with `npm ci` when missing). Without
@@ -27,7 +29,7 @@ if ! command -v node >/dev/null; then
 	echo "e2e: node is required to run the browser test" >&2
 	exit 1
 fi
-if [[ ! -d $here/node_modules/playwright-core ]]; then
+if [[ ! -d $here/node_modules/playwright-core || ! -d $here/node_modules/phoenix ]]; then
 	npm ci --prefix "$here" --no-audit --no-fund
 fi
 
@@ -93,7 +95,7 @@ echo "e2e: ripple is serving $url (pid $pid)"
 
 status=0
 RIPPLE_URL="$url" RIPPLE_BIN="$bin" RIPPLE_PID_FILE="$pidfile" RIPPLE_RESTART_LOG="$out/server-restarted.log" \
-	CHROMIUM="$chromium" node --test --test-reporter=spec "$here/chat.test.mjs" || status=$?
+	CHROMIUM="$chromium" node --test --test-concurrency=1 --test-reporter=spec "$here/chat.test.mjs" "$here/phoenix.test.mjs" || status=$?
 stop_server
 if [[ $status -ne 0 ]]; then
 	echo "e2e: FAILED (status $status); server log tail:" >&2

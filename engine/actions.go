@@ -24,6 +24,10 @@ var ErrBadActions = errors.New("engine: invalid actions")
 // keys and wrong types are errors (wrapping ErrBadActions); so are a track
 // without channel or user_id and a set_presence without channel or state.
 // An empty document or null is an empty Reply.
+//
+// A channel handler's answer may also have "reply", the phx_reply to the
+// join or message: {"status": "ok"|"error"|..., "response": any JSON}
+// (response defaults to {}); an "error" reply to a join refuses it.
 func DecodeReply(data []byte) (Reply, error) {
 	var raw map[string]codec.RawJSON
 	if err := codec.UnmarshalJSON(data, &raw); err != nil {
@@ -53,6 +57,8 @@ func DecodeReply(data []byte) (Reply, error) {
 			r.Track, err = track(val)
 		case "set_presence":
 			r.SetPresence, err = setPresence(val)
+		case "reply":
+			r.Reply, err = channelReply(val)
 		default:
 			err = errors.New("unknown action")
 		}
@@ -149,4 +155,22 @@ func setPresence(val []byte) (*SetPresence, error) {
 	}
 	p.Channel, p.State = obj.Channel, obj.State
 	return &p, nil
+}
+
+func channelReply(val []byte) (*ChannelReply, error) {
+	var obj struct {
+		Status   *string       `json:"status"`
+		Response codec.RawJSON `json:"response"`
+	}
+	if len(val) == 0 || val[0] != '{' || codec.UnmarshalJSON(val, &obj) != nil {
+		return nil, errors.New(`want an object {"status", "response"}`)
+	}
+	if obj.Status == nil || *obj.Status == "" {
+		return nil, errors.New("status required")
+	}
+	r := &ChannelReply{Status: *obj.Status}
+	if len(obj.Response) > 0 && string(obj.Response) != "null" {
+		r.Response = append([]byte(nil), obj.Response...)
+	}
+	return r, nil
 }

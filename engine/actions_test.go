@@ -31,6 +31,10 @@ func TestDecodeReply(t *testing.T) {
 		{`{"track":{"channel":"c","user_id":42}}`, engine.Reply{Track: &engine.Track{Channel: "c", UserID: "42", Meta: map[string]any{}}}, false},
 		{`{"set_presence":{"channel":"c","state":"typing"}}`, engine.Reply{SetPresence: &engine.SetPresence{Channel: "c", State: "typing"}}, false},
 		{`{"untrack":"c"}`, engine.Reply{Untrack: []string{"c"}}, false},
+		{`{"reply":{"status":"ok","response":{"a":1}}}`, engine.Reply{Reply: &engine.ChannelReply{Status: "ok", Response: []byte(`{"a":1}`)}}, false},
+		{`{"reply":{"status":"error"}}`, engine.Reply{Reply: &engine.ChannelReply{Status: "error"}}, false},
+		{`{"reply":{"response":{}}}`, engine.Reply{}, true},
+		{`{"reply":"ok"}`, engine.Reply{}, true},
 		{`{"track":{"channel":"c"}}`, engine.Reply{}, true},
 		{`{"track":{"user_id":"u"}}`, engine.Reply{}, true},
 		{`{"set_presence":{"channel":"c"}}`, engine.Reply{}, true},
@@ -56,7 +60,8 @@ func TestDecodeReply(t *testing.T) {
 
 func FuzzDecodeReply(f *testing.F) {
 	for _, s := range []string{`{"send":"hi","join":"r"}`, `{"track":{"channel":"c","user_id":"u","x":[1,{}]}}`,
-		`{"broadcast_room":{"channel":"c","message":{"a":1}}}`, `{"leave":["a",""]}`, `null`, `{"set_presence":{}}`} {
+		`{"broadcast_room":{"channel":"c","message":{"a":1}}}`, `{"leave":["a",""]}`, `null`, `{"set_presence":{}}`,
+		`{"reply":{"status":"ok","response":[1]}}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -66,6 +71,9 @@ func FuzzDecodeReply(f *testing.F) {
 		}
 		if r.Track != nil && (r.Track.Channel == "" || r.Track.UserID == "") {
 			t.Fatalf("accepted incomplete track %+v", r.Track)
+		}
+		if r.Reply != nil && r.Reply.Status == "" {
+			t.Fatal("accepted a reply without status")
 		}
 		for _, ch := range append(append(r.Join, r.Leave...), r.Untrack...) {
 			if ch == "" {

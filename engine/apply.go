@@ -3,12 +3,16 @@ package engine
 import (
 	"errors"
 	"fmt"
+
+	"github.com/ripple-rt/ripple/phoenix"
 )
 
 // apply carries out a reply's actions for c in the documented order. It runs
 // on c's loop. An action that fails is reported in the returned error; the
-// others still run.
-func (e *Engine) apply(c *conn, r Reply) error {
+// others still run. ch is the channel of a channel handler's reply, nil on
+// a raw route: Send then goes to the channel's topic and BroadcastRoom
+// defaults to it.
+func (e *Engine) apply(c *conn, r Reply, ch *phxChan) error {
 	var errs []error
 	for _, ch := range r.Join {
 		if err := e.join(c, ch); err != nil {
@@ -26,11 +30,19 @@ func (e *Engine) apply(c *conn, r Reply) error {
 		}
 	}
 	if r.Send != nil {
-		c.send(opOf(r.Binary), r.Send)
+		if ch != nil {
+			e.phxSend(c, ch, r.Binary, r.Send)
+		} else {
+			c.send(opOf(r.Binary), r.Send)
+		}
 	}
 	if r.BroadcastRoom != nil {
 		channels := []string{r.Room}
-		if r.Room == "" {
+		switch {
+		case r.Room != "":
+		case ch != nil:
+			channels = []string{ch.topic}
+		default:
 			channels = e.channelsOf(c)
 		}
 		if len(channels) == 0 {
@@ -101,14 +113,34 @@ func (e *Engine) fanout(channels []string, msg *message, here *shard, except *co
 }
 
 // writeMembers writes msg to the shard's members of channels but except.
-// Loop only.
+// A Phoenix member gets it on each of its topics among channels (see
+// members); consecutive members of one dialect and topic share the frame
+// without asking msg again. Loop only.
 func (sh *shard) writeMembers(channels []string, msg *message, except *conn) {
 	e := sh.e
 	members := sh.members(channels)
-	for _, c := range members {
-		if c != except {
-			c.write(msg.frameFor(c))
+	var last struct {
+		d       dialect
+		topic   string
+		deflate bool
+		frame   []byte
+	}
+	for i, c := range members {
+		if c == except {
+			continue
 		}
+		if c.phx == 0 {
+			c.write(msg.frameFor(c, ""))
+			continue
+		}
+		topic := channels[0]
+		if len(channels) > 1 {
+			topic = channels[sh.topics[i]]
+		}
+		if last.frame == nil || last.d != c.phx || last.topic != topic || last.deflate != c.deflate() {
+			last.d, last.topic, last.deflate, last.frame = c.phx, topic, c.deflate(), msg.frameFor(c, topic)
+		}
+		c.write(last.frame)
 	}
 	e.stats.FramesOut.Add(int64(len(members)))
 	e.stats.BytesOut.Add(int64(len(members) * len(msg.plain)))
@@ -135,7 +167,7 @@ func (sh *shard) writeAll(msg *message) {
 	n := 0
 	for _, c := range sh.scratch {
 		if c.state == stateOpen {
-			c.write(msg.frameFor(c))
+			c.write(msg.frameFor(c, phoenix.TopicPhoenix))
 			n++
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/ripple-rt/ripple/codec"
@@ -84,6 +85,9 @@ type Config struct {
 	// Auth, when set, runs on every upgrade request after routing. It returns
 	// the user identity (carried by every event of the connection) or an
 	// error: a *codec.Reject sets the status, any other error means 401.
+	// It also runs on the request that opens a Phoenix long-poll session
+	// (an error answers 403 there), on that request's net/http goroutine
+	// rather than on an event loop: it must be safe for concurrent use.
 	// For credentials that expire, use Authenticate.
 	Auth func(*codec.Request) (user string, err error)
 	// Authenticate is Auth with an expiry: when set it runs instead of
@@ -118,6 +122,25 @@ type Config struct {
 	// to every member. Zero means 50 ms; negative publishes every change
 	// at once.
 	PresenceInterval time.Duration
+
+	// PhoenixPath is where Phoenix clients connect once a channel is
+	// registered (HandleChannel): PhoenixPath+"/websocket" for WebSockets
+	// and PhoenixPath+"/longpoll" for long polling, as phoenix.js's
+	// new Socket(PhoenixPath) asks. Zero means "/socket".
+	PhoenixPath string
+	// MaxChannels caps the channels one Phoenix connection may have
+	// joined; a join past it is refused with "too many channels joined".
+	// A connection refused more joins than this within a second (any
+	// refusal: the cap, a topic without a handler) is closed with 1008
+	// "join flood". Zero means 100, Phoenix's default.
+	MaxChannels int
+	// LongPollWindow is how long a long poll waits for messages before it
+	// is answered empty; a session polled by nobody for two windows is
+	// closed. Zero means 10 s.
+	LongPollWindow time.Duration
+	// DisableLongPoll turns the long-poll transport off (PhoenixPath+
+	// "/longpoll" then goes to HTTPHandler like any other request).
+	DisableLongPoll bool
 
 	// Logger receives the engine's logs. Nil means slog.Default().
 	Logger *slog.Logger
@@ -158,6 +181,12 @@ func (c Config) withDefaults() Config {
 	defDur(&c.IdleTimeout, 60*time.Second)
 	defDur(&c.CloseTimeout, 3*time.Second)
 	defDur(&c.PresenceInterval, 50*time.Millisecond)
+	def(&c.MaxChannels, 100)
+	defDur(&c.LongPollWindow, 10*time.Second)
+	if c.PhoenixPath == "" {
+		c.PhoenixPath = "/socket"
+	}
+	c.PhoenixPath = strings.TrimSuffix(c.PhoenixPath, "/")
 	if c.Observer == nil {
 		c.Observer = nopObserver{}
 	}
@@ -171,7 +200,7 @@ func (c Config) withDefaults() Config {
 // shortest configured interval to be honoured within a quarter of it.
 func (c Config) tick() time.Duration {
 	t := time.Second
-	for _, d := range []time.Duration{c.HandshakeTimeout, c.PingInterval, c.IdleTimeout, c.CloseTimeout} {
+	for _, d := range []time.Duration{c.HandshakeTimeout, c.PingInterval, c.IdleTimeout, c.CloseTimeout, c.LongPollWindow} {
 		if d > 0 && d/4 < t {
 			t = d / 4
 		}

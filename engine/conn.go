@@ -51,6 +51,9 @@ type conn struct {
 
 	// Guarded by sh.mu.
 	chans *[]string // channels joined; nil until the first join, closedChans once closed
+
+	// Immutable after the upgrade (set by check, or by a long-poll open).
+	phx dialect // 0: the raw protocol; else Phoenix's (phoenix.go)
 }
 
 // closedChans is the chans of a closed connection: no more joins. (A flag

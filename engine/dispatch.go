@@ -36,16 +36,29 @@ func (e *Engine) dispatch(c *conn, typ EventType, msg []byte, binary bool) {
 	e.finish(c, typ, reply, ok)
 }
 
+// runnable reports whether a queued event must still run: a channel's
+// message is dropped once its channel has ended (left, replaced, closed).
+func runnable(ev *Event) bool {
+	return ev.ch == nil || ev.Type != Message || ev.ch.state == chanJoined
+}
+
 // runNext hands c's oldest pending event to the pool unless one is already
 // running there. The reply comes back to the loop, in order. Loop only.
 func (e *Engine) runNext(c *conn) {
 	x := c.extra()
-	if c.running || len(x.pending) == 0 {
+	if c.running {
 		return
 	}
-	ev := x.pending[0]
-	x.pending[0] = nil
-	x.pending = x.pending[1:]
+	var ev *Event
+	for ev == nil || !runnable(ev) {
+		if len(x.pending) == 0 {
+			x.pending = nil
+			return
+		}
+		ev = x.pending[0]
+		x.pending[0] = nil
+		x.pending = x.pending[1:]
+	}
 	if len(x.pending) == 0 {
 		x.pending = nil
 	}
@@ -54,7 +67,11 @@ func (e *Engine) runNext(c *conn) {
 		reply, ok := e.call(c, ev)
 		if !c.sh.post(func() {
 			c.running = false
-			e.finish(c, ev.Type, reply, ok)
+			if ev.ch != nil {
+				e.finishChannel(c, ev.ch, ev.Type, ev.Ref, reply, ok)
+			} else {
+				e.finish(c, ev.Type, reply, ok)
+			}
 			e.runNext(c)
 		}) && ev.Type == Disconnect {
 			e.disconnects.Add(-1) // the loop is gone; nothing left to apply
@@ -67,7 +84,7 @@ func (e *Engine) runNext(c *conn) {
 func (e *Engine) finish(c *conn, typ EventType, reply Reply, ok bool) {
 	if !ok {
 		c.close(codec.CloseInternalError, "internal error", false)
-	} else if err := e.apply(c, reply); err != nil {
+	} else if err := e.apply(c, reply, nil); err != nil {
 		id := c.sh.idOf(c)
 		e.log.Warn("action failed", "conn", id, "route", c.rt.route.Pattern, "event", typ.String(), "err", err)
 		if f := c.rt.route.ActionError; f != nil {
@@ -79,15 +96,20 @@ func (e *Engine) finish(c *conn, typ EventType, reply Reply, ok bool) {
 	}
 }
 
-// call runs the handler, turning a panic into ok=false.
+// call runs the handler (the route's, or a channel event's channel's),
+// turning a panic into ok=false.
 func (e *Engine) call(c *conn, ev *Event) (reply Reply, ok bool) {
+	rt := c.rt.route
+	if ev.ch != nil {
+		rt = ev.ch.b.route
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			e.stats.Panics.Add(1)
-			e.log.Error("handler panic", "conn", c.id(), "route", c.rt.route.Pattern, "event", ev.Type.String(),
+			e.log.Error("handler panic", "conn", c.id(), "route", rt.Pattern, "topic", ev.Topic, "event", ev.Type.String(),
 				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			ok = false
 		}
 	}()
-	return c.rt.route.Handler(ev), true
+	return rt.Handler(ev), true
 }

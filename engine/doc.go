@@ -43,6 +43,18 @@
 // presence_state message for every connection that tracked in the batch and
 // one presence_diff for the other members, posted under the channel's lock.
 //
+// # Phoenix Channels
+//
+// Channel handlers (HandleChannel) serve Phoenix clients at
+// Config.PhoenixPath: a WebSocket whose every message goes through
+// package phoenix's serializer to the topic's handler (phoenix.go), or a
+// long-poll session, which is a connection of a loop like the others whose
+// frames wait for the next poll (longpoll.go). Both dialects meet the same
+// Event/Reply model, and a topic is a channel: raw and Phoenix members share
+// its memberships, messages and presence. A message is raw bytes
+// everywhere; a Phoenix member gets the frame of its dialect, made once per
+// message, dialect and topic (phxframes.go).
+//
 // # Goroutines
 //
 // There is no goroutine per connection. Each loop (a shard) owns its

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ripple-rt/ripple/codec"
+	"github.com/ripple-rt/ripple/phoenix"
 	"github.com/ripple-rt/ripple/presence"
 	"github.com/ripple-rt/ripple/route"
 )
@@ -41,6 +42,11 @@ type Engine struct {
 	http     *httpHandoff
 	broker   Broker           // the other servers: localBroker unless UseCluster
 	presence presence.Backend // e.memory unless UseCluster
+
+	// Written by HandleChannel before Start; read-only afterwards.
+	channels route.Topics[*binding] // each channel pattern's binding without params
+	phxRoute *Route                 // the Phoenix socket's route; nil without channels
+	lp       *longPoll              // the long-poll sessions; nil without channels or with DisableLongPoll
 
 	stats Stats
 	now   atomic.Int64 // engine clock, unix nanoseconds, advanced by OnTick
@@ -84,7 +90,7 @@ func New(cfg Config) *Engine {
 		e.shards[i] = newShard(e, i)
 	}
 	e.pool = newWorkerPool(cfg.Workers)
-	e.http = newHTTPHandoff(cfg.HTTPHandler, e.log)
+	e.http = newHTTPHandoff(e.httpHandler(cfg.HTTPHandler), e.log)
 	e.now.Store(time.Now().UnixNano())
 	return e
 }
@@ -408,6 +414,13 @@ func (e *Engine) check(c *conn, r *codec.Request) (http.Header, error) {
 			c.lim = &limits{expires: creds.Expires.UnixNano()}
 		}
 	}
+	if rt.route.phoenix {
+		vsn, err := phoenix.ParseVsn(r.Query().Get("vsn"))
+		if err != nil {
+			return nil, &codec.Reject{Status: http.StatusBadRequest, Reason: err.Error()}
+		}
+		c.phx = phxDialect(vsn)
+	}
 	c.rt = rt
 	c.sh.intern(r, rt.route.Pattern)
 	return nil, nil
@@ -441,6 +454,9 @@ func (e *Engine) open(c *conn) {
 	c.state = stateOpen
 	e.conns.add(c) // may change c.uid
 	c.timer = e.clock() - c.pingPhase(int64(e.cfg.PingInterval))
+	if c.phx != 0 {
+		c.sh.phxOpen(c)
+	}
 	e.broker.Connected(c.sh.idOf(c))
 	e.dispatch(c, Connect, nil, false)
 }
@@ -490,6 +506,10 @@ func (e *Engine) readFrames(c *conn) gnet.Action {
 			}
 			e.stats.MessagesIn.Add(1)
 			e.stats.BytesIn.Add(int64(len(m.Payload)))
+			if c.phx != 0 {
+				e.phxIn(c, payload, m.Kind == codec.KindBinary)
+				continue
+			}
 			if c.rt.route.Refresh && m.Kind == codec.KindText && e.refresh(c, payload) {
 				continue
 			}
@@ -577,10 +597,19 @@ func (e *Engine) OnClose(gc gnet.Conn, _ error) gnet.Action {
 		}
 	}
 	e.leaveAll(c)
+	var chans []*phxChan
+	if c.phx != 0 {
+		chans = e.phxClosed(c) // after leaveAll: no Disconnect sees a membership
+	}
 	e.broker.Disconnected(id)
 	c.dec.Release()
 	e.disconnects.Add(1)
-	c.sh.post(func() { e.dispatch(c, Disconnect, nil, false) })
+	c.sh.post(func() {
+		e.dispatch(c, Disconnect, nil, false)
+		for _, ch := range chans {
+			e.dispatchChannel(c, ch, Disconnect, ch.why, "", nil, false)
+		}
+	})
 	return gnet.None
 }
 
@@ -627,6 +656,10 @@ func (sh *shard) sweep(now int64) {
 			}
 		case stateOpen:
 			silent := now - c.lastRead
+			if c.phx&dialectLongPoll != 0 {
+				sh.sweepLongPoll(c, silent)
+				continue
+			}
 			switch {
 			case c.lim != nil && c.lim.expired(now):
 				c.close(codec.CloseTokenExpired, ReasonTokenExpired, true)

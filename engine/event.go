@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ripple-rt/ripple/codec"
+	"github.com/ripple-rt/ripple/phoenix"
 	"github.com/ripple-rt/ripple/route"
 )
 
@@ -51,8 +52,31 @@ type Event struct {
 	// User is the identity the Auth hook returned, or "".
 	User string
 
-	e *Engine
-	c *conn
+	// The events of a channel handler (HandleChannel) also carry these; on
+	// a raw route they are empty. A channel's Connect is the client's
+	// phx_join (Message holds the join params), each Message an event the
+	// client pushed (Message holds its payload: JSON, or bytes with Binary
+	// set), and its one Disconnect comes when the channel ends.
+	//
+	// Topic is the channel's topic ("room:42"); Params holds what its
+	// pattern captured ("room::room_id" gives Params.Get("room_id")).
+	Topic string
+	// Name is the event's name: of a Message, the event the client pushed
+	// ("new_msg"); of a Disconnect, why the channel ended: "phx_leave" (the
+	// client left), "phx_close" (the connection closed, a second join of
+	// the topic replaced it, or the handler left the topic), "phx_error"
+	// (the handler panicked on a message).
+	Name string
+	// Ref is the client's ref of the join or message, which a Reply
+	// answers.
+	Ref string
+	// JoinParams is the payload of the channel's join (JSON), on every
+	// event of the channel.
+	JoinParams []byte
+
+	e  *Engine
+	c  *conn
+	ch *phxChan // the channel of a channel event; nil on raw routes
 }
 
 // Join adds the event's connection to channel now (the seed's ws_join). It is
@@ -90,6 +114,8 @@ type Route struct {
 	// none on this route.
 	MaxMessagesPerSecond int
 	MaxBytesPerSecond    int
+
+	phoenix bool // the Phoenix socket's own route (HandleChannel)
 }
 
 // Reply is the set of actions a Handler answers with. Empty fields do
@@ -116,6 +142,36 @@ type Reply struct {
 	Track       *Track
 	SetPresence *SetPresence
 	Untrack     []string
+
+	// Reply answers a channel's join or message with a phx_reply (ignored
+	// on raw routes). On a join (a channel's Connect), a Status other than
+	// "ok" refuses it: the topic is not joined and no other action applies;
+	// a join without Reply is accepted with an empty response. A message
+	// without Reply gets none (Phoenix's {:noreply, socket}).
+	//
+	// On a channel, Send goes to this connection on the channel's topic and
+	// BroadcastRoom with no Room to the topic's members; a Leave of the
+	// topic ends the channel (phx_close).
+	Reply *ChannelReply
+}
+
+// ChannelReply is a phx_reply: {"status": Status, "response": Response}.
+type ChannelReply struct {
+	// Status is "ok" or "error" ("" means "ok"); a message may be answered
+	// with any word.
+	Status string
+	// Response is one JSON value; nil means {}.
+	Response []byte
+}
+
+// ReplyOK is an ok reply with response (JSON; nil means {}).
+func ReplyOK(response []byte) *ChannelReply {
+	return &ChannelReply{Status: phoenix.StatusOK, Response: response}
+}
+
+// ReplyError is an error reply {"reason": reason}; on a join it refuses it.
+func ReplyError(reason string) *ChannelReply {
+	return &ChannelReply{Status: phoenix.StatusError, Response: append(phoenix.AppendString([]byte(`{"reason":`), reason), '}')}
 }
 
 // Credentials are what an Authenticate hook establishes about a

@@ -2,8 +2,10 @@ package engine
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/ripple-rt/ripple/codec"
+	"github.com/ripple-rt/ripple/phoenix"
 )
 
 // minDeflate is the smallest payload worth compressing; smaller messages go
@@ -27,6 +29,7 @@ type message struct {
 	// below the full one). Written once under narrowOnce.
 	narrowOnce sync.Once
 	narrow     []byte
+	phx        atomic.Pointer[phxFrames] // the Phoenix members' frames, on first need (phxframes.go)
 }
 
 func newMessage(op codec.OpCode, payload []byte) *message {
@@ -39,8 +42,12 @@ func (m *message) payload() []byte {
 	return m.plain[n : n+int(h.Length)]
 }
 
-// frameFor returns the bytes to write to c.
-func (m *message) frameFor(c *conn) []byte {
+// frameFor returns the bytes to write to c, a member of topic (for a
+// Phoenix member: the push on that topic; see phxframes.go).
+func (m *message) frameFor(c *conn, topic string) []byte {
+	if c.phx != 0 {
+		return m.phxFrame(c, topic)
+	}
 	if !c.deflate() || len(m.plain) < minDeflate {
 		return m.plain
 	}
@@ -66,9 +73,20 @@ func opOf(binary bool) codec.OpCode {
 	return codec.OpText
 }
 
-// send writes one message to c alone, compressed when c negotiated it and
-// the payload is large enough. Loop only.
+// send writes one message to c alone: a raw connection gets payload, a
+// Phoenix connection the push of it on topic "phoenix" (what is sent to
+// the connection rather than to one of its channels). Loop only.
 func (c *conn) send(op codec.OpCode, payload []byte) {
+	if c.phx != 0 {
+		event, p, bin := phoenix.FromRaw(payload, op == codec.OpBinary)
+		op, payload = phxEncode(c.phx, "", phoenix.TopicPhoenix, event, p, bin)
+	}
+	c.sendPlain(op, payload)
+}
+
+// sendPlain writes one frame of payload to c, compressed when c negotiated
+// it and the payload is large enough. Loop only.
+func (c *conn) sendPlain(op codec.OpCode, payload []byte) {
 	if c.deflate() && len(payload) >= minDeflate {
 		c.write(codec.CompileDeflatedWindow(op, payload, c.dec.DeflateWindow))
 		return

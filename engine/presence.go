@@ -103,7 +103,7 @@ func (e *Engine) deliverPresence(channel string, state []byte, trackers []string
 func (sh *shard) writeBatch(channel string, trackers []*conn, state, diff *message) {
 	e := sh.e
 	for _, c := range trackers {
-		c.write(state.frameFor(c))
+		c.write(state.frameFor(c, channel))
 	}
 	n := 0
 	if diff != nil {
@@ -115,7 +115,7 @@ func (sh *shard) writeBatch(channel string, trackers []*conn, state, diff *messa
 		}
 		for _, c := range members {
 			if c.mark == sh.mark {
-				c.write(diff.frameFor(c))
+				c.write(diff.frameFor(c, channel))
 				n++
 			}
 		}

@@ -40,21 +40,23 @@ type shard struct {
 	since     int64 // time.Now().UnixNano() when the oldest queued task was posted
 
 	// Owned by the event loop; no locks.
-	spare    []func()   // drained queue kept for reuse
-	conns    []*conn    // every connection of this loop, handshaking ones too
-	scratch  []*conn    // member snapshot for one fan-out
-	ev       Event      // reused for handlers that run on the loop
-	mark     uint32     // fan-out serial, for de-duplicating recipients
-	dirty    []*conn    // connections with frames waiting, in first-write order
-	pending  [][][]byte // pending[i]: the frames waiting for dirty[i]
-	budget   int        // bytes one flush may write (writeBudget; tests lower it)
-	behind   bool       // the last flush ran out of budget; the rest waits for resume
-	resuming bool       // a resume is asked for and has not run yet
-	waker    *waker     // brings the loop back after a poll round; nil until enrolled
-	coalesce []byte     // reused to write several small frames at once
-	inflated []byte     // decompressed message, valid until the next one
-	lastID   connID     // the connection whose id idOf spelled out last
-	lastText string     // and that id
+	spare    []func()             // drained queue kept for reuse
+	conns    []*conn              // every connection of this loop, handshaking ones too
+	scratch  []*conn              // member snapshot for one fan-out
+	topics   []int32              // with several channels: scratch[i] is a member of channels[topics[i]]
+	phx      map[*conn]*phxSocket // the Phoenix connections' channels
+	ev       Event                // reused for handlers that run on the loop
+	mark     uint32               // fan-out serial, for de-duplicating recipients
+	dirty    []*conn              // connections with frames waiting, in first-write order
+	pending  [][][]byte           // pending[i]: the frames waiting for dirty[i]
+	budget   int                  // bytes one flush may write (writeBudget; tests lower it)
+	behind   bool                 // the last flush ran out of budget; the rest waits for resume
+	resuming bool                 // a resume is asked for and has not run yet
+	waker    *waker               // brings the loop back after a poll round; nil until enrolled
+	coalesce []byte               // reused to write several small frames at once
+	inflated []byte               // decompressed message, valid until the next one
+	lastID   connID               // the connection whose id idOf spelled out last
+	lastText string               // and that id
 
 	// Owned by the event loop, for the handshakes: one reused Upgrader and
 	// response buffer, so that answering an upgrade allocates no more than
@@ -70,7 +72,8 @@ type shard struct {
 }
 
 func newShard(e *Engine, idx int) *shard {
-	sh := &shard{e: e, idx: idx, bit: 1 << idx, budget: writeBudget, rooms: make(map[string]*keyset.Set[*conn])}
+	sh := &shard{e: e, idx: idx, bit: 1 << idx, budget: writeBudget, rooms: make(map[string]*keyset.Set[*conn]),
+		phx: make(map[*conn]*phxSocket)}
 	sh.check = func(r *codec.Request) (http.Header, error) { return e.check(sh.upgrading, r) }
 	return sh
 }
@@ -273,21 +276,34 @@ func (sh *shard) remove(c *conn) {
 	c.idx = -1
 }
 
-// members copies the members of the given channels into sh.scratch, each once.
-// Loop only.
+// members copies the members of the given channels into sh.scratch, each
+// once; with several channels, sh.topics says which channel each entry is a
+// member of. A Phoenix member of several of them is listed once per channel:
+// each is a topic of its own to it. Loop only.
 func (sh *shard) members(channels []string) []*conn {
 	sh.scratch = sh.scratch[:0]
+	sh.topics = sh.topics[:0]
 	sh.mark++
 	sh.mu.RLock()
-	for _, ch := range channels {
-		set := sh.rooms[ch]
-		if set == nil {
-			continue
-		}
-		for c := range set.All {
-			if c.mark != sh.mark {
+	if len(channels) == 1 {
+		if set := sh.rooms[channels[0]]; set != nil {
+			for c := range set.All {
 				c.mark = sh.mark
 				sh.scratch = append(sh.scratch, c)
+			}
+		}
+	} else {
+		for i, ch := range channels {
+			set := sh.rooms[ch]
+			if set == nil {
+				continue
+			}
+			for c := range set.All {
+				if c.mark != sh.mark || c.phx != 0 {
+					c.mark = sh.mark
+					sh.scratch = append(sh.scratch, c)
+					sh.topics = append(sh.topics, int32(i))
+				}
 			}
 		}
 	}

@@ -19,4 +19,9 @@ type Stats struct {
 	RateLimited   atomic.Int64 // connections closed for sending over their rate limit
 	Panics        atomic.Int64 // handler panics recovered
 	FlushYields   atomic.Int64 // times a flush ran out of budget and left the loop behind (writeBudget)
+
+	ChannelJoins    atomic.Int64 // Phoenix channel joins accepted
+	ChannelsRefused atomic.Int64 // Phoenix channel joins refused by their handler
+	ChannelFloods   atomic.Int64 // Phoenix connections closed for a join flood
+	LongPolls       atomic.Int64 // long-poll sessions opened
 }

@@ -7,8 +7,11 @@ import (
 	"github.com/ripple-rt/ripple/codec"
 )
 
-// Register adds every demo route to srv.
+// Register adds every demo route and channel (RegisterChannels) to srv.
 func Register(srv *ripple.Server) error {
+	if err := RegisterChannels(srv); err != nil {
+		return err
+	}
 	for _, r := range []struct {
 		pattern string
 		h       ripple.Handler

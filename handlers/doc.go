@@ -7,6 +7,13 @@
 //	/ws/echo                 every message back to its sender, same opcode
 //	/ws/shootout             the websocket-shootout protocol (echo, broadcast)
 //
+// and the Phoenix channels (RegisterChannels; phoenix.js at /socket):
+//
+//	room:<id>                the channel of /ws/room/<id> and /ws/presence/<id>: join
+//	                         params {user_id, name} track presence, typing and
+//	                         stop_typing set it, any other event is broadcast
+//	echo:<x>                 every push answered ok with its own payload
+//
 // Each handler is a plain ripple.Handler running on the event loop: it
 // decodes, decides and returns a Reply; it never blocks and keeps nothing
 // beyond the call.

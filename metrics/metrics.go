@@ -176,6 +176,10 @@ var (
 		{newDesc("ripple_rate_limited_total", "Connections closed with 1008 \"rate limit\" for sending more than their messages or bytes per second."), func(s *ripple.Stats) int64 { return s.RateLimited.Load() }},
 		{newDesc("ripple_flush_yields_total", "Times an event loop ran out of write budget and left writes for its next poll rounds, to keep reading sockets."), func(s *ripple.Stats) int64 { return s.FlushYields.Load() }},
 		{newDesc("ripple_handler_panics_total", "Handler panics recovered (the connection got 1011)."), func(s *ripple.Stats) int64 { return s.Panics.Load() }},
+		{newDesc("ripple_phoenix_joins_total", "Phoenix channel joins accepted."), func(s *ripple.Stats) int64 { return s.ChannelJoins.Load() }},
+		{newDesc("ripple_phoenix_joins_refused_total", "Phoenix channel joins refused by their handler."), func(s *ripple.Stats) int64 { return s.ChannelsRefused.Load() }},
+		{newDesc("ripple_phoenix_join_floods_total", "Phoenix connections closed with 1008 for a flood of refused joins."), func(s *ripple.Stats) int64 { return s.ChannelFloods.Load() }},
+		{newDesc("ripple_phoenix_longpoll_sessions_total", "Phoenix long-poll sessions opened."), func(s *ripple.Stats) int64 { return s.LongPolls.Load() }},
 	}
 	descConnections     = newDesc("ripple_connections", "Open WebSocket connections.")
 	descRejected        = newDesc("ripple_connections_rejected_total", "Upgrades refused, by HTTP status.", "status", "reason")

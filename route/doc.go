@@ -11,6 +11,10 @@
 // Literal segments win over dynamic ones, so "/ws/room/admin" can be routed
 // apart from "/ws/room/:room_id". A trailing slash is significant.
 //
-// Goroutines: a Table is built before the server starts (Add) and only read
+// Topics does the same for Phoenix channel topics, split at ':' instead of
+// '/': "room::room_id" matches "room:42" with room_id 42 (the separator, then
+// the param), and a final "*" matches the rest as Phoenix's "room:*" does.
+//
+// Goroutines: a Table or Topics is built before the server starts (Add) and only read
 // afterwards (Match); Match is safe for concurrent use, Add is not.
 package route

@@ -35,6 +35,23 @@
 // in the background (at most Concurrency at once), signed like the events;
 // its answer is ignored.
 //
+// A Phoenix channel's handler can be a webhook too (ripple.Server.Channel
+// with Handle): its events also carry "topic", "event" (the pushed event's
+// name) and "ref", and "join_params" after the join,
+//
+//	{"type":"message","connection_id":"3f0c…","message":"{\"body\":\"hi\"}",
+//	 "topic":"room:42","event":"new_msg","ref":"7","join_params":{"user_id":"ann"},
+//	 "params":{"room_id":"42"},"route":"room::room_id","path":"/socket/websocket",...}
+//
+// and its answer may have "reply", the phx_reply to the join or message:
+//
+//	{"reply":{"status":"ok","response":{}},"broadcast_room":{"event":"new_msg","payload":{"body":"hi"}}}
+//
+// There a 4xx answer to a join refuses the join ({"status":"error",
+// "response":{"reason": the answer's "error"}}), not the connection; a
+// failure refuses it with "backend unavailable" (OnError Reject) or accepts
+// it (Accept), and a failed message with a ref is answered with that error.
+//
 // With a Secret every request is signed: X-Ripple-Timestamp carries the unix
 // time in seconds and X-Ripple-Signature "sha256=" followed by the hex
 // HMAC-SHA256 of timestamp + "." + body. Verify checks one (for Go

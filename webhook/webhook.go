@@ -152,9 +152,13 @@ func New(cfg Config) (*Handler, error) {
 	return h, nil
 }
 
-// Handle is the route's ripple.Handler. It blocks for the call, so register
-// it with ripple.Workers().
+// Handle is the route's ripple.Handler (or a channel's, registered with
+// ripple.Server.Channel). It blocks for the call, so register it with
+// ripple.Workers().
 func (h *Handler) Handle(ev *ripple.Event) ripple.Reply {
+	if ev.Topic != "" {
+		return h.handleChannel(ev)
+	}
 	if ev.Type != ripple.Connect {
 		if _, refused := h.refused.Load(ev.ConnectionID); refused {
 			if ev.Type == ripple.Disconnect {
@@ -245,6 +249,45 @@ func (h *Handler) report(ev *ErrorEvent) {
 			h.logFailure(time.Now(), "error report failed", "conn", ev.ConnectionID, "err", err)
 		}
 	}()
+}
+
+// handleChannel is Handle for a Phoenix channel's events: a refusal or a
+// failure answers the join (or the message) with an error reply instead of
+// closing the connection, which may have other channels.
+func (h *Handler) handleChannel(ev *ripple.Event) ripple.Reply {
+	body, err := codec.MarshalJSON(h.event(ev))
+	if err != nil { // only a broken encoder gets here
+		h.log.Error("webhook event not encodable", "conn", ev.ConnectionID, "err", err)
+		return ripple.Reply{}
+	}
+	start := time.Now()
+	reply, outcome, err := h.call(ev, body)
+	elapsed := time.Since(start)
+	if h.cfg.Observer != nil {
+		h.cfg.Observer.WebhookCall(h.cfg.Route, ev.Type.String(), outcome, elapsed)
+	}
+	switch {
+	case outcome == OK:
+		return reply
+	case outcome == Refused:
+		h.log.Debug("join refused by backend", "conn", ev.ConnectionID, "topic", ev.Topic, "reason", err.Error())
+		return ripple.Reply{Reply: ripple.ReplyError(err.Error())}
+	}
+	if ok, suppressed := h.limit.allow(start); ok {
+		attrs := []any{"conn", ev.ConnectionID, "topic", ev.Topic, "event", ev.Type.String(), "outcome", string(outcome),
+			"elapsed", elapsed.Round(time.Millisecond), "err", err}
+		if suppressed > 0 {
+			attrs = append(attrs, "suppressed", suppressed)
+		}
+		h.log.Warn("webhook call failed", attrs...)
+	}
+	switch {
+	case ev.Type == ripple.Connect && h.cfg.OnError == Accept:
+		return ripple.Reply{}
+	case ev.Type == ripple.Disconnect || ev.Ref == "":
+		return ripple.Reply{}
+	}
+	return ripple.Reply{Reply: ripple.ReplyError("backend unavailable")}
 }
 
 // refuse marks a connection refused and closes it.
@@ -356,6 +399,18 @@ type Event struct {
 	// (values of a repeated header joined by ", ", cookies by "; ").
 	Headers    map[string]string `json:"headers,omitempty"`
 	RemoteAddr string            `json:"remote_addr,omitempty"`
+
+	// The events of a Phoenix channel also carry its Topic ("room:42";
+	// Params are what the topic pattern captured), Event: the name of the
+	// event the client pushed (or, on disconnect, why the channel ended:
+	// phx_leave, phx_close, phx_error), Ref: the client's ref of the join or
+	// message, and JoinParams: the join's payload, on every event after the
+	// join. Message holds the join params or the pushed payload (JSON text,
+	// base64 with Binary). A channel's answer may have "reply".
+	Topic      string        `json:"topic,omitempty"`
+	Event      string        `json:"event,omitempty"`
+	Ref        string        `json:"ref,omitempty"`
+	JoinParams codec.RawJSON `json:"join_params,omitempty"`
 }
 
 func (h *Handler) event(ev *ripple.Event) *Event {
@@ -366,8 +421,14 @@ func (h *Handler) event(ev *ripple.Event) *Event {
 		User:         ev.User,
 		Route:        h.cfg.Route,
 		Query:        map[string]string{},
+		Topic:        ev.Topic,
+		Event:        ev.Name,
+		Ref:          ev.Ref,
 	}
-	if ev.Type == ripple.Message {
+	if ev.Topic != "" && ev.Type != ripple.Connect && len(ev.JoinParams) > 0 {
+		out.JoinParams = codec.RawJSON(ev.JoinParams)
+	}
+	if ev.Type == ripple.Message || ev.Topic != "" && ev.Type == ripple.Connect { // a join's message is its params
 		msg := string(ev.Message)
 		if ev.Binary {
 			msg, out.Binary = base64.StdEncoding.EncodeToString(ev.Message), true

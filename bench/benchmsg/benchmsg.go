@@ -19,7 +19,31 @@ type Msg struct {
 func Append(dst []byte, kind string, m Msg, pad int) []byte {
 	dst = append(dst, `{"type":"`...)
 	dst = append(dst, kind...)
-	dst = append(dst, `","payload":{`...)
+	dst = append(dst, `","payload":`...)
+	dst = appendPayload(dst, m, pad)
+	return append(dst, '}')
+}
+
+// AppendPhoenix appends a Phoenix Channels V2 push of the same payload:
+// [join_ref, ref, topic, event, {...}]. topic and event must not need
+// escaping.
+func AppendPhoenix(dst []byte, joinRef, ref, topic, event string, m Msg, pad int) []byte {
+	dst = append(dst, `["`...)
+	dst = append(dst, joinRef...)
+	dst = append(dst, `","`...)
+	dst = append(dst, ref...)
+	dst = append(dst, `","`...)
+	dst = append(dst, topic...)
+	dst = append(dst, `","`...)
+	dst = append(dst, event...)
+	dst = append(dst, `",`...)
+	dst = appendPayload(dst, m, pad)
+	return append(dst, ']')
+}
+
+// appendPayload appends the payload object {"t":…,"s":…,"p":…,"r":…[,"x":…]}.
+func appendPayload(dst []byte, m Msg, pad int) []byte {
+	dst = append(dst, '{')
 	first := true
 	field := func(name string, v int64) {
 		if v < 0 {
@@ -48,8 +72,53 @@ func Append(dst []byte, kind string, m Msg, pad int) []byte {
 		}
 		dst = append(dst, '"')
 	}
-	dst = append(dst, "}}"...)
-	return dst
+	return append(dst, '}')
+}
+
+// ScanPhoenix extracts a Phoenix Channels V2 message
+// [join_ref, ref, topic, event, payload]: its ref, topic and event (raw
+// string bytes; a null ref is nil) and, when the payload is an object, its
+// bench fields. ok is false when b is not such an array. Like Scan it never
+// panics and does not allocate.
+func ScanPhoenix(b []byte) (ref, topic, event []byte, m Msg, ok bool) {
+	m = Msg{T: -1, S: -1, P: -1, R: -1}
+	s := scanner{b: b}
+	s.ws()
+	if !s.eat('[') {
+		return nil, nil, nil, m, false
+	}
+	var parts [4][]byte
+	for i := range parts {
+		s.ws()
+		switch {
+		case s.peek() == '"':
+			v, vok := s.str()
+			if !vok {
+				return nil, nil, nil, m, false
+			}
+			parts[i] = v
+		case i < 2 && s.lit("null"):
+		default:
+			return nil, nil, nil, m, false
+		}
+		s.ws()
+		if !s.eat(',') {
+			return nil, nil, nil, m, false
+		}
+	}
+	s.ws()
+	if s.peek() == '{' {
+		if !s.payload(&m) {
+			return nil, nil, nil, m, false
+		}
+	} else if !s.skip(0) {
+		return nil, nil, nil, m, false
+	}
+	s.ws()
+	if !s.eat(']') || !s.end() {
+		return nil, nil, nil, m, false
+	}
+	return parts[1], parts[2], parts[3], m, true
 }
 
 // Scan extracts the type and the payload fields of a bench message. kind aliases

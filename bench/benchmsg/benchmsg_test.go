@@ -70,13 +70,44 @@ func TestRoundTripThroughReencoding(t *testing.T) {
 	}
 }
 
+func TestPhoenix(t *testing.T) {
+	b := AppendPhoenix(nil, "1", "7", "room:bench", "room", Msg{T: 5, S: 6, P: 7, R: -1}, 3)
+	if string(b) != `["1","7","room:bench","room",{"t":5,"s":6,"p":7,"x":"xxx"}]` {
+		t.Fatalf("AppendPhoenix = %s", b)
+	}
+	cases := []struct {
+		name, in, ref, topic, event string
+		m                           Msg
+		ok                          bool
+	}{
+		{"push", string(b), "7", "room:bench", "room", Msg{5, 6, 7, -1}, true},
+		{"broadcast", ` [null, null, "room:r3", "room", {"r":3,"t":1.5e3}] `, "", "room:r3", "room", Msg{1500, -1, -1, 3}, true},
+		{"reply", `["1","9","room:1","phx_reply",{"status":"ok","response":{}}]`, "9", "room:1", "phx_reply", Msg{-1, -1, -1, -1}, true},
+		{"string payload", `[null,null,"t","e","x"]`, "", "t", "e", Msg{-1, -1, -1, -1}, true},
+		{"null topic", `[null,null,null,"e",{}]`, "", "", "", Msg{}, false},
+		{"short", `["1","1","t","e"]`, "", "", "", Msg{}, false},
+		{"long", `["1","1","t","e",{},1]`, "", "", "", Msg{}, false},
+		{"object", `{"type":"room"}`, "", "", "", Msg{}, false},
+	}
+	for _, tc := range cases {
+		ref, topic, event, m, ok := ScanPhoenix([]byte(tc.in))
+		if ok != tc.ok || ok && (string(ref) != tc.ref || string(topic) != tc.topic || string(event) != tc.event || m != tc.m) {
+			t.Errorf("%s: %q %q %q %+v %v", tc.name, ref, topic, event, m, ok)
+		}
+	}
+}
+
 func FuzzScan(f *testing.F) {
 	f.Add([]byte(`{"type":"echo","payload":{"t":1,"s":2,"p":3,"r":4}}`))
 	f.Add([]byte(`{"payload":{"s":4,"t":1.5e3},"type":"broadcast"}`))
 	f.Add([]byte(`{"type":"error","error":"x\"y"}`))
 	f.Add([]byte(`{"a":[[[[{}]]]],"type":"t"}`))
 	f.Add([]byte(`{"type":"echo","payload":{"t":99999999999999999999999}}`))
+	f.Add([]byte(`["1","7","room:bench","room",{"t":5,"s":6}]`))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		if _, topic, _, _, ok := ScanPhoenix(b); ok && !bytes.Contains(b, topic) {
+			t.Fatalf("topic %q not in %q", topic, b)
+		}
 		kind, _, ok := Scan(b)
 		if !ok {
 			return

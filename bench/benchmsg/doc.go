@@ -9,6 +9,11 @@
 // key order, whitespace and number formatting may change on the way back: Scan
 // parses instead of comparing bytes and accepts floats and exponents.
 //
+// The same payload travels in Phoenix Channels V2 messages for runs with
+// -protocol phoenix (AppendPhoenix, ScanPhoenix):
+//
+//	["1","7","room:bench","room",{"t":123456789,"s":42,"p":3,"r":7}]
+//
 // Scan is allocation-free and tolerant: it never panics on any input and reports
 // ok == false for anything that is not a JSON object. Everything here is pure and
 // safe for concurrent use.

@@ -157,6 +157,18 @@ func (r *Report) Evaluate() {
 		}
 		add(c, rb != nil, ref, who, false)
 	}
+	// Phoenix Channels against the raw protocol, when the run had both
+	// (-protocol raw,phoenix).
+	for _, sc := range []string{scenario.Broadcast, scenario.Rooms} {
+		raw, phx := r.Find(sc, "ripple"), r.Find(sc, "ripple/"+scenario.Phoenix)
+		if raw == nil || phx == nil || raw.Throughput <= 0 {
+			continue
+		}
+		c := Check{Name: sc + " deliveries/s: Phoenix vs raw", Want: "≥ 0.90× (ripple/phoenix vs ripple)", Unit: "deliveries/s",
+			Ripple: phx.Throughput, Reference: raw.Throughput, Ratio: phx.Throughput / raw.Throughput}
+		c.Pass = c.Ratio >= 0.9 && phx.OK && raw.OK
+		r.Checks = append(r.Checks, c)
+	}
 	re := r.Find(scenario.Echo, "ripple")
 	{
 		ref, who := best(scenario.Echo, peerNames, thr, true)
@@ -314,7 +326,7 @@ func (r *Report) sorted() []*scenario.Result {
 	for i, n := range scenario.Names {
 		order[n] = i
 	}
-	srv := map[string]int{"ripple": 0, "gorilla": 1, "gws": 2, "nbio": 3}
+	srv := map[string]int{"ripple": 0, "ripple/" + scenario.Phoenix: 0, "gorilla": 1, "gws": 2, "nbio": 3}
 	out := append([]*scenario.Result(nil), r.Results...)
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]

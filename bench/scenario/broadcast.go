@@ -3,6 +3,7 @@
 package scenario
 
 import (
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -55,8 +56,9 @@ type broadcastDriver struct {
 	sh *bcastShared
 
 	// Immutable after construction.
-	kind string // type of published messages
-	path string
+	kind  string // type of published messages
+	path  string
+	topic string // Phoenix runs: the topic every connection joins; "" otherwise
 
 	// Owned by the event loop; no locks.
 	pubs     []*publisher
@@ -65,11 +67,15 @@ type broadcastDriver struct {
 	expected int64   // per connection, after settle
 	settling func()
 	buf      []byte
+	ref      []byte
 }
 
 func newBroadcastDriver(spec *Spec, idx int, sh *bcastShared) *broadcastDriver {
 	d := &broadcastDriver{base: newBase(spec, idx), sh: sh, kind: "room", path: "/ws/room/bench"}
-	if spec.Route == "shootout" {
+	switch {
+	case spec.Protocol == Phoenix:
+		d.path, d.topic = phoenixPath, "room:bench" // the channel of /ws/room/bench
+	case spec.Route == "shootout":
 		d.kind, d.path = "broadcast", "/ws/shootout"
 	}
 	// Worker connection k runs on loop k%Loops as tag k/Loops; its global
@@ -92,7 +98,13 @@ func (d *broadcastDriver) connect(target int, done func()) {
 	d.dialTo(d.loopShare(target), func(int) string { return d.path }, done)
 }
 
-func (d *broadcastDriver) OnOpen(c *loadgen.Conn)             { d.opened(c) }
+func (d *broadcastDriver) OnOpen(c *loadgen.Conn) {
+	if d.topic != "" {
+		d.buf = phxJoin(c, d.topic, d.buf) // open once the join is answered
+		return
+	}
+	d.opened(c)
+}
 func (d *broadcastDriver) OnClose(c *loadgen.Conn, err error) { d.closed(c, err) }
 
 func (d *broadcastDriver) startRun() {
@@ -129,7 +141,13 @@ func (d *broadcastDriver) publish(p *publisher) {
 			}
 		}
 		d.sh.remaining[p.id*d.sh.window+int(p.seq%int64(d.sh.window))].Store(d.sh.receivers.Load())
-		d.buf = benchmsg.Append(d.buf[:0], d.kind, benchmsg.Msg{T: d.wall(), S: p.seq, P: int64(p.id), R: -1}, d.spec.Size)
+		m := benchmsg.Msg{T: d.wall(), S: p.seq, P: int64(p.id), R: -1}
+		if d.topic != "" {
+			d.ref = strconv.AppendInt(d.ref[:0], p.seq+2, 10) // 1 is the join's
+			d.buf = benchmsg.AppendPhoenix(d.buf[:0], phxJoinRef, string(d.ref), d.topic, d.kind, m, d.spec.Size)
+		} else {
+			d.buf = benchmsg.Append(d.buf[:0], d.kind, m, d.spec.Size)
+		}
 		c.WriteText(d.buf)
 		p.seq++
 		p.inflight++
@@ -183,7 +201,23 @@ func (d *broadcastDriver) stopRun(drained func()) {
 }
 
 func (d *broadcastDriver) OnMessage(c *loadgen.Conn, _ wsproto.Opcode, msg []byte) {
-	kind, m, ok := benchmsg.Scan(msg)
+	var kind []byte
+	var m benchmsg.Msg
+	var ok bool
+	if d.topic != "" {
+		var joined, reply bool
+		kind, m, joined, reply, ok = phxMessage(msg)
+		switch {
+		case joined:
+			d.opened(c)
+			return
+		case reply:
+			d.st.Extra++ // the answer to a push
+			return
+		}
+	} else {
+		kind, m, ok = benchmsg.Scan(msg)
+	}
 	if !ok {
 		d.st.Invalid++
 		return

@@ -87,3 +87,32 @@ func TestPresenceSkippedOn404(t *testing.T) {
 		t.Fatalf("presence against a server without the route: %+v", res)
 	}
 }
+
+// TestPhoenixProtocol runs broadcast and rooms over Phoenix Channels
+// against ripple: every message verified as on the raw routes, every push
+// answered.
+func TestPhoenixProtocol(t *testing.T) {
+	url := targettest.Start(t, "ripple")
+	for _, spec := range []scenario.Spec{
+		{Scenario: scenario.Broadcast, Conns: 50, Publishers: 3, Window: 2},
+		{Scenario: scenario.Rooms, Conns: 60, RoomSize: 6, Churn: 40, MsgRate: 200},
+	} {
+		t.Run("scenario="+spec.Scenario, func(t *testing.T) {
+			spec.Protocol = scenario.Phoenix
+			spec.Duration = scenario.Duration(time.Second)
+			spec.Drain = scenario.Duration(5 * time.Second)
+			res, err := scenario.Run(context.Background(), scenario.Options{Spec: spec}, scenario.Target{Name: "ripple/phoenix", URL: url})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res.OK || res.Delivered == 0 || res.Opened < int64(spec.Conns) {
+				t.Fatalf("opened %d, delivered %d, failures %v", res.Opened, res.Delivered, res.Failures)
+			}
+			if spec.Scenario == scenario.Rooms && res.Churned == 0 {
+				t.Fatal("no member churned")
+			}
+			t.Logf("opened=%d sent=%d delivered=%d replies=%d thr=%.0f %s churned=%d", res.Opened, res.Sent, res.Delivered,
+				res.Extra, res.Throughput, res.ThroughputUnit, res.Churned)
+		})
+	}
+}

@@ -141,7 +141,10 @@ func (r *Result) fill(st *WorkerStats) {
 		r.ThroughputUnit = "msgs/s"
 	case Broadcast:
 		r.ThroughputUnit = "deliveries/s"
-		if r.Spec.Route == "shootout" && r.Extra != r.Sent {
+		switch {
+		case r.Spec.Protocol == Phoenix && r.Extra != r.Sent:
+			r.fail("%d replies for %d pushes", r.Extra, r.Sent)
+		case r.Spec.Protocol == "" && r.Spec.Route == "shootout" && r.Extra != r.Sent:
 			r.fail("%d broadcastResult replies for %d broadcasts", r.Extra, r.Sent)
 		}
 		if r.PerConnMin != r.PerConnMax {

@@ -103,6 +103,7 @@ type roomsDriver struct {
 	// Owned by the event loop; no locks.
 	seq []int64 // per local room: messages published
 	buf []byte
+	ref []byte
 }
 
 func newRoomsDriver(spec *Spec, idx int) *roomsDriver {
@@ -112,14 +113,27 @@ func newRoomsDriver(spec *Spec, idx int) *roomsDriver {
 }
 
 func (d *roomsDriver) path(m *member) string {
+	if d.spec.Protocol == Phoenix {
+		return phoenixPath
+	}
 	return "/ws/room/r" + strconv.Itoa(d.rooms[m.room])
 }
+
+// topic is the channel of member m's room: what /ws/room/r<id> joins, and
+// what a Phoenix member joins.
+func (d *roomsDriver) topic(m *member) string { return "room:r" + strconv.Itoa(d.rooms[m.room]) }
 
 func (d *roomsDriver) connect(_ int, done func()) {
 	d.dialTo(len(d.members), func(tag int) string { return d.path(&d.members[tag]) }, done)
 }
 
-func (d *roomsDriver) OnOpen(c *loadgen.Conn) { openSeat(&d.base, &d.roomLayout, c) }
+func (d *roomsDriver) OnOpen(c *loadgen.Conn) {
+	if d.spec.Protocol == Phoenix && c.Tag >= 0 && c.Tag < len(d.members) {
+		d.buf = phxJoin(c, d.topic(&d.members[c.Tag]), d.buf) // the seat is taken once the join is answered
+		return
+	}
+	openSeat(&d.base, &d.roomLayout, c)
+}
 
 func (d *roomsDriver) OnClose(c *loadgen.Conn, err error) {
 	closeSeat(&d.base, &d.roomLayout, c, err)
@@ -187,7 +201,13 @@ func (d *roomsDriver) publish() {
 		return
 	}
 	k := int64(d.rooms[li])
-	d.buf = benchmsg.Append(d.buf[:0], "room", benchmsg.Msg{T: d.wall(), S: d.seq[li], P: k, R: k}, d.spec.Size)
+	m := benchmsg.Msg{T: d.wall(), S: d.seq[li], P: k, R: k}
+	if d.spec.Protocol == Phoenix {
+		d.ref = strconv.AppendInt(d.ref[:0], d.seq[li]+2, 10) // 1 is the join's
+		d.buf = benchmsg.AppendPhoenix(d.buf[:0], phxJoinRef, string(d.ref), d.topic(anchor), "room", m, d.spec.Size)
+	} else {
+		d.buf = benchmsg.Append(d.buf[:0], "room", m, d.spec.Size)
+	}
 	anchor.conn.WriteText(d.buf)
 	d.seq[li]++
 	d.sent.Add(1)
@@ -207,7 +227,24 @@ func (d *roomsDriver) churn() {
 }
 
 func (d *roomsDriver) OnMessage(c *loadgen.Conn, _ wsproto.Opcode, p []byte) {
-	if _, msg, ok := roomAccept(&d.st, &d.roomLayout, c, p); ok {
+	var kind []byte
+	var msg benchmsg.Msg
+	var ok bool
+	if d.spec.Protocol == Phoenix {
+		var joined, reply bool
+		kind, msg, joined, reply, ok = phxMessage(p)
+		switch {
+		case joined:
+			openSeat(&d.base, &d.roomLayout, c)
+			return
+		case reply:
+			d.st.Extra++ // the answer to a publish
+			return
+		}
+	} else {
+		kind, msg, ok = benchmsg.Scan(p)
+	}
+	if _, msg, ok := roomCheck(&d.st, &d.roomLayout, c, kind, msg, ok); ok {
 		d.record(msg.T)
 	}
 }
@@ -219,11 +256,17 @@ func (d *roomsDriver) OnMessage(c *loadgen.Conn, _ wsproto.Opcode, p []byte) {
 // message to record; the seat's last and got are then advanced. A message
 // on a connection that is no longer its seat's is ignored.
 func roomAccept(st *WorkerStats, rl *roomLayout, c *loadgen.Conn, p []byte) (m *member, msg benchmsg.Msg, ok bool) {
+	kind, msg, ok := benchmsg.Scan(p)
+	return roomCheck(st, rl, c, kind, msg, ok)
+}
+
+// roomCheck is roomAccept of a message already scanned (kind, msg, ok as
+// benchmsg.Scan returns them).
+func roomCheck(st *WorkerStats, rl *roomLayout, c *loadgen.Conn, kind []byte, msg benchmsg.Msg, ok bool) (*member, benchmsg.Msg, bool) {
 	if c.Tag < 0 || c.Tag >= len(rl.members) || rl.members[c.Tag].conn != c {
 		return nil, msg, false
 	}
-	m = &rl.members[c.Tag]
-	kind, msg, ok := benchmsg.Scan(p)
+	m := &rl.members[c.Tag]
 	switch {
 	case !ok:
 		st.Invalid++

@@ -64,6 +64,7 @@ type Spec struct {
 	Publishers       int      `json:"publishers"`         // broadcast
 	PubRate          float64  `json:"pub_rate"`           // broadcast: msgs/s per publisher, 0 = closed loop
 	Route            string   `json:"route"`              // broadcast: "room" or "shootout"
+	Protocol         string   `json:"protocol,omitempty"` // broadcast, rooms: "" (the raw protocol) or "phoenix" (Phoenix Channels V2)
 	RoomSize         int      `json:"room_size"`          // rooms, presence
 	Churn            float64  `json:"churn"`              // rooms, presence: leave+join cycles per second, all workers
 	MsgRate          float64  `json:"msg_rate"`           // rooms, presence: published messages per second, all workers

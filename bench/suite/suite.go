@@ -39,6 +39,11 @@ type Config struct {
 	Repeat int
 	// Specs holds each scenario's settings.
 	Specs map[string]scenario.Spec
+	// Protocols are the protocols every server is driven with, each a row
+	// of its own, interleaved in one run: "" (raw, the default) and
+	// scenario.Phoenix (ripple only; its row is "ripple/phoenix"). Only the
+	// broadcast and rooms scenarios speak Phoenix.
+	Protocols []string
 	// Options is the template for every scenario.Run (Spec is replaced).
 	Options scenario.Options
 
@@ -69,7 +74,7 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 		if name == "" {
 			name = "server"
 		}
-		servers = append(servers, srv{name: name})
+		servers = append(servers, protocols(cfg, srv{name: name}, true, rep)...)
 	} else {
 		tmp, err := os.MkdirTemp("", "ripple-bench-bin-")
 		if err != nil {
@@ -85,7 +90,7 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 				bar.Println("  " + err.Error())
 				continue
 			}
-			servers = append(servers, srv{name: name, bin: bin})
+			servers = append(servers, protocols(cfg, srv{name: name, bin: bin}, name == "ripple", rep)...)
 		}
 	}
 	if len(servers) == 0 {
@@ -107,8 +112,8 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 				}
 				res, err := runOne(ctx, cfg, sc, s, bar, scenario.Run)
 				if err != nil {
-					rep.Errors = append(rep.Errors, report.RunError{Server: s.name, Scenario: sc, Error: err.Error()})
-					bar.Println(fmt.Sprintf("%s %s: ERROR %v", s.name, sc, err))
+					rep.Errors = append(rep.Errors, report.RunError{Server: s.label, Scenario: sc, Error: err.Error()})
+					bar.Println(fmt.Sprintf("%s %s: ERROR %v", s.label, sc, err))
 				}
 				if res != nil {
 					runs[si] = append(runs[si], res)
@@ -128,10 +133,35 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 }
 
 // srv is a server of the run: its name and, unless the run drives a URL,
-// its binary.
+// its binary; the protocol its clients speak and the row it makes.
 type srv struct {
-	name string
-	bin  string
+	name     string
+	bin      string
+	protocol string // "" or scenario.Phoenix
+	label    string // name, or name/protocol
+}
+
+// protocols returns s once per protocol of the run; a server that does not
+// speak one (phoenix: a peer) gets an error instead of that row.
+func protocols(cfg Config, s srv, phoenix bool, rep *report.Report) []srv {
+	ps := cfg.Protocols
+	if len(ps) == 0 {
+		ps = []string{""}
+	}
+	var out []srv
+	for _, p := range ps {
+		v := s
+		v.protocol, v.label = p, s.name
+		if p != "" {
+			v.label = s.name + "/" + p
+		}
+		if p == scenario.Phoenix && !phoenix {
+			rep.Errors = append(rep.Errors, report.RunError{Server: s.name, Error: "speaks no Phoenix Channels: no " + v.label + " row"})
+			continue
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 // runFunc drives one scenario against a target: scenario.Run, or
@@ -144,20 +174,21 @@ func runOne(ctx context.Context, cfg Config, sc string, s srv, bar *progress.Bar
 	opt := cfg.Options
 	opt.Spec = cfg.Specs[sc]
 	opt.Spec.Scenario = sc
+	opt.Spec.Protocol = s.protocol
 	opt.Bar = bar
 	name, bin := s.name, s.bin
 	if cfg.URL != "" {
-		return run(ctx, opt, scenario.Target{Name: name, URL: cfg.URL, PID: cfg.PID})
+		return run(ctx, opt, scenario.Target{Name: s.label, URL: cfg.URL, PID: cfg.PID})
 	}
 	logPath := ""
 	if cfg.OutDir != "" {
-		logPath = filepath.Join(cfg.OutDir, "logs", name+"-"+sc+".log")
+		logPath = filepath.Join(cfg.OutDir, "logs", strings.ReplaceAll(s.label, "/", "-")+"-"+sc+".log")
 	}
 	proc, err := target.Start(name, bin, target.Options{CPUs: cfg.ServerCPUs, GOGC: cfg.GOGC, LogPath: logPath, Args: cfg.ServerArgs[name]})
 	if err != nil {
 		return nil, err
 	}
-	res, runErr := run(ctx, opt, scenario.Target{Name: name, URL: proc.URL, PID: proc.PID})
+	res, runErr := run(ctx, opt, scenario.Target{Name: s.label, URL: proc.URL, PID: proc.PID})
 	alive := proc.Alive()
 	stopErr := proc.Stop(15 * time.Second)
 	if !alive {

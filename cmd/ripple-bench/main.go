@@ -44,6 +44,8 @@ scenarios:
              at every subscriber, per-publisher order and counts verified
   rooms      rooms of -room-size on /ws/room/<id>, -msg-rate publishes/s, -churn
              leave+join cycles/s: deliveries/s, latency, no foreign/missing messages
+             (broadcast and rooms: -protocol phoenix speaks Phoenix Channels instead,
+             -protocol raw,phoenix runs both side by side)
   presence   rooms of -room-size on /ws/presence/<id>, -churn track/untrack cycles/s:
              diffs/s, diff latency, watchers' lists checked (skipped on HTTP 404)
   latency    open loop at fixed offered rates, latency from each message's scheduled
@@ -153,6 +155,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		publishers  = fs.Int("publishers", 0, "broadcast publishers (default 4)")
 		pubRate     = fs.Float64("pub-rate", 0, "broadcast: messages/s per publisher (0: as fast as the window allows)")
 		route       = fs.String("route", "room", "broadcast route: room (/ws/room/bench) or shootout (/ws/shootout)")
+		protocol    = fs.String("protocol", "raw", "broadcast, rooms: raw (the routes), phoenix (Phoenix Channels V2 at /socket/websocket, topics room:bench and room:r<id>; ripple only), or raw,phoenix: both, rows ripple and ripple/phoenix in one run")
 		roomSize    = fs.Int("room-size", 0, "rooms, presence, latency rooms: connections per room (default 10); storm: members before the burst (default 10000)")
 		churn       = fs.Float64("churn", -1, "rooms, presence: leave+join cycles per second, all rooms together")
 		msgRate     = fs.Float64("msg-rate", -1, "rooms: published messages per second, all rooms together; storm: bystander round trips per second (default 100)")
@@ -264,6 +267,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 		*loops = max(1, cpuCount(cCPUs))
 		if cCPUs == "" {
 			*loops = 1
+		}
+	}
+
+	var protos []string
+	for _, p := range strings.Split(*protocol, ",") {
+		switch p = strings.TrimSpace(p); p {
+		case "raw":
+			protos = append(protos, "")
+		case scenario.Phoenix:
+			for _, sc := range scenarios {
+				if sc != scenario.Broadcast && sc != scenario.Rooms {
+					fmt.Fprintf(stderr, "ripple-bench: -protocol phoenix applies to the broadcast and rooms scenarios, not %s\n", sc)
+					return 2
+				}
+			}
+			protos = append(protos, p)
+		default:
+			fmt.Fprintf(stderr, "ripple-bench: -protocol %q: want raw, phoenix or raw,phoenix\n", p)
+			return 2
 		}
 	}
 
@@ -394,7 +416,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	bar := progress.New(stderr)
 	cfg := suite.Config{
 		Servers: servers, URL: *url, Name: *label, PID: *pid,
-		Scenarios: scenarios, Specs: specs, Repeat: *repeat,
+		Scenarios: scenarios, Specs: specs, Repeat: *repeat, Protocols: protos,
 		Options: scenario.Options{
 			Procs: *procs, Exe: exe, ClientCPUs: cCPUs, Sources: *sources,
 			Checkpoints: checkpoints, Settle: *settle,

@@ -81,7 +81,7 @@ func newApp(cfg *config.Config, logw io.Writer) (*app, error) {
 		if err := a.handle(r); err != nil {
 			return nil, fmt.Errorf("%s: %w", r.Where(), err)
 		}
-		a.routes = append(a.routes, r.Path)
+		a.routes = append(a.routes, r.Path+r.Topic)
 	}
 	mux.Handle(httpapi.Prefix, httpapi.New(a.srv, httpapi.Config{APIKey: cfg.APIKey}))
 	mux.HandleFunc("/healthz", a.healthz)
@@ -122,9 +122,23 @@ func authHooks(cfg *config.Config) (func(*ripple.Request) (ripple.Credentials, e
 		return nil, nil, err
 	}
 	var policies route.Table[string]
+	topics := false
 	for _, r := range cfg.Routes {
+		if r.Topic != "" {
+			topics = true
+			continue
+		}
 		if err := policies.Add(r.Path, r.Auth); err != nil {
 			return nil, nil, err
+		}
+	}
+	// The Phoenix socket checks a token when one is given; a topic that
+	// needs a user refuses the joins of those without (joinNeedsUser).
+	if topics {
+		for _, p := range []string{cfg.PhoenixPath + "/websocket", cfg.PhoenixPath + "/longpoll"} {
+			if err := policies.Add(p, config.AuthOptional); err != nil {
+				return nil, nil, err
+			}
 		}
 	}
 	return func(req *ripple.Request) (ripple.Credentials, error) {

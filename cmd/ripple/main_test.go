@@ -438,4 +438,77 @@ func TestBuiltinsMatchConfig(t *testing.T) {
 	if len(builtins) != len(config.Builtins) {
 		t.Errorf("%d handlers for %d names", len(builtins), len(config.Builtins))
 	}
+	for _, name := range config.TopicBuiltins {
+		if channelBuiltins[name] == nil {
+			t.Errorf("config.TopicBuiltins names %q, which has no channel handler", name)
+		}
+	}
+	if len(channelBuiltins) != len(config.TopicBuiltins) {
+		t.Errorf("%d channel handlers for %d names", len(channelBuiltins), len(config.TopicBuiltins))
+	}
+}
+
+// TestTopics: the demo topics by default, and configured topics: a
+// built-in channel whose joins need a token, and a webhook-owned one.
+func TestTopics(t *testing.T) {
+	t.Run("demo", func(t *testing.T) {
+		a, _ := startApp(t, "", "-metrics=false")
+		raw, err := wstest.DialURL(a.url("ws", "/ws/room/1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer raw.Close()
+		p := wstest.DialPhx(t, a.url("ws", "/socket/websocket?vsn=2.0.0"))
+		if m := p.Join(t, "room:1", nil); m.Status() != "ok" {
+			t.Fatalf("join room:1: %v", m)
+		}
+		p.Join(t, "echo:x", nil)
+		if m := p.Call(t, "echo:x", "ping", map[string]int{"n": 1}); string(m.Response()) != `{"n":1}` {
+			t.Fatalf("echo: %v", m)
+		}
+		wstest.Send(t, raw, `{"a":1}`)
+		if m := p.Event(t, "room:1", "message"); string(m.Payload) != `{"a":1}` {
+			t.Fatalf("raw message on room:1: %v", m)
+		}
+	})
+	t.Run("configured", func(t *testing.T) {
+		events := make(chan webhook.Event, 16)
+		backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var ev webhook.Event
+			_ = json.NewDecoder(r.Body).Decode(&ev)
+			events <- ev
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"reply":{"status":"ok","response":{"user":"`+ev.User+`"}}}`)
+		}))
+		defer backend.Close()
+		a, _ := startApp(t, `
+jwt-secret: `+jwtSecret+`
+routes:
+  - topic: "room::room_id"
+    handler: room
+  - topic: "orders:*"
+    webhook: `+backend.URL+`
+    auth: optional
+`, "-max-channels", "3")
+		anon := wstest.DialPhx(t, a.url("ws", "/socket/websocket?vsn=2.0.0"))
+		if m := anon.Join(t, "room:1", nil); m.Status() != "error" || string(m.Response()) != `{"reason":"unauthorized"}` {
+			t.Fatalf("join without a token: %v", m)
+		}
+		if m := anon.Join(t, "orders:1", nil); m.Status() != "ok" || string(m.Response()) != `{"user":""}` {
+			t.Fatalf("optional topic without a token: %v", m)
+		}
+		ann := wstest.DialPhx(t, a.url("ws", "/socket/websocket?vsn=2.0.0&token="+signed(t, "ann")))
+		if m := ann.Join(t, "room:1", nil); m.Status() != "ok" {
+			t.Fatalf("join with a token: %v", m)
+		}
+		if m := ann.Join(t, "orders:2", nil); string(m.Response()) != `{"user":"ann"}` {
+			t.Fatalf("webhook topic with a token: %v", m)
+		}
+		if ev := <-events; ev.Topic != "orders:1" || ev.Route != "orders:*" {
+			t.Fatalf("webhook event %+v", ev)
+		}
+		if _, err := wstest.DialURL(a.url("ws", "/socket/websocket?vsn=2.0.0&token=forged")); err == nil || !strings.Contains(err.Error(), "401") {
+			t.Fatalf("a bad token: %v", err)
+		}
+	})
 }

@@ -20,8 +20,69 @@ var builtins = map[string]ripple.Handler{
 	"shootout": handlers.Shootout,
 }
 
+// channelBuiltins maps config.TopicBuiltins to the handlers package.
+var channelBuiltins = map[string]ripple.Handler{
+	"room": handlers.RoomChannel,
+	"echo": handlers.EchoChannel,
+}
+
+// handleTopic registers one configured Phoenix topic.
+func (a *app) handleTopic(r *config.Route) error {
+	var h ripple.Handler
+	var opts []ripple.RouteOption
+	if r.Webhook != "" {
+		if r.WebhookSecret == "" {
+			a.log.Warn("webhook requests are not signed: set webhook-secret", "topic", r.Topic)
+		}
+		wc := a.webhookConfig(r)
+		wc.Route = r.Topic
+		wh, err := webhook.New(wc)
+		if err != nil {
+			return err
+		}
+		h, opts = wh.Handle, []ripple.RouteOption{ripple.Workers()}
+	} else {
+		h = channelBuiltins[r.Handler]
+	}
+	if r.Auth == config.AuthRequired {
+		h = joinNeedsUser(h)
+	}
+	if a.log.Enabled(context.Background(), slog.LevelDebug) {
+		h = loggedChannel(a.log, r.Topic, h)
+	}
+	return a.srv.Channel(r.Topic, h, opts...)
+}
+
+// joinNeedsUser refuses the joins of connections without a user (no
+// valid token): the socket checks a token only when one is given, so a
+// topic with auth: required checks at its join.
+func joinNeedsUser(h ripple.Handler) ripple.Handler {
+	return func(ev *ripple.Event) ripple.Reply {
+		if ev.Type == ripple.Connect && ev.User == "" {
+			return ripple.Reply{Reply: ripple.ReplyError("unauthorized")}
+		}
+		return h(ev)
+	}
+}
+
+// loggedChannel logs a channel's joins and ends at debug level.
+func loggedChannel(log *slog.Logger, pattern string, h ripple.Handler) ripple.Handler {
+	return func(ev *ripple.Event) ripple.Reply {
+		switch ev.Type {
+		case ripple.Connect:
+			log.Debug("channel join", "conn", ev.ConnectionID, "channel", pattern, "topic", ev.Topic, "user", ev.User)
+		case ripple.Disconnect:
+			log.Debug("channel end", "conn", ev.ConnectionID, "channel", pattern, "topic", ev.Topic, "why", ev.Name)
+		}
+		return h(ev)
+	}
+}
+
 // handle registers one configured route.
 func (a *app) handle(r *config.Route) error {
+	if r.Topic != "" {
+		return a.handleTopic(r)
+	}
 	var h ripple.Handler
 	var opts []ripple.RouteOption
 	if r.Webhook != "" {
