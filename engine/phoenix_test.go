@@ -323,7 +323,12 @@ func TestPhoenixBadInput(t *testing.T) {
 			t.Fatalf("rejoin at the cap: %v", m)
 		}
 		for i := range 5 {
-			c.JoinAsync(t, fmt.Sprintf("test:x%d", i), nil)
+			// The server may close before the last ones: their writes
+			// then fail, which is what a flood gets.
+			msg := fmt.Sprintf(`["%d","%d","test:x%d","phx_join",{}]`, 100+i, 100+i, i)
+			if err := c.Client.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
+				break
+			}
 		}
 		ce := closeOf(t, c)
 		if ce.Code != 1008 || ce.Text != "join flood" {
