@@ -129,7 +129,7 @@ func (sh *shard) writeMembers(channels []string, msg *message, except *conn) {
 		if c == except {
 			continue
 		}
-		if c.phx == 0 {
+		if c.dialect() == 0 {
 			c.write(msg.frameFor(c, ""))
 			continue
 		}
@@ -137,8 +137,8 @@ func (sh *shard) writeMembers(channels []string, msg *message, except *conn) {
 		if len(channels) > 1 {
 			topic = channels[sh.topics[i]]
 		}
-		if last.frame == nil || last.d != c.phx || last.topic != topic || last.deflate != c.deflate() {
-			last.d, last.topic, last.deflate, last.frame = c.phx, topic, c.deflate(), msg.frameFor(c, topic)
+		if last.frame == nil || last.d != c.dialect() || last.topic != topic || last.deflate != c.deflate() {
+			last.d, last.topic, last.deflate, last.frame = c.dialect(), topic, c.deflate(), msg.frameFor(c, topic)
 		}
 		c.write(last.frame)
 	}

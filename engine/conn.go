@@ -51,9 +51,6 @@ type conn struct {
 
 	// Guarded by sh.mu.
 	chans *[]string // channels joined; nil until the first join, closedChans once closed
-
-	// Immutable after the upgrade (set by check, or by a long-poll open).
-	phx dialect // 0: the raw protocol; else Phoenix's (phoenix.go)
 }
 
 // closedChans is the chans of a closed connection: no more joins. (A flag
@@ -66,6 +63,7 @@ var closedChans = new([]string)
 type binding struct {
 	route  *Route       // Immutable.
 	params route.Params // Immutable.
+	phx    dialect      // Immutable: the Phoenix socket's dialect (Engine.phxBindings); 0 on every other route
 }
 
 // deflate reports whether c negotiated permessage-deflate.
@@ -81,6 +79,16 @@ type connExtra struct {
 	id      string   // the id, when the broker makes them (registry.custom)
 	tracked []string // Guarded by sh.mu: channels where the connection is tracked
 	pending []*Event // Workers routes only: events waiting for the pool
+}
+
+// dialect is c's protocol: 0 for the raw one, else Phoenix's. It is its
+// binding's (check, or a long-poll open, gives a Phoenix connection one of
+// Engine.phxBindings), so that it costs a connection nothing.
+func (c *conn) dialect() dialect {
+	if c.rt == nil {
+		return 0
+	}
+	return c.rt.phx
 }
 
 // extra returns c's connExtra, allocating it on first use. Loop only; not

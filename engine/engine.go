@@ -46,7 +46,10 @@ type Engine struct {
 	// Written by HandleChannel before Start; read-only afterwards.
 	channels route.Topics[*binding] // each channel pattern's binding without params
 	phxRoute *Route                 // the Phoenix socket's route; nil without channels
-	lp       *longPoll              // the long-poll sessions; nil without channels or with DisableLongPoll
+	// phxBindings are the Phoenix socket's bindings by dialect, one for
+	// each protocol version, over WebSocket or long poll.
+	phxBindings map[dialect]*binding
+	lp          *longPoll // the long-poll sessions; nil without channels or with DisableLongPoll
 
 	stats Stats
 	now   atomic.Int64 // engine clock, unix nanoseconds, advanced by OnTick
@@ -419,7 +422,7 @@ func (e *Engine) check(c *conn, r *codec.Request) (http.Header, error) {
 		if err != nil {
 			return nil, &codec.Reject{Status: http.StatusBadRequest, Reason: err.Error()}
 		}
-		c.phx = phxDialect(vsn)
+		rt = e.phxBindings[phxDialect(vsn)]
 	}
 	c.rt = rt
 	c.sh.intern(r, rt.route.Pattern)
@@ -454,7 +457,7 @@ func (e *Engine) open(c *conn) {
 	c.state = stateOpen
 	e.conns.add(c) // may change c.uid
 	c.timer = e.clock() - c.pingPhase(int64(e.cfg.PingInterval))
-	if c.phx != 0 {
+	if c.dialect() != 0 {
 		c.sh.phxOpen(c)
 	}
 	e.broker.Connected(c.sh.idOf(c))
@@ -506,7 +509,7 @@ func (e *Engine) readFrames(c *conn) gnet.Action {
 			}
 			e.stats.MessagesIn.Add(1)
 			e.stats.BytesIn.Add(int64(len(m.Payload)))
-			if c.phx != 0 {
+			if c.dialect() != 0 {
 				e.phxIn(c, payload, m.Kind == codec.KindBinary)
 				continue
 			}
@@ -598,7 +601,7 @@ func (e *Engine) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	}
 	e.leaveAll(c)
 	var chans []*phxChan
-	if c.phx != 0 {
+	if c.dialect() != 0 {
 		chans = e.phxClosed(c) // after leaveAll: no Disconnect sees a membership
 	}
 	e.broker.Disconnected(id)
@@ -656,7 +659,7 @@ func (sh *shard) sweep(now int64) {
 			}
 		case stateOpen:
 			silent := now - c.lastRead
-			if c.phx&dialectLongPoll != 0 {
+			if c.dialect()&dialectLongPoll != 0 {
 				sh.sweepLongPoll(c, silent)
 				continue
 			}

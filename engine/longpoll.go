@@ -108,7 +108,7 @@ func (lp *longPoll) Open(r *http.Request) (string, error) {
 	var key [16]byte
 	_, _ = rand.Read(key[:])
 	l := &lpConn{lp: lp, sh: sh, token: base64.RawURLEncoding.EncodeToString(key[:]), remote: req.Remote}
-	c := &conn{gc: l, sh: sh, rt: &binding{route: e.phxRoute}, req: req, phx: phxDialect(vsn) | dialectLongPoll,
+	c := &conn{gc: l, sh: sh, rt: e.phxBindings[phxDialect(vsn)|dialectLongPoll], req: req,
 		lastRead: time.Now().UnixNano()}
 	if user != "" {
 		c.extra().user = user

@@ -45,7 +45,7 @@ func (m *message) payload() []byte {
 // frameFor returns the bytes to write to c, a member of topic (for a
 // Phoenix member: the push on that topic; see phxframes.go).
 func (m *message) frameFor(c *conn, topic string) []byte {
-	if c.phx != 0 {
+	if c.dialect() != 0 {
 		return m.phxFrame(c, topic)
 	}
 	if !c.deflate() || len(m.plain) < minDeflate {
@@ -77,9 +77,9 @@ func opOf(binary bool) codec.OpCode {
 // Phoenix connection the push of it on topic "phoenix" (what is sent to
 // the connection rather than to one of its channels). Loop only.
 func (c *conn) send(op codec.OpCode, payload []byte) {
-	if c.phx != 0 {
+	if c.dialect() != 0 {
 		event, p, bin := phoenix.FromRaw(payload, op == codec.OpBinary)
-		op, payload = phxEncode(c.phx, "", phoenix.TopicPhoenix, event, p, bin)
+		op, payload = phxEncode(c.dialect(), "", phoenix.TopicPhoenix, event, p, bin)
 	}
 	c.sendPlain(op, payload)
 }

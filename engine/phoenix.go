@@ -114,6 +114,12 @@ func (e *Engine) HandleChannel(r Route) error {
 			return fmt.Errorf("engine: Phoenix socket %s: %w", ws.Pattern, err)
 		}
 		e.phxRoute = ws
+		e.phxBindings = map[dialect]*binding{}
+		for _, v := range []phoenix.Vsn{phoenix.V1, phoenix.V2} {
+			for _, d := range []dialect{phxDialect(v), phxDialect(v) | dialectLongPoll} {
+				e.phxBindings[d] = &binding{route: ws, phx: d}
+			}
+		}
 		if !e.cfg.DisableLongPoll {
 			e.lp = newLongPoll(e)
 		}
@@ -140,7 +146,7 @@ func (e *Engine) phxIn(c *conn, data []byte, binary bool) {
 	if ps == nil || c.state != stateOpen {
 		return
 	}
-	m, err := phoenix.Decode(c.phx.vsn(), data, binary)
+	m, err := phoenix.Decode(c.dialect().vsn(), data, binary)
 	if err != nil {
 		e.log.Debug("malformed Phoenix message", "conn", c.id(), "err", err)
 		c.close(codec.CloseUnsupportedData, fitReason(err.Error()), false)
@@ -402,13 +408,13 @@ func (e *Engine) applyChannel(c *conn, ch *phxChan, reply Reply) {
 
 // phxReply writes a phx_reply. Loop only.
 func (e *Engine) phxReply(c *conn, joinRef, ref, topic, status string, response []byte) {
-	c.sendPlain(codec.OpText, phoenix.AppendReply(nil, c.phx.vsn(), joinRef, ref, topic, status, response))
+	c.sendPlain(codec.OpText, phoenix.AppendReply(nil, c.dialect().vsn(), joinRef, ref, topic, status, response))
 }
 
 // phxPushTo writes a server message of the protocol (phx_close, phx_error)
 // to c. Loop only.
 func (e *Engine) phxPushTo(c *conn, joinRef, ref, topic, event string, payload []byte) {
-	c.sendPlain(codec.OpText, phoenix.AppendMessage(nil, c.phx.vsn(), joinRef, ref, topic, event, payload))
+	c.sendPlain(codec.OpText, phoenix.AppendMessage(nil, c.dialect().vsn(), joinRef, ref, topic, event, payload))
 }
 
 // phxSend pushes raw message msg to c on channel ch (a Reply's Send), as a
@@ -416,7 +422,7 @@ func (e *Engine) phxPushTo(c *conn, joinRef, ref, topic, event string, payload [
 // channel's join_ref. Loop only.
 func (e *Engine) phxSend(c *conn, ch *phxChan, binary bool, msg []byte) {
 	event, payload, bin := phoenix.FromRaw(msg, binary)
-	c.sendPlain(phxEncode(c.phx, ch.joinRef, ch.topic, event, payload, bin))
+	c.sendPlain(phxEncode(c.dialect(), ch.joinRef, ch.topic, event, payload, bin))
 }
 
 // phxEncode is the frame payload, and its opcode, of a push of event with

@@ -49,14 +49,14 @@ func (m *message) phxFrame(c *conn, topic string) []byte {
 	}
 	var v *phxVariant
 	for i := range f.variants {
-		if f.variants[i].d == c.phx && f.variants[i].topic == topic {
+		if f.variants[i].d == c.dialect() && f.variants[i].topic == topic {
 			v = &f.variants[i]
 			break
 		}
 	}
 	if v == nil {
-		op, p := phxEncode(c.phx, "", topic, f.event, f.payload, f.binary)
-		f.variants = append(f.variants, phxVariant{d: c.phx, topic: topic, op: op, payload: p, plain: codec.Compile(op, p)})
+		op, p := phxEncode(c.dialect(), "", topic, f.event, f.payload, f.binary)
+		f.variants = append(f.variants, phxVariant{d: c.dialect(), topic: topic, op: op, payload: p, plain: codec.Compile(op, p)})
 		v = &f.variants[len(f.variants)-1]
 	}
 	if !c.deflate() || len(v.plain) < minDeflate {

@@ -14,7 +14,7 @@ func TestPhoenixFramesOncePerDialect(t *testing.T) {
 	e := New(Config{})
 	sh := e.shards[0]
 	msg := newMessage(codec.OpText, []byte(`{"event":"new","payload":{"a":1}}`))
-	member := func(d dialect) *conn { return &conn{sh: sh, phx: d} }
+	member := func(d dialect) *conn { return &conn{sh: sh, rt: &binding{phx: d}} }
 	v2, v1, lp := phxDialect(phoenix.V2), phxDialect(phoenix.V1), phxDialect(phoenix.V2)|dialectLongPoll
 
 	first := msg.frameFor(member(v2), "room:1")
@@ -53,7 +53,7 @@ func TestPhoenixFramesOncePerDialect(t *testing.T) {
 // shares (see TestPhoenixFramesOncePerDialect).
 func BenchmarkPhoenixFrame(b *testing.B) {
 	e := New(Config{})
-	member := &conn{sh: e.shards[0], phx: phxDialect(phoenix.V2)}
+	member := &conn{sh: e.shards[0], rt: &binding{phx: phxDialect(phoenix.V2)}}
 	for _, tc := range []struct{ name, payload string }{
 		{"kind=envelope", `{"event":"room","payload":{"t":123456789,"s":42,"p":3,"r":7}}`},
 		{"kind=object", `{"type":"room","payload":{"t":123456789,"s":42,"p":3,"r":7}}`},

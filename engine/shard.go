@@ -299,7 +299,7 @@ func (sh *shard) members(channels []string) []*conn {
 				continue
 			}
 			for c := range set.All {
-				if c.mark != sh.mark || c.phx != 0 {
+				if c.mark != sh.mark || c.dialect() != 0 {
 					c.mark = sh.mark
 					sh.scratch = append(sh.scratch, c)
 					sh.topics = append(sh.topics, int32(i))
