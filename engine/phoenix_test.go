@@ -75,6 +75,18 @@ func testChannel(log *endLog) engine.Handler {
 				return engine.Reply{SetPresence: &engine.SetPresence{Channel: ev.Topic, State: "typing"}}
 			case "leave_me":
 				return engine.Reply{Leave: []string{ev.Topic}}
+			case "join_side":
+				return engine.Reply{Join: []string{"side"}, Reply: engine.ReplyOK(nil)}
+			case "leave_side":
+				return engine.Reply{Leave: []string{"side"}, Reply: engine.ReplyOK(nil)}
+			case "to_side":
+				return engine.Reply{BroadcastRoom: engine.ChannelMessage("aside", ev.Message), Room: "side", Reply: engine.ReplyOK(nil)}
+			case "everyone":
+				return engine.Reply{Broadcast: engine.ChannelMessage("all", ev.Message), Reply: engine.ReplyOK(nil)}
+			case "track":
+				return engine.Reply{Track: &engine.Track{Channel: ev.Topic, UserID: "late"}, Reply: engine.ReplyOK(nil)}
+			case "untrack":
+				return engine.Reply{Untrack: []string{ev.Topic}, Reply: engine.ReplyOK(nil)}
 			case "crash":
 				panic("message")
 			case "binary?":
@@ -453,5 +465,44 @@ func TestPhoenixRegistration(t *testing.T) {
 	}
 	if err := e.HandleChannel(engine.Route{Pattern: "room:*", Handler: nop}); err == nil {
 		t.Error("channel registered over a route at /socket/websocket")
+	}
+}
+
+// TestPhoenixActions: every action of a channel handler works as on a raw
+// route: join and leave of another channel, broadcast_room to it,
+// broadcast, track and untrack.
+func TestPhoenixActions(t *testing.T) {
+	s, _ := startPhoenix(t, engine.Config{PresenceInterval: -1})
+	a := wstest.DialPhx(t, wstest.PhxURL(s.Addr, phoenix.V2, ""))
+	raw := s.Dial(t, "/ws/room/z")
+	a.Join(t, "test:a", nil)
+	id := s.ClientsIn("test:a")[0]
+
+	a.Call(t, "test:a", "join_side", map[string]any{})
+	if got := s.ClientsIn("side"); len(got) != 1 || got[0] != id {
+		t.Fatalf("after join: side has %v", got)
+	}
+	a.Call(t, "test:a", "to_side", map[string]any{"n": 1})
+	if m := a.Event(t, "side", "aside"); string(m.Payload) != `{"n":1}` {
+		t.Fatalf("broadcast_room to another channel: %v", m)
+	}
+	a.Call(t, "test:a", "leave_side", map[string]any{})
+	if got := s.ClientsIn("side"); len(got) != 0 {
+		t.Fatalf("after leave: side has %v", got)
+	}
+	a.Call(t, "test:a", "everyone", map[string]any{"n": 2})
+	if m := a.Event(t, "phoenix", "all"); string(m.Payload) != `{"n":2}` {
+		t.Fatalf("broadcast to the pusher: %v", m)
+	}
+	if got := wstest.ReadString(t, raw); got != `{"event":"all","payload":{"n":2}}` {
+		t.Fatalf("broadcast to a raw connection: %s", got)
+	}
+	a.Call(t, "test:a", "track", map[string]any{})
+	a.Event(t, "test:a", "presence_state")
+	wstest.Eventually(t, "tracked", func() bool { return s.PresenceCount("test:a") == 1 })
+	a.Call(t, "test:a", "untrack", map[string]any{})
+	wstest.Eventually(t, "untracked", func() bool { return s.PresenceCount("test:a") == 0 })
+	if got := s.ClientsIn("test:a"); len(got) != 1 {
+		t.Fatalf("untrack left the channel: %v", got)
 	}
 }
