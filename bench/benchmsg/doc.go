@@ -10,6 +10,8 @@
 // parses instead of comparing bytes and accepts floats and exponents.
 //
 // Scan is allocation-free and tolerant: it never panics on any input and reports
-// ok == false for anything that is not a JSON object. Everything here is pure and
-// safe for concurrent use.
+// ok == false for anything that is not a JSON object. Fields and Elements walk
+// any JSON object or array the same way, for the envelopes other protocols put
+// around a bench message (bench/dialect). Everything here is pure and safe for
+// concurrent use.
 package benchmsg
