@@ -188,7 +188,7 @@ func (d *roomsDriver) publish() {
 	}
 	k := int64(d.rooms[li])
 	d.buf = benchmsg.Append(d.buf[:0], "room", benchmsg.Msg{T: d.wall(), S: d.seq[li], P: k, R: k}, d.spec.Size)
-	anchor.conn.WriteText(d.buf)
+	d.write(anchor.conn, d.buf)
 	d.seq[li]++
 	d.sent.Add(1)
 }
@@ -203,7 +203,7 @@ func (d *roomsDriver) churn() {
 	m.conn = nil
 	m.room = d.rng.IntN(len(d.rooms))
 	m.dialing = true
-	d.l.Dial(d.path(m), i)
+	d.dial(d.path(m), i)
 }
 
 func (d *roomsDriver) OnMessage(c *loadgen.Conn, _ wsproto.Opcode, p []byte) {
