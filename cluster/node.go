@@ -56,10 +56,10 @@ type Node struct {
 	mu sync.Mutex
 	// Guarded by mu.
 	closed   bool
-	conns    connTable             // local connections by id
-	members  map[string]int        // channel -> local members
-	queue    []op                  // Redis work for the executor, in order
-	subDirty map[string]struct{}   // channels whose membership crossed zero
+	conns    connTable           // local connections by id
+	members  map[string]int      // channel -> local members
+	queue    []op                // Redis work for the executor, in order
+	subDirty map[string]struct{} // channels whose membership crossed zero
 }
 
 // localConn is what this node told Redis about one of its connections; it
