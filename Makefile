@@ -49,7 +49,8 @@ FUZZ_TARGETS := \
 	./phoenix:FuzzDecode \
 	./bench/wsproto:FuzzParseFrame \
 	./bench/wsproto:FuzzParseResponse \
-	./bench/benchmsg:FuzzScan
+	./bench/benchmsg:FuzzScan \
+	./bench/dialect:FuzzParse
 
 fuzz-short:
 	@for t in $(FUZZ_TARGETS) $(EXTRA_FUZZ_TARGETS); do \

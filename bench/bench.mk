@@ -1,5 +1,5 @@
 # Benchmark suite (see bench/README.md). Included by the top-level Makefile.
-#   make bench                      quick suite, ripple vs gorilla, gws, nbio (< 10 min on 2 cores;
+#   make bench                      quick suite, ripple vs gorilla, gws, nbio, centrifuge, socketio (~12 min on 2 cores;
 #                                   the latency scenario's steps are 2 s: -d 5s steadies them)
 #   make bench BENCH_FLAGS='-repeat 2 -server ripple,nbio'
 #   make bench-c1m                  1,000,000 connections over ripple cluster nodes on one redis-server (-n scales it)

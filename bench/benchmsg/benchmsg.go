@@ -174,6 +174,77 @@ func Scan(b []byte) (kind []byte, m Msg, ok bool) {
 	}
 }
 
+// Fields calls f with the raw key (escapes left as they are) and the raw
+// value of every member of the JSON object b, in order, until f returns
+// false. It reports whether b is a well-formed object, as far as it was
+// walked. The slices alias b. The dialects of bench/dialect walk their
+// envelopes with it, allocation-free.
+func Fields(b []byte, f func(key, value []byte) bool) bool {
+	s := scanner{b: b}
+	s.ws()
+	if !s.eat('{') {
+		return false
+	}
+	s.ws()
+	if s.eat('}') {
+		return s.end()
+	}
+	for {
+		s.ws()
+		key, ok := s.str()
+		if !ok {
+			return false
+		}
+		s.ws()
+		if !s.eat(':') {
+			return false
+		}
+		s.ws()
+		start := s.i
+		if !s.skip(0) {
+			return false
+		}
+		if !f(key, b[start:s.i]) {
+			return true
+		}
+		s.ws()
+		if s.eat(',') {
+			continue
+		}
+		return s.eat('}') && s.end()
+	}
+}
+
+// Elements calls f with the raw value of every element of the JSON array b,
+// in order, until f returns false. It reports whether b is a well-formed
+// array, as far as it was walked. The slices alias b.
+func Elements(b []byte, f func(value []byte) bool) bool {
+	s := scanner{b: b}
+	s.ws()
+	if !s.eat('[') {
+		return false
+	}
+	s.ws()
+	if s.eat(']') {
+		return s.end()
+	}
+	for {
+		s.ws()
+		start := s.i
+		if !s.skip(0) {
+			return false
+		}
+		if !f(b[start:s.i]) {
+			return true
+		}
+		s.ws()
+		if s.eat(',') {
+			continue
+		}
+		return s.eat(']') && s.end()
+	}
+}
+
 type scanner struct {
 	b []byte
 	i int

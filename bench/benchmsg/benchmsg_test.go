@@ -3,6 +3,7 @@ package benchmsg
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"testing"
 
 	"github.com/bytedance/sonic"
@@ -97,6 +98,60 @@ func TestPhoenix(t *testing.T) {
 	}
 }
 
+func TestFields(t *testing.T) {
+	cases := []struct {
+		in   string
+		want []string // key=value
+		ok   bool
+	}{
+		{`{}`, nil, true},
+		{` {"a" : 1, "b":{"c":[1,"x]"]} ,"d\"e":"f"} `, []string{`a=1`, `b={"c":[1,"x]"]}`, `d\"e="f"`}, true},
+		{`{"push":{"channel":"room:r1","pub":{"data":{"type":"room"}}}}`, []string{`push={"channel":"room:r1","pub":{"data":{"type":"room"}}}`}, true},
+		{`{"a":1,}`, []string{"a=1"}, false},
+		{`{"a":1} x`, []string{"a=1"}, false},
+		{`[1]`, nil, false},
+		{`{"a":tru}`, nil, false},
+	}
+	for _, tc := range cases {
+		var got []string
+		ok := Fields([]byte(tc.in), func(k, v []byte) bool {
+			got = append(got, string(k)+"="+string(v))
+			return true
+		})
+		if ok != tc.ok || !slices.Equal(got, tc.want) {
+			t.Errorf("Fields(%s) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+	n := 0
+	if !Fields([]byte(`{"a":1,"b":2}`), func(k, v []byte) bool { n++; return false }) || n != 1 {
+		t.Errorf("Fields did not stop after f returned false: %d calls", n)
+	}
+}
+
+func TestElements(t *testing.T) {
+	cases := []struct {
+		in   string
+		want []string
+		ok   bool
+	}{
+		{`[]`, nil, true},
+		{`["room",{"type":"room","payload":{"t":1}}]`, []string{`"room"`, `{"type":"room","payload":{"t":1}}`}, true},
+		{` [ 1 , [2] , null ] `, []string{"1", "[2]", "null"}, true},
+		{`[1,]`, []string{"1"}, false},
+		{`{}`, nil, false},
+	}
+	for _, tc := range cases {
+		var got []string
+		ok := Elements([]byte(tc.in), func(v []byte) bool {
+			got = append(got, string(v))
+			return true
+		})
+		if ok != tc.ok || !slices.Equal(got, tc.want) {
+			t.Errorf("Elements(%s) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
 func FuzzScan(f *testing.F) {
 	f.Add([]byte(`{"type":"echo","payload":{"t":1,"s":2,"p":3,"r":4}}`))
 	f.Add([]byte(`{"payload":{"s":4,"t":1.5e3},"type":"broadcast"}`))
@@ -108,6 +163,19 @@ func FuzzScan(f *testing.F) {
 		if _, topic, _, _, ok := ScanPhoenix(b); ok && !bytes.Contains(b, topic) {
 			t.Fatalf("topic %q not in %q", topic, b)
 		}
+		// Fields and Elements never panic, and what they hand out lies in b.
+		Fields(b, func(k, v []byte) bool {
+			if !bytes.Contains(b, k) || !bytes.Contains(b, v) {
+				t.Fatalf("member %q=%q not in %q", k, v, b)
+			}
+			return true
+		})
+		Elements(b, func(v []byte) bool {
+			if !bytes.Contains(b, v) {
+				t.Fatalf("element %q not in %q", v, b)
+			}
+			return true
+		})
 		kind, _, ok := Scan(b)
 		if !ok {
 			return

@@ -15,6 +15,8 @@
 //	["1","7","room:bench","room",{"t":123456789,"s":42,"p":3,"r":7}]
 //
 // Scan is allocation-free and tolerant: it never panics on any input and reports
-// ok == false for anything that is not a JSON object. Everything here is pure and
-// safe for concurrent use.
+// ok == false for anything that is not a JSON object. Fields and Elements walk
+// any JSON object or array the same way, for the envelopes other protocols put
+// around a bench message (bench/dialect). Everything here is pure and safe for
+// concurrent use.
 package benchmsg

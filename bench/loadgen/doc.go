@@ -8,8 +8,11 @@
 // connect, so every source address offers a whole ephemeral port range per
 // destination). The number of dials and handshakes in flight and the dial rate
 // are bounded. The Handler gets OnOpen, OnMessage, OnClose and OnTick callbacks,
-// all on the loop's goroutine; Wake adds a precise one-shot timer (a timerfd)
-// for sends paced finer than OnTick's millisecond steps.
+// all on the loop's goroutine; a Handler that is also an Opener gets OnUpgrade
+// after the 101 and runs its protocol's own opening (bench/dialect: a
+// Centrifuge connect, a Socket.IO namespace connect) before the connection
+// counts as open. Wake adds a precise one-shot timer (a timerfd) for sends
+// paced finer than OnTick's millisecond steps.
 //
 // Goroutine rules: Run occupies one goroutine (locked to its OS thread). Conn
 // methods, Loop.Dial and Loop.Wake may only be called from the loop goroutine

@@ -23,7 +23,7 @@ var (
 
 // DialError reports a connection that never opened.
 type DialError struct {
-	Stage string // "socket", "bind", "connect", "handshake"
+	Stage string // "socket", "bind", "connect", "handshake", "session" (an Opener's opening)
 	Err   error
 }
 

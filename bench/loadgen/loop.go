@@ -59,6 +59,18 @@ type Handler interface {
 	OnTick(now int64)
 }
 
+// Opener is implemented by a Handler whose connections speak a protocol with
+// an opening of its own after the WebSocket upgrade (a Centrifuge connect
+// command, a Socket.IO namespace connect). After the 101 the loop calls
+// OnUpgrade instead of OnOpen; the connection may then write, and its
+// messages go to OnMessage, but it still counts as a dial in flight (under
+// MaxInflight and the handshake timeout) and Open reports false until the
+// handler calls Ready: then it counts as opened (its handshake time runs to
+// Ready) and OnOpen follows. Reject fails it as a dial that never opened.
+type Opener interface {
+	OnUpgrade(c *Conn)
+}
+
 // Stats are a loop's counters, readable from any goroutine.
 type Stats struct {
 	Dials     atomic.Int64 // dials started
@@ -79,6 +91,7 @@ type connState uint8
 const (
 	stateConnecting connState = iota + 1
 	stateHandshake
+	stateSession // upgraded; the Opener's opening is under way
 	stateOpen
 	stateClosed
 )
@@ -88,6 +101,9 @@ const (
 type Conn struct {
 	// Tag is set by Dial's caller; the loop never touches it.
 	Tag int
+	// Ext is the Handler's per-connection state (an Opener's, say); the
+	// loop never touches it.
+	Ext any
 
 	// Owned by the event loop; no locks.
 	loop     *Loop
@@ -108,8 +124,42 @@ type Conn struct {
 // Path is the request path the connection was dialed with.
 func (c *Conn) Path() string { return c.path }
 
-// Open reports whether the upgrade completed and the connection is not closed.
+// Open reports whether the upgrade (and an Opener's opening) completed and
+// the connection is not closed.
 func (c *Conn) Open() bool { return c.state == stateOpen }
+
+// writable reports whether frames may be written: open, or upgraded and in
+// an Opener's opening.
+func (c *Conn) writable() bool { return c.state == stateOpen || c.state == stateSession }
+
+// opening reports whether the connection is upgrading or in an Opener's
+// opening, and the stage a failure then reports.
+func (c *Conn) opening() (string, bool) {
+	switch c.state {
+	case stateHandshake:
+		return "handshake", true
+	case stateSession:
+		return "session", true
+	}
+	return "", false
+}
+
+// Ready ends an Opener's opening: the connection counts as opened and the
+// Handler's OnOpen runs. It does nothing in any other state.
+func (c *Conn) Ready() {
+	if c.state == stateSession {
+		c.loop.opened(c)
+	}
+}
+
+// Reject ends an Opener's opening with err: the connection is closed and
+// counts as a failed dial (OnClose gets a *DialError of stage "session").
+// It does nothing in any other state.
+func (c *Conn) Reject(err error) {
+	if c.state == stateSession {
+		c.loop.fail(c, "session", err)
+	}
+}
 
 // DialStart is the loop clock when the dial started.
 func (c *Conn) DialStart() int64 { return c.start }
@@ -639,8 +689,8 @@ func (l *Loop) readable(c *Conn) {
 		}
 		switch {
 		case n == 0 && err == nil:
-			if c.state == stateHandshake {
-				l.fail(c, "handshake", ErrServerEOF)
+			if stage, ok := c.opening(); ok {
+				l.fail(c, stage, ErrServerEOF)
 			} else {
 				l.closeConn(c, ErrServerEOF, true)
 			}
@@ -650,8 +700,8 @@ func (l *Loop) readable(c *Conn) {
 		case err == unix.EINTR:
 			continue
 		default:
-			if c.state == stateHandshake {
-				l.fail(c, "handshake", err)
+			if stage, ok := c.opening(); ok {
+				l.fail(c, stage, err)
 			} else {
 				l.closeConn(c, err, true)
 			}
@@ -681,8 +731,8 @@ func (l *Loop) consume(c *Conn, data []byte) {
 			return
 		}
 		off = n
-		l.opened(c)
-		if c.state != stateOpen {
+		l.upgraded(c)
+		if !c.writable() {
 			return
 		}
 	}
@@ -698,7 +748,7 @@ func (l *Loop) consume(c *Conn, data []byte) {
 		off += n
 		l.Stats.FramesIn.Add(1)
 		l.frame(c, f)
-		if c.state != stateOpen {
+		if !c.writable() {
 			return
 		}
 	}
@@ -715,6 +765,16 @@ func (l *Loop) consume(c *Conn, data []byte) {
 	default:
 		c.in = append(c.in[:0], rest...)
 	}
+}
+
+// upgraded moves c on after its 101: into the Opener's opening, or open.
+func (l *Loop) upgraded(c *Conn) {
+	if op, ok := l.h.(Opener); ok {
+		c.state = stateSession
+		op.OnUpgrade(c)
+		return
+	}
+	l.opened(c)
 }
 
 func (l *Loop) opened(c *Conn) {
@@ -746,7 +806,11 @@ func (l *Loop) expire(now int64) {
 	for i := 0; i < len(l.dialing); {
 		c := l.dialing[i]
 		if c.start < limit {
-			l.fail(c, "handshake", ErrTimeout) // swaps another entry into i
+			stage, ok := c.opening()
+			if !ok {
+				stage = "handshake"
+			}
+			l.fail(c, stage, ErrTimeout) // swaps another entry into i
 			continue
 		}
 		i++
@@ -807,7 +871,7 @@ func (l *Loop) frame(c *Conn, f wsproto.Frame) {
 }
 
 func (l *Loop) protocolError(c *Conn, err error) {
-	if c.state == stateOpen {
+	if c.writable() {
 		l.wbuf = wsproto.AppendClose(l.wbuf[:0], 1002, "", l.nextMask())
 		c.write(l.wbuf)
 	}
@@ -821,6 +885,10 @@ func (l *Loop) closeConn(c *Conn, err error, abort bool) {
 		return
 	}
 	wasOpen := c.state == stateOpen
+	var de *DialError
+	if c.state == stateSession && !errors.As(err, &de) {
+		err = &DialError{Stage: "session", Err: err}
+	}
 	l.undial(c)
 	c.state = stateClosed
 	if c.fd >= 0 {
@@ -853,7 +921,7 @@ func (c *Conn) WriteText(p []byte) { c.WriteFrame(wsproto.OpText, p) }
 
 // WriteFrame sends p as one masked frame with opcode op.
 func (c *Conn) WriteFrame(op wsproto.Opcode, p []byte) {
-	if c.state != stateOpen {
+	if !c.writable() {
 		return
 	}
 	l := c.loop
@@ -864,7 +932,7 @@ func (c *Conn) WriteFrame(op wsproto.Opcode, p []byte) {
 
 // WriteRaw sends pre-encoded bytes (already masked frames).
 func (c *Conn) WriteRaw(b []byte) {
-	if c.state == stateOpen {
+	if c.writable() {
 		c.write(b)
 	}
 }
@@ -883,7 +951,7 @@ func (c *Conn) Close() {
 		return
 	}
 	l := c.loop
-	if c.state == stateOpen {
+	if c.writable() {
 		l.wbuf = wsproto.AppendClose(l.wbuf[:0], 1000, "", l.nextMask())
 		c.write(l.wbuf)
 	}

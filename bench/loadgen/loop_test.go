@@ -150,3 +150,100 @@ func TestLoopWake(t *testing.T) {
 	default:
 	}
 }
+
+// openerHandler runs an opening of its own on /ws/echo: it sends "hello"
+// after the upgrade and, when the echo comes back, makes even tags ready and
+// rejects odd ones; tag -1 never answers and times out.
+type openerHandler struct {
+	upgraded, opened, messages int
+	closeErrs                  map[int]error
+	done                       chan struct{}
+	total                      int
+}
+
+func (h *openerHandler) OnUpgrade(c *loadgen.Conn) {
+	h.upgraded++
+	if c.Open() {
+		panic("open before Ready")
+	}
+	if c.Tag >= 0 {
+		c.WriteText([]byte("hello"))
+	}
+}
+
+func (h *openerHandler) OnOpen(c *loadgen.Conn) {
+	h.opened++
+	if !c.Open() || c.Tag%2 != 0 {
+		panic("OnOpen of a connection that is not ready")
+	}
+	c.Close()
+}
+
+func (h *openerHandler) OnMessage(c *loadgen.Conn, _ wsproto.Opcode, p []byte) {
+	h.messages++
+	switch {
+	case string(p) != "hello":
+	case c.Tag%2 == 0:
+		c.Ready()
+	default:
+		c.Reject(errors.New("odd"))
+	}
+}
+
+func (h *openerHandler) OnClose(c *loadgen.Conn, err error) {
+	h.closeErrs[c.Tag] = err
+	if len(h.closeErrs) == h.total {
+		close(h.done)
+	}
+}
+
+func (h *openerHandler) OnTick(int64) {}
+
+func TestLoopOpener(t *testing.T) {
+	addr := startPeer(t)
+	const n = 20
+	h := &openerHandler{closeErrs: map[int]error{}, done: make(chan struct{}), total: n + 1}
+	l, err := loadgen.New(loadgen.Config{Addr: addr, HandshakeTimeout: 300 * time.Millisecond}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runErr := make(chan error, 1)
+	go func() { runErr <- l.Run() }()
+	l.Execute(func() {
+		for i := 0; i < n; i++ {
+			l.Dial("/ws/echo", i)
+		}
+		l.Dial("/ws/echo", -1)
+	})
+	select {
+	case <-h.done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("timeout: upgraded=%d opened=%d closed=%d", h.upgraded, h.opened, len(h.closeErrs))
+	}
+	l.Stop()
+	if err := <-runErr; err != nil {
+		t.Fatal(err)
+	}
+	if h.upgraded != n+1 || h.opened != n/2 || h.messages != n {
+		t.Errorf("upgraded=%d opened=%d messages=%d, want %d, %d, %d", h.upgraded, h.opened, h.messages, n+1, n/2, n)
+	}
+	if got := l.Stats.Opened.Load(); got != n/2 {
+		t.Errorf("Stats.Opened = %d, want %d", got, n/2)
+	}
+	if got := l.Stats.Failed.Load(); got != n/2+1 {
+		t.Errorf("Stats.Failed = %d, want %d", got, n/2+1)
+	}
+	for tag, err := range h.closeErrs {
+		var de *loadgen.DialError
+		switch {
+		case tag >= 0 && tag%2 == 0:
+			if !errors.Is(err, loadgen.ErrLocalClose) {
+				t.Errorf("tag %d: %v, want a local close", tag, err)
+			}
+		case !errors.As(err, &de) || de.Stage != "session":
+			t.Errorf("tag %d: %v, want a session DialError", tag, err)
+		case tag == -1 && !errors.Is(err, loadgen.ErrTimeout):
+			t.Errorf("tag -1: %v, want a timeout", err)
+		}
+	}
+}

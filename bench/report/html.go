@@ -17,13 +17,16 @@ var palette = map[string]string{
 	"gorilla": "#d62728",
 	"gws":     "#2ca02c",
 	"nbio":    "#ff7f0e",
+	// The protocols users would pick instead.
+	"centrifuge": "#9467bd",
+	"socketio":   "#8c564b",
 }
 
 func color(server string, i int) string {
 	if c, ok := palette[server]; ok {
 		return c
 	}
-	extra := []string{"#9467bd", "#8c564b", "#e377c2", "#7f7f7f"}
+	extra := []string{"#e377c2", "#7f7f7f", "#bcbd22", "#17becf"}
 	return extra[i%len(extra)]
 }
 
@@ -44,6 +47,13 @@ code,pre{background:#f6f6f6;padding:2px 4px}
 	s := r.Settings
 	fmt.Fprintf(&b, "<p><code>%s</code><br>GOGC=%d · server CPUs %q · generator CPUs %q · %d worker process(es) × %d loop(s) · %s · %s · %d CPUs · nofile %d · ports %s</p>",
 		esc(s.Command), s.GOGC, s.ServerCPUs, s.ClientCPUs, s.Procs, s.Loops, esc(s.GoVersion), esc(s.Kernel), s.NumCPU, s.NoFile, esc(s.PortRange))
+	if len(s.Configs) > 0 {
+		b.WriteString("<p>Servers:</p><ul>")
+		for _, c := range s.Configs {
+			fmt.Fprintf(&b, "<li><b>%s</b>: %s</li>", esc(c.Server), esc(c.Config))
+		}
+		b.WriteString("</ul>")
+	}
 
 	if len(r.Checks) > 0 {
 		b.WriteString("<h2>Ripple targets</h2><table><tr><th class=l>target</th><th class=l>want</th><th>ripple</th><th>reference</th><th>ratio</th><th>result</th></tr>")
@@ -98,7 +108,7 @@ code,pre{background:#f6f6f6;padding:2px 4px}
 	b.WriteString("<h2>Results</h2><table><tr><th class=l>scenario</th><th class=l>server</th><th>conns</th><th>throughput</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>connect/s</th><th>handshake p50/p99</th><th>RSS/conn</th><th>kernel TCP buf / slab per conn</th><th>sent</th><th>delivered</th><th>cpu srv/gen</th><th>vs best other</th><th class=l>status</th></tr>")
 	for _, x := range r.sorted() {
 		if x.Skipped != "" {
-			fmt.Fprintf(&b, "<tr><td class=l>%s</td><td class=l>%s</td><td colspan=15></td><td class=l>skipped: %s</td></tr>", x.Scenario, esc(x.Server), esc(x.Skipped))
+			fmt.Fprintf(&b, "<tr><td class=l>%s</td><td class=l>%s</td><td colspan=15></td><td class=l>%s</td></tr>", x.Scenario, esc(x.Server), esc(skipLine(x)))
 			continue
 		}
 		if x.Scenario == scenario.Latency {

@@ -33,6 +33,14 @@ type Settings struct {
 	CPULatency string   `json:"cpu_latency"`
 	Servers    []string `json:"servers"`
 	Scenarios  []string `json:"scenarios"`
+	// Configs says, per server the suite built, how it is configured.
+	Configs []ServerConfig `json:"configs,omitempty"`
+}
+
+// ServerConfig is one server's configuration, in one line.
+type ServerConfig struct {
+	Server string `json:"server"`
+	Config string `json:"config"`
 }
 
 // RunError is a server/scenario pair that could not be measured.
@@ -74,7 +82,9 @@ func (r *Report) Find(scen, server string) *scenario.Result {
 	return nil
 }
 
-var peerNames = []string{"gorilla", "gws", "nbio"}
+// peerNames are the servers Ripple is compared with, in report order after
+// ripple.
+var peerNames = []string{"gorilla", "gws", "nbio", "centrifuge", "socketio"}
 
 // Evaluate computes Ripple's target checks from the results.
 func (r *Report) Evaluate() {
@@ -87,6 +97,9 @@ func (r *Report) Evaluate() {
 				continue
 			}
 			xv := val(x)
+			if math.IsNaN(xv) {
+				continue
+			}
 			if math.IsNaN(v) || (higher && xv > v) || (!higher && xv < v) {
 				v, who = xv, n
 			}
@@ -123,6 +136,21 @@ func (r *Report) Evaluate() {
 	}
 	rip := r.Find(scenario.Idle, "ripple")
 	{
+		ref, who := best(scenario.Idle, peerNames, func(x *scenario.Result) float64 {
+			if len(x.Samples) < 2 {
+				return math.NaN()
+			}
+			return x.RSSPerConn
+		}, false)
+		c := Check{Name: "idle RSS per connection vs best peer", Want: "< best peer", Unit: "bytes"}
+		ok := rip != nil && len(rip.Samples) >= 2
+		if ok {
+			c.Ripple = rip.RSSPerConn
+			c.Pass = !math.IsNaN(ref) && rip.RSSPerConn < ref && rip.OK
+		}
+		add(c, ok, ref, who, false)
+	}
+	{
 		ref, who := best(scenario.Idle, peerNames, conn, true)
 		c := Check{Name: "connect rate", Want: "≥ best peer", Unit: "conns/s"}
 		if rip != nil {
@@ -141,8 +169,8 @@ func (r *Report) Evaluate() {
 		}
 		add(c, rb != nil, ref, "", true)
 
-		ref, who := best(scenario.Broadcast, []string{"gws", "nbio"}, thr, true)
-		c = Check{Name: "broadcast deliveries/s vs best of gws/nbio", Want: "≥ 1.2×", Unit: "deliveries/s"}
+		ref, who := best(scenario.Broadcast, peerNames, thr, true)
+		c = Check{Name: "broadcast deliveries/s vs best peer", Want: "≥ 1.2×", Unit: "deliveries/s"}
 		if rb != nil {
 			c.Ripple = rb.Throughput
 			c.Pass = !math.IsNaN(ref) && rb.Throughput >= 1.2*ref && rb.OK
@@ -179,6 +207,34 @@ func (r *Report) Evaluate() {
 		}
 		add(c, re != nil, ref, who, true)
 	}
+	p50 := func(x *scenario.Result) float64 { return float64(x.Latency.P50) }
+	latencyChecks := func(scen, what string) {
+		rx := r.Find(scen, "ripple")
+		for _, pc := range []struct {
+			name string
+			val  func(*scenario.Result) float64
+		}{{"p50", p50}, {"p99", p99}} {
+			ref, who := best(scen, peerNames, pc.val, false)
+			c := Check{Name: what + " " + pc.name, Want: "≤ best peer", Unit: "ns"}
+			if rx != nil {
+				c.Ripple = pc.val(rx)
+				c.Pass = !math.IsNaN(ref) && c.Ripple <= ref && rx.OK
+			}
+			add(c, rx != nil, ref, who, false)
+		}
+	}
+	latencyChecks(scenario.Rooms, "rooms latency")
+	rp := r.Find(scenario.Presence, "ripple")
+	{
+		ref, who := best(scenario.Presence, peerNames, thr, true)
+		c := Check{Name: "presence diffs/s", Want: "≥ best peer", Unit: "diffs/s"}
+		if rp != nil {
+			c.Ripple = rp.Throughput
+			c.Pass = !math.IsNaN(ref) && rp.Throughput >= ref && rp.OK
+		}
+		add(c, rp != nil, ref, who, true)
+	}
+	latencyChecks(scenario.Presence, "presence diff latency")
 	r.evaluateLatency()
 }
 
@@ -220,7 +276,7 @@ func (r *Report) WriteTable(w io.Writer) {
 	fmt.Fprintln(tw, "scenario\tserver\tconns\tthroughput\tp50\tp99\tp99.9\tmax\tconnect/s\tRSS/conn\tcpu srv/gen\tvs best other\tstatus\t")
 	for _, x := range r.sorted() {
 		if x.Skipped != "" {
-			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\tskipped\t\n", x.Scenario, x.Server)
+			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t%s\t\n", x.Scenario, x.Server, skipStatus(x))
 			continue
 		}
 		if x.Scenario == scenario.Latency {
@@ -269,7 +325,7 @@ func (r *Report) WriteTable(w io.Writer) {
 	}
 	for _, x := range r.sorted() {
 		if x.Skipped != "" {
-			fmt.Fprintf(w, "  %s/%s skipped: %s\n", x.Server, x.Scenario, x.Skipped)
+			fmt.Fprintf(w, "  %s/%s %s\n", x.Server, x.Scenario, skipLine(x))
 		}
 		for _, f := range x.Failures {
 			fmt.Fprintf(w, "  %s/%s FAIL: %s\n", x.Server, x.Scenario, f)
@@ -295,9 +351,32 @@ func (r *Report) WriteTable(w io.Writer) {
 			fmt.Fprintln(w, "  "+c.String())
 		}
 	}
+	if len(r.Settings.Configs) > 0 {
+		fmt.Fprintln(w, "\nservers:")
+		for _, c := range r.Settings.Configs {
+			fmt.Fprintf(w, "  %s: %s\n", c.Server, c.Config)
+		}
+	}
 	s := r.Settings
 	fmt.Fprintf(w, "\nsettings: GOGC=%d server cpus=%q generator cpus=%q procs=%d loops=%d %s %s cpus=%d nofile=%d ports=%s cpu wake-up latency: %s\n",
 		s.GOGC, s.ServerCPUs, s.ClientCPUs, s.Procs, s.Loops, s.GoVersion, s.Kernel, s.NumCPU, s.NoFile, s.PortRange, s.CPULatency)
+}
+
+// skipStatus is a skipped result's status: "not supported" when the server
+// lacks what the scenario needs, else "skipped".
+func skipStatus(x *scenario.Result) string {
+	if strings.HasPrefix(x.Skipped, "not supported") {
+		return "not supported"
+	}
+	return "skipped"
+}
+
+// skipLine says why a result was skipped.
+func skipLine(x *scenario.Result) string {
+	if strings.HasPrefix(x.Skipped, "not supported") {
+		return x.Skipped
+	}
+	return "skipped: " + x.Skipped
 }
 
 // String formats a check as one line.
@@ -326,7 +405,10 @@ func (r *Report) sorted() []*scenario.Result {
 	for i, n := range scenario.Names {
 		order[n] = i
 	}
-	srv := map[string]int{"ripple": 0, "ripple/" + scenario.Phoenix: 0, "gorilla": 1, "gws": 2, "nbio": 3}
+	srv := map[string]int{"ripple": 0, "ripple/" + scenario.Phoenix: 0}
+	for i, n := range peerNames {
+		srv[n] = i + 1
+	}
 	out := append([]*scenario.Result(nil), r.Results...)
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ripple-rt/ripple/bench/dialect"
 	"github.com/ripple-rt/ripple/bench/hist"
 	"github.com/ripple-rt/ripple/bench/loadgen"
 	"github.com/ripple-rt/ripple/bench/wsproto"
@@ -18,8 +19,9 @@ import (
 type base struct {
 	// Immutable after construction.
 	spec *Spec
-	idx  int           // loop index within the worker
-	l    *loadgen.Loop // set before the loop runs
+	idx  int            // loop index within the worker
+	l    *loadgen.Loop  // set before the loop runs
+	dl   dialect.Client // the server's protocol; set before the loop runs
 
 	// Owned by the event loop; no locks.
 	conns       []*loadgen.Conn // initial connections by tag
@@ -54,6 +56,12 @@ func (b *base) loopShare(n int) int {
 	return share(share(n, b.spec.Workers, b.spec.Worker), b.spec.Loops, b.idx)
 }
 
+// dial dials bench route path as tag, in the server's dialect.
+func (b *base) dial(path string, tag int) { b.l.Dial(b.dl.Path(path), tag) }
+
+// write sends bench message msg on c, in the server's dialect.
+func (b *base) write(c *loadgen.Conn, msg []byte) { b.dl.Send(c, msg) }
+
 // dialTo dials tags len(b.conns) … n-1 on path(tag) and calls done once all of
 // them opened or failed.
 func (b *base) dialTo(n int, path func(tag int) string, done func()) {
@@ -67,7 +75,7 @@ func (b *base) dialTo(n int, path func(tag int) string, done func()) {
 	b.connectDone = done
 	for t := start; t < n; t++ {
 		b.conns = append(b.conns, nil)
-		b.l.Dial(path(t), t)
+		b.dial(path(t), t)
 	}
 }
 

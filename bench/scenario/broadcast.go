@@ -107,13 +107,23 @@ func (d *broadcastDriver) OnOpen(c *loadgen.Conn) {
 }
 func (d *broadcastDriver) OnClose(c *loadgen.Conn, err error) { d.closed(c, err) }
 
-func (d *broadcastDriver) startRun() {
+// books allocates the per-connection bookkeeping once the connections are
+// known: at the run's start, or at the first message when another loop's
+// publisher started first (every loop starts its run in turn).
+func (d *broadcastDriver) books() {
+	if len(d.count) == len(d.conns) {
+		return
+	}
 	P := d.sh.pubs
 	d.last = make([]int64, len(d.conns)*P)
 	for i := range d.last {
 		d.last[i] = -1
 	}
 	d.count = make([]int64, len(d.conns))
+}
+
+func (d *broadcastDriver) startRun() {
+	d.books()
 	d.beginRun()
 	if d.spec.PubRate > 0 {
 		d.l.SetTick(time.Millisecond)
@@ -148,7 +158,7 @@ func (d *broadcastDriver) publish(p *publisher) {
 		} else {
 			d.buf = benchmsg.Append(d.buf[:0], d.kind, m, d.spec.Size)
 		}
-		c.WriteText(d.buf)
+		d.write(c, d.buf)
 		p.seq++
 		p.inflight++
 		d.sent.Add(1)
@@ -230,6 +240,7 @@ func (d *broadcastDriver) OnMessage(c *loadgen.Conn, _ wsproto.Opcode, msg []byt
 		d.st.Errors++
 		return
 	}
+	d.books()
 	P := int64(d.sh.pubs)
 	tag := c.Tag
 	if string(kind) != d.kind || m.P < 0 || m.P >= P || m.S < 0 || tag < 0 || tag >= len(d.count) {

@@ -20,7 +20,10 @@
 // Worker side (ServeWorker): one bench/loadgen loop per CPU, each with a
 // driver for the scenario. Drivers embed a timestamp (ns since the run's
 // epoch) and sequence numbers in every message (bench/benchmsg) and record
-// latency at every receiver.
+// latency at every receiver. Drivers speak the bench protocol; they dial and
+// send through the server's dialect (bench/dialect, Spec.Dialect), which
+// maps routes, messages and presence onto Centrifuge's or Socket.IO's
+// protocol and back, so every server gets the same checks.
 //
 // Goroutine rules: a driver's fields are owned by its loop; the few values
 // shared by the loops of one worker (broadcast windows) are atomics; the

@@ -70,7 +70,7 @@ func (d *echoDriver) startRun() {
 
 func (d *echoDriver) send(c *loadgen.Conn, tag int) {
 	d.buf = benchmsg.Append(d.buf[:0], "echo", benchmsg.Msg{T: d.wall(), S: d.next[tag], P: -1, R: -1}, d.spec.Size)
-	c.WriteText(d.buf)
+	d.write(c, d.buf)
 	d.next[tag]++
 	d.outstanding++
 	d.sent.Add(1)

@@ -235,7 +235,7 @@ func (d *latencyEchoDriver) sendAt(tag int, at int64) bool {
 		return false
 	}
 	d.buf = benchmsg.Append(d.buf[:0], "echo", benchmsg.Msg{T: at, S: d.next[tag], P: -1, R: -1}, d.spec.Size)
-	c.WriteText(d.buf)
+	d.write(c, d.buf)
 	d.next[tag]++
 	d.outstanding++
 	d.sentOne()
@@ -377,7 +377,7 @@ func (d *latencyRoomsDriver) publishAt(li int, at int64) bool {
 	}
 	k := int64(d.rooms[li])
 	d.buf = benchmsg.Append(d.buf[:0], "room", benchmsg.Msg{T: at, S: d.seq[li], P: k, R: k}, d.spec.Size)
-	anchor.conn.WriteText(d.buf)
+	d.write(anchor.conn, d.buf)
 	d.seq[li]++
 	d.sentOne()
 	return true

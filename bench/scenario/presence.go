@@ -22,7 +22,10 @@ type userTimes struct {
 // presence_state it gets and every presence_diff, and at the end must list
 // exactly the users whose connections are open. The other seats churn at
 // Churn cycles per second; every member records diff latency for users whose
-// join or leave happened on this loop.
+// join or leave happened on this loop. Where the dialect can ask the server
+// for a channel's presence (Centrifuge's presence call), each watcher asks
+// once its view is complete, and the server's list must hold exactly the
+// same users.
 type presenceDriver struct {
 	base
 	roomLayout
@@ -32,6 +35,8 @@ type presenceDriver struct {
 	lists   []map[string]struct{} // per local room: the watcher's view
 	nextUID int
 	states  int64
+	listed  bool // the servers' lists were asked for
+	pending int  // lists asked for and not yet answered
 }
 
 func newPresenceDriver(spec *Spec, idx int) *presenceDriver {
@@ -102,7 +107,7 @@ func (d *presenceDriver) churn(now int64) {
 	m.user = d.newUser(false, 0)
 	m.dialing = true
 	d.users[m.user] = &userTimes{join: now}
-	d.l.Dial(d.path(m), i)
+	d.dial(d.path(m), i)
 }
 
 type presenceMsg struct {
@@ -168,6 +173,26 @@ func (d *presenceDriver) OnMessage(c *loadgen.Conn, _ wsproto.Opcode, p []byte) 
 		if d.running {
 			d.win++
 		}
+	case "presence_list":
+		var list map[string]json.RawMessage
+		if err := json.Unmarshal(msg.Payload, &list); err != nil || !watcher {
+			d.st.Invalid++
+			return
+		}
+		want := d.expected(m.room)
+		for u := range list {
+			if _, ok := want[u]; !ok {
+				d.st.ListGhosts++
+			}
+		}
+		for u := range want {
+			if _, ok := list[u]; !ok {
+				d.st.ListAbsent++
+			}
+		}
+		d.st.Listed++
+		d.pending--
+		d.checkDrained()
 	default:
 		if msg.Event == "" {
 			var e struct {
@@ -228,6 +253,18 @@ func (d *presenceDriver) checkDrained() {
 		}
 	}
 	if g, a := d.mismatch(); g+a > 0 {
+		return
+	}
+	if !d.listed {
+		d.listed = true
+		for li := range d.rooms {
+			if w := d.members[li*d.size].conn; w != nil && w.Open() && d.dl.ListPresence(w) {
+				d.st.ListAsked++
+				d.pending++
+			}
+		}
+	}
+	if d.pending > 0 {
 		return
 	}
 	d.l.SetTick(10 * time.Millisecond)

@@ -63,6 +63,10 @@ type Result struct {
 	Churned    int64 `json:"churned"`
 	Ghosts     int64 `json:"ghosts"`
 	Absent     int64 `json:"absent"`
+	ListAsked  int64 `json:"list_asked,omitempty"`
+	Listed     int64 `json:"listed,omitempty"`
+	ListGhosts int64 `json:"list_ghosts,omitempty"`
+	ListAbsent int64 `json:"list_absent,omitempty"`
 	PerConnMin int64 `json:"per_conn_min"`
 	PerConnMax int64 `json:"per_conn_max"`
 
@@ -117,6 +121,7 @@ func (r *Result) fill(st *WorkerStats) {
 	r.Missing, r.Dup, r.Gaps, r.Foreign = st.Missing, st.Dup, st.Reorder, st.Foreign
 	r.Invalid, r.Errors, r.Extra, r.Churned = st.Invalid, st.Errors, st.Extra, st.Churned
 	r.Ghosts, r.Absent = st.Ghosts, st.Absent
+	r.ListAsked, r.Listed, r.ListGhosts, r.ListAbsent = st.ListAsked, st.Listed, st.ListGhosts, st.ListAbsent
 	r.PerConnMin, r.PerConnMax = st.PerConnMin, st.PerConnMax
 	if st.WindowNs > 0 {
 		r.Throughput = float64(st.WindowDelivered) / (float64(st.WindowNs) / 1e9)
@@ -159,6 +164,15 @@ func (r *Result) fill(st *WorkerStats) {
 		r.ThroughputUnit = "diffs/s"
 		if r.Ghosts > 0 || r.Absent > 0 {
 			r.fail("watchers' presence lists disagree with the open connections: %d ghost users, %d missing users", r.Ghosts, r.Absent)
+		}
+		if r.Listed < r.ListAsked {
+			r.fail("the server answered %d of the %d presence lists asked for", r.Listed, r.ListAsked)
+		}
+		if r.ListGhosts > 0 || r.ListAbsent > 0 {
+			r.fail("the server's presence lists disagree with the open connections: %d ghost users, %d missing users", r.ListGhosts, r.ListAbsent)
+		}
+		if r.ListAsked > 0 {
+			r.Notes = append(r.Notes, fmt.Sprintf("the server's own presence list (%s's presence call) checked in %d rooms after the watchers' views", r.Spec.Dialect, r.Listed))
 		}
 	}
 	if r.Missing > 0 {

@@ -208,7 +208,7 @@ func (d *roomsDriver) publish() {
 	} else {
 		d.buf = benchmsg.Append(d.buf[:0], "room", m, d.spec.Size)
 	}
-	anchor.conn.WriteText(d.buf)
+	d.write(anchor.conn, d.buf)
 	d.seq[li]++
 	d.sent.Add(1)
 }
@@ -223,7 +223,7 @@ func (d *roomsDriver) churn() {
 	m.conn = nil
 	m.room = d.rng.IntN(len(d.rooms))
 	m.dialing = true
-	d.l.Dial(d.path(m), i)
+	d.dial(d.path(m), i)
 }
 
 func (d *roomsDriver) OnMessage(c *loadgen.Conn, _ wsproto.Opcode, p []byte) {

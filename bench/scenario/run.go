@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ripple-rt/ripple/bench/dialect"
 	"github.com/ripple-rt/ripple/bench/fleet"
 	"github.com/ripple-rt/ripple/bench/procfs"
 	"github.com/ripple-rt/ripple/bench/progress"
@@ -61,6 +62,9 @@ type Target struct {
 // with OK false is not an error; an error means the run could not be made
 // (limits, a worker failing, the server vanishing).
 func Run(ctx context.Context, opt Options, target Target) (*Result, error) {
+	if err := speaks(opt.Spec); err != nil {
+		return nil, err
+	}
 	if opt.Spec.Scenario == Storm {
 		return runStorm(ctx, opt, target)
 	}
@@ -169,6 +173,20 @@ func Run(ctx context.Context, opt Options, target Target) (*Result, error) {
 	return res, nil
 }
 
+// speaks checks that the server's dialect is known and has what the
+// scenario needs. A dialect without presence (or, for storm, without the
+// bench protocol's frames) is not an error: prepare marks the scenario
+// skipped; cluster and c1m skip any server but ripple.
+func speaks(s Spec) error {
+	if err := dialect.Supports(s.Dialect, dialect.Presence); errors.Is(err, dialect.ErrUnknown) {
+		return err
+	}
+	if s.Scenario == Broadcast && s.Route == "shootout" {
+		return dialect.Supports(s.Dialect, dialect.ShootoutBroadcast)
+	}
+	return nil
+}
+
 // applyDefaults fills zero settings.
 func applyDefaults(s *Spec) {
 	if s.Conns <= 0 {
@@ -252,9 +270,9 @@ func (p *prepared) result() *Result {
 
 // prepare sets up a run: it resolves the target, fills the spec's defaults
 // (adjust first, for a scenario's own), probes /ws/presence for the presence
-// scenarios (a server without it gives a result marked Skipped, not an
-// error) and checks the limits for the workers. target.PID is looked up
-// from the port when it is 0.
+// scenarios (a server without it, or whose dialect has no presence, gives a
+// result marked Skipped, not an error) and checks the limits for the
+// workers. target.PID is looked up from the port when it is 0.
 func prepare(opt Options, target *Target, adjust func(*Spec)) (*prepared, error) {
 	p := &prepared{spec: opt.Spec}
 	spec := &p.spec
@@ -275,13 +293,26 @@ func prepare(opt Options, target *Target, adjust func(*Spec)) (*prepared, error)
 	}
 	applyDefaults(spec)
 	if spec.Scenario == Presence || spec.Scenario == Storm {
+		err := dialect.Supports(spec.Dialect, dialect.Presence)
+		if err == nil && spec.Scenario == Storm {
+			err = dialect.Supports(spec.Dialect, dialect.Frames)
+		}
+		if err != nil {
+			p.res.Spec = *spec
+			p.res.Skipped = "not supported: " + strings.TrimPrefix(err.Error(), dialect.ErrUnsupported.Error()+": ")
+			p.res.OK = true
+			p.skipped = true
+			return p, nil
+		}
+	}
+	if (spec.Scenario == Presence || spec.Scenario == Storm) && (spec.Dialect == "" || spec.Dialect == dialect.Bench) {
 		code, err := Probe(p.addr, p.host, "/ws/presence/probe?user_id=probe&name=probe")
 		if err != nil {
 			return nil, fmt.Errorf("scenario: presence probe: %w", err)
 		}
 		if code != 101 {
 			p.res.Spec = *spec
-			p.res.Skipped = fmt.Sprintf("server answers /ws/presence with HTTP %d", code)
+			p.res.Skipped = fmt.Sprintf("not supported: the server answers /ws/presence with HTTP %d", code)
 			p.res.OK = true
 			p.skipped = true
 			return p, nil

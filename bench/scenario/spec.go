@@ -45,8 +45,9 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 // worker also gets its own index and source addresses.
 type Spec struct {
 	Scenario string   `json:"scenario"`
-	Addr     string   `json:"addr"`           // server host:port (IPv4)
-	Host     string   `json:"host,omitempty"` // Host header
+	Dialect  string   `json:"dialect,omitempty"` // the server's protocol (bench/dialect); empty: the bench protocol
+	Addr     string   `json:"addr"`              // server host:port (IPv4)
+	Host     string   `json:"host,omitempty"`    // Host header
 	Worker   int      `json:"worker"`
 	Workers  int      `json:"workers"`
 	Loops    int      `json:"loops"`   // event loops per worker
@@ -165,10 +166,14 @@ type WorkerStats struct {
 	Extra           int64 `json:"extra"`        // broadcastResult replies (shootout route)
 	PerConnMin      int64 `json:"per_conn_min"` // -1: not measured
 	PerConnMax      int64 `json:"per_conn_max"`
-	Churned         int64 `json:"churned"` // leave+join cycles completed
-	Ghosts          int64 `json:"ghosts"`  // presence: users listed that are gone
-	Absent          int64 `json:"absent"`  // presence: users present but not listed
-	Late            int64 `json:"late"`    // latency: messages of an earlier step received in this one
+	Churned         int64 `json:"churned"`               // leave+join cycles completed
+	Ghosts          int64 `json:"ghosts"`                // presence: users listed that are gone
+	Absent          int64 `json:"absent"`                // presence: users present but not listed
+	ListAsked       int64 `json:"list_asked,omitempty"`  // presence: rooms whose list the server was asked for (dialects that can)
+	Listed          int64 `json:"listed,omitempty"`      // presence: of those, answered
+	ListGhosts      int64 `json:"list_ghosts,omitempty"` // presence: users on the server's lists that are gone
+	ListAbsent      int64 `json:"list_absent,omitempty"` // presence: users present but not on the server's lists
+	Late            int64 `json:"late"`                  // latency: messages of an earlier step received in this one
 
 	Storm *StormStats `json:"storm,omitempty"` // storm scenario
 	Phase *PhaseStats `json:"phase,omitempty"` // c1m: the phase's figures
@@ -216,6 +221,10 @@ func (s *WorkerStats) Merge(o *WorkerStats) {
 	s.Churned += o.Churned
 	s.Ghosts += o.Ghosts
 	s.Absent += o.Absent
+	s.ListAsked += o.ListAsked
+	s.Listed += o.Listed
+	s.ListGhosts += o.ListGhosts
+	s.ListAbsent += o.ListAbsent
 	s.Late += o.Late
 	s.Storm = s.Storm.merge(o.Storm)
 	s.CPUNs += o.CPUNs

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ripple-rt/ripple/bench/dialect"
 	"github.com/ripple-rt/ripple/bench/hist"
 	"github.com/ripple-rt/ripple/bench/loadgen"
 )
@@ -186,6 +187,10 @@ func (w *worker) start(ctx context.Context, spec *Spec) error {
 		if err != nil {
 			return err
 		}
+		dl, err := dialect.New(spec.Dialect, d)
+		if err != nil {
+			return err
+		}
 		l, err := loadgen.New(loadgen.Config{
 			Addr:             addrs[(spec.Worker*spec.Loops+i)%len(addrs)],
 			Host:             spec.Host,
@@ -194,11 +199,11 @@ func (w *worker) start(ctx context.Context, spec *Spec) error {
 			MaxInflight:      spec.MaxInflight,
 			DialRate:         rate,
 			HandshakeTimeout: time.Duration(spec.HandshakeTimeout),
-		}, d)
+		}, dl.Handler())
 		if err != nil {
 			return err
 		}
-		d.core().l = l
+		d.core().l, d.core().dl = l, dl
 		w.loops = append(w.loops, l)
 		w.drivers = append(w.drivers, d)
 		w.runWG.Add(1)

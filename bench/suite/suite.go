@@ -27,10 +27,12 @@ type Config struct {
 	// Servers are built and started by the suite (target.Names). Ignored when
 	// URL is set.
 	Servers []string
-	// URL drives an already running server instead; Name labels it.
-	URL  string
-	Name string
-	PID  int // of the server at URL, when known
+	// URL drives an already running server instead; Name labels it and
+	// Dialect is its protocol (bench/dialect; empty: the bench protocol).
+	URL     string
+	Name    string
+	PID     int // of the server at URL, when known
+	Dialect string
 
 	Scenarios []string
 	// Repeat runs every server/scenario pair this many times (interleaved) and
@@ -91,6 +93,11 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 				continue
 			}
 			servers = append(servers, protocols(cfg, srv{name: name, bin: bin}, name == "ripple", rep)...)
+			conf := b.Describe(name)
+			if args := cfg.ServerArgs[name]; len(args) > 0 {
+				conf += "; flags " + strings.Join(args, " ")
+			}
+			rep.Settings.Configs = append(rep.Settings.Configs, report.ServerConfig{Server: name, Config: conf})
 		}
 	}
 	if len(servers) == 0 {
@@ -178,8 +185,10 @@ func runOne(ctx context.Context, cfg Config, sc string, s srv, bar *progress.Bar
 	opt.Bar = bar
 	name, bin := s.name, s.bin
 	if cfg.URL != "" {
+		opt.Spec.Dialect = cfg.Dialect
 		return run(ctx, opt, scenario.Target{Name: s.label, URL: cfg.URL, PID: cfg.PID})
 	}
+	opt.Spec.Dialect = target.Dialect(name)
 	logPath := ""
 	if cfg.OutDir != "" {
 		logPath = filepath.Join(cfg.OutDir, "logs", strings.ReplaceAll(s.label, "/", "-")+"-"+sc+".log")

@@ -3,6 +3,8 @@ package target
 import (
 	"bufio"
 	"bytes"
+	"debug/buildinfo"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -23,23 +25,49 @@ const Module = "github.com/ripple-rt/ripple"
 // library's go.mod does not carry their WebSocket libraries.
 const PeersDir = "bench/peers"
 
-// Names of the known servers, in report order.
-var Names = []string{"ripple", "gorilla", "gws", "nbio"}
+// SocketIODir is the directory of the socket.io peer (a node script and its
+// package.json), relative to the repository root.
+const SocketIODir = PeersDir + "/socketio"
 
-// ErrUnknown is returned for a server name that is not in Names.
-var ErrUnknown = errors.New("target: unknown server")
+// Names of the known servers, in report order.
+var Names = []string{"ripple", "gorilla", "gws", "nbio", "centrifuge", "socketio"}
+
+// Sentinel errors.
+var (
+	// ErrUnknown is returned for a server name that is not in Names.
+	ErrUnknown = errors.New("target: unknown server")
+	// ErrMissing wraps a build that lacks a tool or an installed package
+	// (node, the socket.io peer's node_modules); the error says how to
+	// install it.
+	ErrMissing = errors.New("target: missing")
+)
 
 // Package returns the main package of a known server and the directory,
 // relative to the repository root, of the module that holds it: `go build
-// pkg` runs there.
+// pkg` runs there. For socketio, a node script, it is the script and its
+// directory.
 func Package(name string) (dir, pkg string, err error) {
 	switch name {
 	case "ripple":
 		return ".", "./cmd/ripple", nil
-	case "gorilla", "gws", "nbio":
+	case "gorilla", "gws", "nbio", "centrifuge":
 		return PeersDir, "./cmd/" + name, nil
+	case "socketio":
+		return SocketIODir, "server.js", nil
 	}
 	return "", "", fmt.Errorf("%w %q (known: %s)", ErrUnknown, name, strings.Join(Names, ", "))
+}
+
+// Dialect returns the protocol the generator speaks to server name, one of
+// bench/dialect's names: "centrifuge" (centrifuge's JSON protocol),
+// "socketio" (Engine.IO v4 and Socket.IO v5), "bench" (the bench protocol
+// itself: ripple and the other peers).
+func Dialect(name string) string {
+	switch name {
+	case "centrifuge", "socketio":
+		return name
+	}
+	return "bench"
 }
 
 // FindRoot walks up from dir to the directory whose go.mod declares Module.
@@ -82,17 +110,96 @@ func (b *Builder) Build(name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if name == "socketio" {
+		if err := nodeLauncher(bin, filepath.Join(b.Root, dir), pkg); err != nil {
+			return "", err
+		}
+		b.remember(name, bin)
+		return bin, nil
+	}
 	cmd := exec.Command("go", "build", "-o", bin, pkg)
 	cmd.Dir = filepath.Join(b.Root, dir)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("target: go build %s (in %s): %v\n%s", pkg, cmd.Dir, err, strings.TrimSpace(string(out)))
 	}
+	b.remember(name, bin)
+	return bin, nil
+}
+
+func (b *Builder) remember(name, bin string) {
 	if b.built == nil {
 		b.built = map[string]string{}
 	}
 	b.built[name] = bin
-	return bin, nil
+}
+
+// nodeLauncher writes bin, a shell script that execs node on script in dir
+// with its arguments (the process keeps the script's pid, so taskset, the
+// suite's signals and /proc see node itself). It fails with ErrMissing when
+// node or the script's node_modules are not installed.
+func nodeLauncher(bin, dir, script string) error {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return fmt.Errorf("%w: node is not in PATH (install Node.js 20+, then: npm ci --prefix %s)", ErrMissing, SocketIODir)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "socket.io", "package.json")); err != nil {
+		return fmt.Errorf("%w: %s/node_modules/socket.io (run: npm ci --prefix %s)", ErrMissing, SocketIODir, SocketIODir)
+	}
+	quote := func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+	sh := "#!/bin/sh\nexec " + quote(node) + " " + quote(filepath.Join(dir, script)) + ` "$@"` + "\n"
+	return os.WriteFile(bin, []byte(sh), 0o755)
+}
+
+// Describe says in one line how server name is configured, with the versions
+// of the libraries its built binary holds (of socket.io and node for
+// socketio). The suite prints it with the results.
+func (b *Builder) Describe(name string) string {
+	bin := b.built[name]
+	mod := func(path string) string {
+		if bi, err := buildinfo.ReadFile(bin); err == nil {
+			for _, d := range bi.Deps {
+				if d.Path == path {
+					if d.Replace != nil {
+						d = d.Replace
+					}
+					return path + " " + d.Version
+				}
+			}
+		}
+		return path
+	}
+	switch name {
+	case "ripple":
+		return "cmd/ripple with its default flags: gnet event loops, no goroutine per connection, rooms and presence in process"
+	case "gorilla":
+		return mod("github.com/gorilla/websocket") + ": the classic chat hub (one hub goroutine fed by channels, " +
+			"read and write pump goroutines per connection, 256-message send channels, slow consumers dropped)"
+	case "gws":
+		return mod("github.com/lxzan/gws") + " on net/http: a ReadLoop goroutine per connection, rooms in an RWMutex map, " +
+			"fan-out through gws.Broadcaster (frame encoded once)"
+	case "nbio":
+		return mod("github.com/lesismal/nbio") + " nbhttp in IOModNonBlocking (poller goroutines own the sockets), " +
+			"rooms in an RWMutex map, WriteMessage per member"
+	case "centrifuge":
+		return mod("github.com/centrifugal/centrifuge") + " (Centrifugo's engine): default Config (in-memory broker and presence manager) " +
+			"and WebsocketConfig, JSON protocol; rooms are channels with client publish and no history; presence:<id> channels " +
+			"have presence with join/leave pushes; echo is RPC method echo"
+	case "socketio":
+		ver := "socket.io"
+		if raw, err := os.ReadFile(filepath.Join(b.Root, SocketIODir, "node_modules", "socket.io", "package.json")); err == nil {
+			var pkg struct{ Version string }
+			if json.Unmarshal(raw, &pkg) == nil && pkg.Version != "" {
+				ver += " " + pkg.Version
+			}
+		}
+		if out, err := exec.Command("node", "--version").Output(); err == nil {
+			ver += " on node " + strings.TrimSpace(string(out))
+		}
+		return ver + ": one node process, WebSocket transport only, default in-memory adapter, no per-message deflate; " +
+			"rooms by socket.join, io.to(room).emit (sender included); echo by socket.emit; no presence (GOGC does not apply)"
+	}
+	return name
 }
 
 // Options start a server.

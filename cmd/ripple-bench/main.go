@@ -2,7 +2,8 @@
 // servers with an event-driven load generator and reports connection memory,
 // connect rate, echo and broadcast throughput and latency, room churn and
 // presence churn, latency at fixed offered rates (open loop), side by side
-// with peer servers (gorilla/websocket hub, lxzan/gws, lesismal/nbio). See
+// with peer servers (gorilla/websocket hub, lxzan/gws, lesismal/nbio, and
+// what users would pick instead: centrifugal/centrifuge, socket.io). See
 // bench/README.md.
 package main
 
@@ -47,7 +48,8 @@ scenarios:
              (broadcast and rooms: -protocol phoenix speaks Phoenix Channels instead,
              -protocol raw,phoenix runs both side by side)
   presence   rooms of -room-size on /ws/presence/<id>, -churn track/untrack cycles/s:
-             diffs/s, diff latency, watchers' lists checked (skipped on HTTP 404)
+             diffs/s, diff latency, watchers' lists checked (centrifuge: join/leave pushes
+             and its presence call; not supported by the others)
   latency    open loop at fixed offered rates, latency from each message's scheduled
              send time (coordinated omission corrected), for -workload echo (-n conns
              on /ws/shootout, msgs/s) and rooms (rooms of -room-size over -n conns,
@@ -73,9 +75,11 @@ scenarios:
              publishes/s for -d, SIGTERM (make bench-c1m; bench/README.md)
 
 target (one of):
-  -server ripple|gorilla|gws|nbio|all|a,b,...   build each with go build and run it
-                                                 on a free loopback port (default all)
-  -url ws://127.0.0.1:PORT                       drive a server that is already running
+  -server ripple|gorilla|gws|nbio|centrifuge|socketio|all|a,b,...
+                  build each (go build; socketio: node, after npm ci --prefix
+                  bench/peers/socketio) and run it on a free loopback port (default all)
+  -url ws://127.0.0.1:PORT [-dialect bench|centrifuge|socketio]
+                  drive a server that is already running, in its protocol
 
 Results: a table on stdout, <out>/<name>.json and a self-contained <out>/<name>.html.
 Exit status: 0 all verified, 1 a verification failed, 2 a run could not be made.
@@ -141,8 +145,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	var (
-		server      = fs.String("server", "all", "servers to build and run: ripple, gorilla, gws, nbio, all, or a comma list")
+		server      = fs.String("server", "all", "servers to build and run: ripple, gorilla, gws, nbio, centrifuge, socketio, all, or a comma list")
 		url         = fs.String("url", "", "drive a running server at this ws:// URL instead of starting one")
+		dialectName = fs.String("dialect", "bench", "protocol of the -url server: bench, centrifuge (its JSON protocol on /connection/websocket) or socketio (Engine.IO v4, Socket.IO v5)")
 		label       = fs.String("name", "server", "label of the -url server in the report")
 		pid         = fs.Int("pid", 0, "process id of the -url server (default: found from its listening port)")
 		n           = fs.Int("n", 0, "connections (default per scenario, see above)")
@@ -415,7 +420,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	bar := progress.New(stderr)
 	cfg := suite.Config{
-		Servers: servers, URL: *url, Name: *label, PID: *pid,
+		Servers: servers, URL: *url, Name: *label, PID: *pid, Dialect: *dialectName,
 		Scenarios: scenarios, Specs: specs, Repeat: *repeat, Protocols: protos,
 		Options: scenario.Options{
 			Procs: *procs, Exe: exe, ClientCPUs: cCPUs, Sources: *sources,

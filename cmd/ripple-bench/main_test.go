@@ -101,3 +101,22 @@ func TestLatencyWithWorkerProcess(t *testing.T) {
 		t.Errorf("rates for a workload not run: exit %d, want 2", code)
 	}
 }
+
+// A server speaking a protocol of its own, driven through -url and -dialect
+// from a worker process.
+func TestURLWithDialect(t *testing.T) {
+	url := targettest.Start(t, "centrifuge")
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	code := run([]string{"rooms", "-url", url, "-name", "centrifuge", "-dialect", "centrifuge", "-n", "30", "-room-size", "5",
+		"-churn", "20", "-msg-rate", "100", "-d", "500ms", "-procs", "1", "-client-cpus", "none", "-out", dir}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
+	}
+	if !strings.Contains(out.String(), "deliveries/s") {
+		t.Errorf("table lacks the rooms row:\n%s", out.String())
+	}
+	if code := run([]string{"echo", "-url", url, "-dialect", "nope", "-out", dir}, &out, &errb); code != 2 {
+		t.Errorf("unknown dialect: exit %d, want 2", code)
+	}
+}

@@ -21,7 +21,7 @@ func Main(name string, serve ServeFunc) {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: %s [-addr host:port]\n\n"+
-			"%s serves the ripple-bench protocol (/ws/shootout, /ws/room/:room_id, /ws/echo).\n\n", name, name)
+			"%s is a peer server of ripple-bench (bench/README.md).\n\n", name, name)
 		flag.PrintDefaults()
 	}
 	flag.Parse()

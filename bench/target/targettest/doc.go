@@ -1,6 +1,8 @@
 // Package targettest starts the servers of bench/target for tests: the
-// peers (gorilla, gws, nbio) and cmd/ripple as real processes on free
-// loopback ports, exactly as the suite runs them.
+// peers (gorilla, gws, nbio, centrifuge, socketio) and cmd/ripple as real
+// processes on free loopback ports, exactly as the suite runs them. A server
+// that cannot be built here for want of an install (node, the socket.io
+// peer's node_modules) skips the test, loudly, saying how to install it.
 //
 // The peers are a module of their own (bench/peers), so a test of this module
 // cannot import them: it starts their binaries instead. Each server is built
