@@ -2,6 +2,7 @@ package codec_test
 
 import (
 	"bytes"
+	"strings"
 	"sync"
 	"testing"
 	"unicode/utf8"
@@ -124,6 +125,9 @@ func FuzzHandshake(f *testing.F) {
 	f.Add([]byte("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n"))
 	f.Add([]byte("POST /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n"))
 	f.Add([]byte("\r\n\r\n"))
+	// permessage-deflate offers limiting the server's window.
+	f.Add([]byte(strings.Replace(goodHead, "\r\n\r\n", "\r\nSec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=9; client_max_window_bits\r\n\r\n", 1)))
+	f.Add([]byte(strings.Replace(goodHead, "\r\n\r\n", "\r\nSec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=7, permessage-deflate; server_max_window_bits=8\r\n\r\n", 1)))
 	f.Fuzz(func(t *testing.T, head []byte) {
 		if n := codec.HeadEnd(head); n > 0 {
 			head = head[:n]

@@ -128,6 +128,8 @@ func TestUpgraderReuse(t *testing.T) {
 	}{
 		{goodHead, codec.UpgradeConfig{}},
 		{deflateHead, codec.UpgradeConfig{Deflate: true}},
+		{strings.Replace(deflateHead, "deflate\r\n", "deflate; server_max_window_bits=9\r\n", 1), codec.UpgradeConfig{Deflate: true}},
+		{deflateHead, codec.UpgradeConfig{Deflate: true}},
 		{goodHead, codec.UpgradeConfig{Deflate: true}},
 		{deflateHead, codec.UpgradeConfig{}},
 		{goodHead, codec.UpgradeConfig{Check: refuse}},
