@@ -174,3 +174,31 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// The per-message path of both dialects: a publication push and an event.
+func BenchmarkParse(b *testing.B) {
+	cases := []struct {
+		name string
+		msg  []byte
+		f    func([]byte) int
+	}{
+		{"dialect=centrifuge/push=pub", []byte(`{"push":{"channel":"room:r1","pub":{"data":{"type":"room","payload":{"t":123456789,"s":42,"p":3,"r":3}},"info":{"user":"","client":"9c57639c-dffd-4199-8161-3c8998371d15"}}}}`),
+			func(p []byte) int {
+				m, _ := parseCentrifuge(p)
+				return len(field(field(m.push, "pub"), "data"))
+			}},
+		{"dialect=socketio/event=room", []byte(`42["room",{"type":"room","payload":{"t":123456789,"s":42,"p":3,"r":3}}]`),
+			func(p []byte) int { return len(parseSocketIO(p).data) }},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(tc.msg)))
+			for b.Loop() {
+				if tc.f(tc.msg) == 0 {
+					b.Fatal("no data")
+				}
+			}
+		})
+	}
+}
