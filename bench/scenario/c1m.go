@@ -545,11 +545,17 @@ func runC1M(ctx context.Context, opt Options, target Target) (*Result, error) {
 			} `json:"presences"`
 		}
 		ch := map[string]string{"channel": PresenceRoom(k)}
-		if err := apiCall(ctx, cl.addrs[0], "/api/presence_count", ch, &cnt); err != nil {
-			return fail(err)
+		// A read that the cluster cannot answer (503 while Redis is
+		// busy) fails the stage, not the run: (f) still runs.
+		if err := apiRetry(ctx, cl.addrs[0], "/api/presence_count", ch, &cnt); err != nil {
+			exact = false
+			res.fail("presence room %d: %v", k, err)
+			continue
 		}
-		if err := apiCall(ctx, cl.addrs[len(cl.addrs)-1], "/api/list_presence", ch, &list); err != nil {
-			return fail(err)
+		if err := apiRetry(ctx, cl.addrs[len(cl.addrs)-1], "/api/list_presence", ch, &list); err != nil {
+			exact = false
+			res.fail("presence room %d: %v", k, err)
+			continue
 		}
 		users := map[string]bool{}
 		for _, p := range list.Presences {
@@ -648,6 +654,24 @@ func (s *session) pids() []int {
 // apiPost posts body as JSON to the node's HTTP API.
 func apiPost(ctx context.Context, addr, path string, body any) error {
 	return apiCall(ctx, addr, path, body, nil)
+}
+
+// apiRetry is apiCall tried up to three times, two seconds apart.
+func apiRetry(ctx context.Context, addr, path string, body, out any) error {
+	var err error
+	for try := range 3 {
+		if try > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(2 * time.Second):
+			}
+		}
+		if err = apiCall(ctx, addr, path, body, out); err == nil {
+			return nil
+		}
+	}
+	return err
 }
 
 // apiCall posts body as JSON to the node's HTTP API and decodes the answer
