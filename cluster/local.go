@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"github.com/ripple-rt/ripple/codec"
+	"github.com/ripple-rt/ripple/history"
 	"github.com/ripple-rt/ripple/presence"
 )
 
@@ -15,6 +16,10 @@ type Local interface {
 	// DeliverPresence receives the node's presence messages (see
 	// presence.Sink), in each channel's order.
 	presence.Sink
+	// DeliverPublication receives the publications of the channels with
+	// history that the node follows (see history.Sink), each channel's in
+	// offset order, its own publications included.
+	history.Sink
 
 	// Send writes payload to local connection connID (a text message unless
 	// binary). Unknown connections are ignored.
@@ -40,12 +45,13 @@ type Local interface {
 // NopLocal ignores everything; embed it to implement only some methods.
 type NopLocal struct{}
 
-func (NopLocal) DeliverPresence(string, []byte, []string, []byte) {}
-func (NopLocal) Send(string, bool, []byte)                        {}
-func (NopLocal) Close(string, codec.CloseCode, string)            {}
-func (NopLocal) Join(string, string)                              {}
-func (NopLocal) Leave(string, string)                             {}
-func (NopLocal) DeliverRoom([]string, bool, []byte)               {}
-func (NopLocal) DeliverAll(bool, []byte)                          {}
+func (NopLocal) DeliverPresence(string, []byte, []string, []byte)          {}
+func (NopLocal) Send(string, bool, []byte)                                 {}
+func (NopLocal) Close(string, codec.CloseCode, string)                     {}
+func (NopLocal) Join(string, string)                                       {}
+func (NopLocal) Leave(string, string)                                      {}
+func (NopLocal) DeliverRoom([]string, bool, []byte)                        {}
+func (NopLocal) DeliverAll(bool, []byte)                                   {}
+func (NopLocal) DeliverPublication(string, history.Position, bool, []byte) {}
 
 var _ Local = NopLocal{}

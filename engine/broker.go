@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ripple-rt/ripple/codec"
+	"github.com/ripple-rt/ripple/history"
 	"github.com/ripple-rt/ripple/presence"
 )
 
@@ -180,4 +181,13 @@ func (in Inbound) DeliverPresence(channel string, state []byte, trackers []strin
 	in.e.deliverPresence(channel, state, trackers, diff)
 }
 
-var _ presence.Sink = Inbound{}
+// DeliverPublication is history.Sink: a publication of a channel with
+// history, to every member here, in the channel's offset order.
+func (in Inbound) DeliverPublication(channel string, pos history.Position, binary bool, payload []byte) {
+	in.e.deliverPublication(channel, pos, binary, payload)
+}
+
+var (
+	_ presence.Sink = Inbound{}
+	_ history.Sink  = Inbound{}
+)

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/ripple-rt/ripple/codec"
+	"github.com/ripple-rt/ripple/history"
 	"github.com/ripple-rt/ripple/phoenix"
 )
 
@@ -30,6 +31,10 @@ type message struct {
 	narrowOnce sync.Once
 	narrow     []byte
 	phx        atomic.Pointer[phxFrames] // the Phoenix members' frames, on first need (phxframes.go)
+
+	// pos is the position of a publication in a channel with history, nil
+	// for any other message. Immutable after construction.
+	pos *history.Position
 }
 
 func newMessage(op codec.OpCode, payload []byte) *message {

@@ -7,6 +7,8 @@ import (
 
 	"github.com/ripple-rt/ripple/cluster"
 	"github.com/ripple-rt/ripple/codec"
+	"github.com/ripple-rt/ripple/history"
+	"github.com/ripple-rt/ripple/history/historytest"
 )
 
 // Membership is told about local joins and leaves (a cluster.Node).
@@ -24,6 +26,10 @@ type Sink struct {
 	members map[string]map[string]bool // channel -> local conns
 	clients map[string]*Client
 	hook    Membership
+
+	// History records the publications of channels with history delivered
+	// to the node, by channel.
+	History *historytest.Recorder
 }
 
 // Client is what one local connection received.
@@ -38,7 +44,7 @@ type Client struct {
 
 // NewSink returns an empty sink.
 func NewSink() *Sink {
-	return &Sink{members: map[string]map[string]bool{}, clients: map[string]*Client{}}
+	return &Sink{members: map[string]map[string]bool{}, clients: map[string]*Client{}, History: historytest.NewRecorder()}
 }
 
 // SetMembership sets who is told about joins and leaves.
@@ -198,6 +204,11 @@ func (s *Sink) DeliverAll(_ bool, payload []byte) {
 	for _, c := range s.clients {
 		c.All = append(c.All, payload)
 	}
+}
+
+// DeliverPublication records the publication in s.History.
+func (s *Sink) DeliverPublication(channel string, pos history.Position, binary bool, payload []byte) {
+	s.History.DeliverPublication(channel, pos, binary, payload)
 }
 
 var _ cluster.Local = (*Sink)(nil)
