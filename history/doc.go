@@ -31,6 +31,6 @@
 // Memory's methods are safe from any goroutine. Publish assigns the offset
 // and calls the Sink under the channel's stripe lock, so the Sink sees one
 // order per channel; the Sink must not block and must not call back into
-// the backend. One goroutine (started by NewMemory, stopped by Close)
-// forgets idle channels.
+// the backend. Memory runs no goroutine: its owner calls Sweep now and then to
+// forget idle channels.
 package history

@@ -12,28 +12,27 @@ import (
 
 // MemoryConfig configures a Memory. The zero value works.
 type MemoryConfig struct {
-	// SweepInterval is how often idle channels are forgotten and expired
-	// publications dropped. Zero means 10s.
-	SweepInterval time.Duration
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
 }
 
 // Memory is the single-server Backend: a ring of publications per channel.
+// Its owner calls Sweep now and then (the engine does every SweepInterval)
+// to give back the memory of idle channels; Read and Publish drop expired
+// publications by themselves.
 type Memory struct {
 	// Immutable after construction.
-	sink     Sink
-	base     string // this Memory's epoch prefix, random
-	now      func() time.Time
-	seed     maphash.Seed
-	interval time.Duration
-	stop     chan struct{}
-	done     chan struct{}
+	sink Sink
+	base string // this Memory's epoch prefix, random
+	now  func() time.Time
+	seed maphash.Seed
 
-	gen       atomic.Uint64 // epochs made
-	closeOnce sync.Once
-	stripes   [64]memStripe
+	gen     atomic.Uint64 // epochs made
+	stripes [64]memStripe
 }
+
+// SweepInterval is how often the engine calls Memory.Sweep.
+const SweepInterval = 10 * time.Second
 
 type memStripe struct {
 	mu    sync.Mutex
@@ -65,27 +64,15 @@ const entrySize = 48
 
 var _ Backend = (*Memory)(nil)
 
-// NewMemory returns a Memory delivering to sink. Close stops its sweeper.
+// NewMemory returns a Memory delivering to sink.
 func NewMemory(cfg MemoryConfig, sink Sink) *Memory {
-	m := &Memory{
-		sink:     sink,
-		base:     randomEpoch(),
-		now:      cfg.Now,
-		seed:     maphash.MakeSeed(),
-		interval: cfg.SweepInterval,
-		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
-	}
+	m := &Memory{sink: sink, base: randomEpoch(), now: cfg.Now, seed: maphash.MakeSeed()}
 	if m.now == nil {
 		m.now = time.Now
-	}
-	if m.interval <= 0 {
-		m.interval = 10 * time.Second
 	}
 	for i := range m.stripes {
 		m.stripes[i].chans = map[string]*ring{}
 	}
-	go m.sweeper()
 	return m
 }
 
@@ -98,13 +85,6 @@ func randomEpoch() string {
 		b[i] = digits[int(b[i])%len(digits)]
 	}
 	return string(b[:])
-}
-
-// Close stops the sweeper. The Memory still works (nothing is forgotten
-// any more).
-func (m *Memory) Close() {
-	m.closeOnce.Do(func() { close(m.stop) })
-	<-m.done
 }
 
 func (m *Memory) stripe(channel string) *memStripe {
@@ -132,6 +112,7 @@ func (m *Memory) Publish(channel string, opts Options, binary bool, payload []by
 	defer st.mu.Unlock()
 	r := m.ringLocked(st, channel, opts, now)
 	r.top++
+	r.expire(now)
 	r.push(entry{off: r.top, at: now, payload: payload, binary: binary})
 	m.sink.DeliverPublication(channel, Position{Epoch: r.epoch, Offset: r.top}, binary, payload)
 }
@@ -196,20 +177,6 @@ func (r *ring) expire(now int64) {
 		r.n--
 	}
 	r.buf, r.start = nil, 0 // empty: give the buffer back
-}
-
-func (m *Memory) sweeper() {
-	defer close(m.done)
-	t := time.NewTicker(m.interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-m.stop:
-			return
-		case <-t.C:
-			m.Sweep()
-		}
-	}
 }
 
 // Sweep drops expired publications and forgets the channels idle (no

@@ -2,7 +2,6 @@ package history_test
 
 import (
 	"testing"
-	"time"
 
 	"github.com/ripple-rt/ripple/history"
 	"github.com/ripple-rt/ripple/history/historytest"
@@ -11,8 +10,7 @@ import (
 func TestMemoryBackend(t *testing.T) {
 	historytest.BackendSuite(t, func(t *testing.T) historytest.Harness {
 		rec := historytest.NewRecorder()
-		m := history.NewMemory(history.MemoryConfig{SweepInterval: 50 * time.Millisecond}, rec)
-		t.Cleanup(m.Close)
+		m := history.NewMemory(history.MemoryConfig{}, rec)
 		return historytest.Harness{Backend: m, Sink: rec}
 	})
 }
