@@ -11,6 +11,7 @@ import (
 	"github.com/ripple-rt/ripple/cluster"
 	"github.com/ripple-rt/ripple/codec"
 	"github.com/ripple-rt/ripple/engine"
+	"github.com/ripple-rt/ripple/history"
 	"github.com/ripple-rt/ripple/presence"
 	"github.com/ripple-rt/ripple/route"
 )
@@ -31,6 +32,13 @@ type (
 	Credentials = engine.Credentials
 	Params      = route.Params
 	Presence    = presence.Presence
+	// Position is a place in a channel's history ("<epoch>:<offset>").
+	Position = history.Position
+	// HistoryResult is what History returns.
+	HistoryResult = history.Result
+	// HistoryRule gives the channels matching its pattern a history
+	// (Config.History).
+	HistoryRule = history.Rule
 	Meta        = presence.Meta
 	// ClusterConfig configures cluster mode (see JoinCluster and package
 	// cluster); only URL is required.
@@ -369,6 +377,21 @@ func (s *Server) PresenceCountContext(ctx context.Context, channel string) (int,
 func (s *Server) GetPresenceContext(ctx context.Context, channel, userID string) (Presence, bool, error) {
 	return s.e.GetPresenceContext(ctx, channel, userID)
 }
+
+// History reads a channel's history: its epoch and top offset, and the
+// retained publications after since (all of them when since is nil), oldest
+// first, at most limit when limit > 0. With since, Recovered says whether
+// every publication after it was still retained (if not, none is returned:
+// the caller should reload its state). A channel that no Config.History
+// rule matches fails with history.ErrNoHistory; a cluster that does not
+// answer before ctx ends, with ErrUnavailable.
+func (s *Server) History(ctx context.Context, channel string, since *Position, limit int) (HistoryResult, error) {
+	return s.e.History(ctx, channel, since, limit)
+}
+
+// HistoryStats is what the server keeps of channel history in memory (zero
+// in cluster mode: the history is in Redis).
+func (s *Server) HistoryStats() history.MemoryStats { return s.e.HistoryStats() }
 
 // DecodeReply parses actions in the seed's dict format
 // ({"join": "room:1", "send": "hi", "track": {...}}); see engine.DecodeReply.

@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ripple-rt/ripple"
+	"github.com/ripple-rt/ripple/history"
 	"github.com/ripple-rt/ripple/presence"
 	"github.com/ripple-rt/ripple/route"
 )
@@ -73,6 +74,10 @@ type Config struct {
 	MaxChannels    int           // max-channels: channels one Phoenix connection may join
 	LongPoll       bool          // longpoll: serve Phoenix's long-poll transport
 	LongPollWindow time.Duration // longpoll-window: how long a long poll waits for messages
+	// History is history: rules "<pattern>=<size>,<ttl>" giving channels a
+	// history (package history); "none" for no channel. Default:
+	// room:*=100,5m, the demo's rooms.
+	History []string
 
 	WebhookTimeout     time.Duration // webhook-timeout: per call
 	WebhookConcurrency int           // webhook-concurrency: calls in flight per route
@@ -193,6 +198,7 @@ func Default() Config {
 		MaxChannels:        100,
 		LongPoll:           true,
 		LongPollWindow:     10 * time.Second,
+		History:            []string{"room:*=100,5m"},
 	}
 }
 
@@ -237,6 +243,7 @@ func (c *Config) settings(touched *parseState) []setting {
 		{name: "phoenix-path", usage: "`path` Phoenix clients connect to: path/websocket and path/longpoll (new Socket(path) in phoenix.js)", value: stringValue{p: &c.PhoenixPath}},
 		{name: "max-channels", usage: "`number` of channels one Phoenix connection may join (more: refused; a flood of refused joins: close 1008)", value: intValue{p: &c.MaxChannels, min: 1}},
 		{name: "longpoll", usage: "serve Phoenix's long-poll transport (phoenix.js longPollFallbackMs)", value: boolValue{p: &c.LongPoll}},
+		{name: "history", usage: "give the channels matching a `rule` a history a Phoenix client recovers from on rejoin (POST /api/history reads it): <pattern>=<size>,<ttl>, the pattern a channel name or a prefix and *; repeat for more rules, none for no history", value: ruleList{&c.History, &touched.history}, list: true},
 		{name: "longpoll-window", usage: "`duration` a long poll waits for messages; a session not polled for two windows is closed", value: durationValue{p: &c.LongPollWindow}},
 		{name: "redis", usage: "join the cluster of the nodes sharing this Redis `URL` (redis://host:6379[/db]; default: a single server)", value: stringValue{p: &c.Redis}},
 		{name: "webhook-timeout", usage: "default `duration` limit of a webhook call", value: durationValue{p: &c.WebhookTimeout}},
@@ -270,7 +277,7 @@ func routeSettings(r *Route) []setting {
 
 // parseState tracks which lists a parse has started, so that the first
 // value replaces what the file said and later ones append.
-type parseState struct{ origins, routes bool }
+type parseState struct{ origins, routes, history bool }
 
 // flagSet returns a FlagSet writing into c, plus -config.
 func (c *Config) flagSet(file *string, out io.Writer) *flag.FlagSet {
@@ -497,6 +504,9 @@ func (c *Config) Resolve() error {
 	if len(c.Routes) == 0 {
 		c.Routes = DemoRoutes()
 	}
+	if _, err := c.historyRules(); err != nil {
+		return fail("history: %v", err)
+	}
 	if !strings.HasPrefix(c.PhoenixPath, "/") || strings.HasSuffix(c.PhoenixPath, "/") {
 		return fail("phoenix-path: %q must start with / and not end with one", c.PhoenixPath)
 	}
@@ -601,6 +611,7 @@ func (c *Config) SlogLevel() slog.Level {
 // Engine returns the server limits of c as a ripple.Config (handlers,
 // logger, observer and auth are the caller's to add).
 func (c *Config) Engine() ripple.Config {
+	rules, _ := c.historyRules() // checked by Resolve
 	mode, _ := presence.ParseMode(c.PresenceMode)
 	off := func(d time.Duration) time.Duration {
 		if d == 0 {
@@ -630,8 +641,25 @@ func (c *Config) Engine() ripple.Config {
 		MaxChannels:          c.MaxChannels,
 		DisableLongPoll:      !c.LongPoll,
 		LongPollWindow:       c.LongPollWindow,
+		History:              rules,
 	}
 }
 
 // Where says where the route was configured, for messages.
 func (r *Route) Where() string { return r.where }
+
+// historyRules parses the history setting.
+func (c *Config) historyRules() (history.Rules, error) {
+	var rs history.Rules
+	for _, s := range c.History {
+		if s == "none" {
+			continue
+		}
+		r, err := history.ParseRule(s)
+		if err != nil {
+			return nil, err
+		}
+		rs = append(rs, r)
+	}
+	return rs, nil
+}

@@ -249,3 +249,28 @@ func (v listValue) Set(s string) error {
 	}
 	return nil
 }
+
+// ruleList is a list whose every Set adds one item whole (a history rule
+// has a comma of its own). The first Set of a parse replaces the list, as
+// listValue's does; "none" stands for no rule.
+type ruleList struct {
+	p       *[]string
+	touched *bool
+}
+
+func (v ruleList) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return strings.Join(*v.p, " ")
+}
+
+func (v ruleList) Set(s string) error {
+	if !*v.touched {
+		*v.p, *v.touched = nil, true
+	}
+	if s = strings.TrimSpace(s); s != "" {
+		*v.p = append(*v.p, s)
+	}
+	return nil
+}

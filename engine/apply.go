@@ -71,7 +71,11 @@ func (e *Engine) apply(c *conn, r Reply, ch *phxChan) error {
 // fanout (one frame for all), on the other servers through the broker. It
 // returns the number of members on this server.
 func (e *Engine) publishRoom(channels []string, binary bool, payload []byte, here *shard) int {
-	n := e.fanout(channels, newMessage(opOf(binary), payload), here, nil)
+	channels, n := e.publishHistory(channels, binary, payload)
+	if len(channels) == 0 {
+		return n
+	}
+	n += e.fanout(channels, newMessage(opOf(binary), payload), here, nil)
 	e.broker.PublishRoom(channels, binary, payload)
 	return n
 }
@@ -136,6 +140,9 @@ func (sh *shard) writeMembers(channels []string, msg *message, except *conn) {
 		topic := channels[0]
 		if len(channels) > 1 {
 			topic = channels[sh.topics[i]]
+		}
+		if msg.pos != nil && !sh.admit(c, topic, msg) {
+			continue
 		}
 		if last.frame == nil || last.d != c.dialect() || last.topic != topic || last.deflate != c.deflate() {
 			last.d, last.topic, last.deflate, last.frame = c.dialect(), topic, c.deflate(), msg.frameFor(c, topic)

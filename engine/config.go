@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ripple-rt/ripple/codec"
+	"github.com/ripple-rt/ripple/history"
 	"github.com/ripple-rt/ripple/presence"
 )
 
@@ -138,6 +139,12 @@ type Config struct {
 	// is answered empty; a session polled by nobody for two windows is
 	// closed. Zero means 10 s.
 	LongPollWindow time.Duration
+
+	// History gives the channels matching its rules a history (package
+	// history): every publication gets a position, a Phoenix client can
+	// recover what it missed on rejoin, and History reads it. The zero
+	// value gives no channel history.
+	History history.Rules
 	// DisableLongPoll turns the long-poll transport off (PhoenixPath+
 	// "/longpoll" then goes to HTTPHandler like any other request).
 	DisableLongPoll bool

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ripple-rt/ripple/codec"
+	"github.com/ripple-rt/ripple/history"
 	"github.com/ripple-rt/ripple/phoenix"
 	"github.com/ripple-rt/ripple/presence"
 	"github.com/ripple-rt/ripple/route"
@@ -42,6 +43,8 @@ type Engine struct {
 	http     *httpHandoff
 	broker   Broker           // the other servers: localBroker unless UseCluster
 	presence presence.Backend // e.memory unless UseCluster
+	hist     history.Backend  // e.histMem unless UseHistory; nil without history rules
+	histMem  *history.Memory  // the single server's history; nil without rules or after UseHistory
 
 	// Written by HandleChannel before Start; read-only afterwards.
 	channels route.Topics[*binding] // each channel pattern's binding without params
@@ -53,6 +56,8 @@ type Engine struct {
 
 	stats Stats
 	now   atomic.Int64 // engine clock, unix nanoseconds, advanced by OnTick
+
+	histSwept int64 // Owned by OnTick: when e.histMem was last swept
 
 	// Guarded by loopMu: which shard serves which gnet loop.
 	loopMu sync.Mutex
@@ -88,6 +93,10 @@ func New(cfg Config) *Engine {
 	}
 	e.memory = presence.NewMemory(pc, e.Inbound())
 	e.presence, e.broker = e.memory, localBroker{e}
+	if len(cfg.History) > 0 {
+		e.histMem = history.NewMemory(history.MemoryConfig{}, e.Inbound())
+		e.hist = e.histMem
+	}
 	e.shards = make([]*shard, cfg.Loops)
 	for i := range e.shards {
 		e.shards[i] = newShard(e, i)
@@ -622,6 +631,10 @@ func (e *Engine) OnTick() (time.Duration, gnet.Action) {
 	e.now.Store(now)
 	for _, sh := range e.shards {
 		sh.post(func() { sh.sweep(now) })
+	}
+	if m := e.histMem; m != nil && now-e.histSwept >= int64(history.SweepInterval) {
+		e.histSwept = now
+		m.Sweep()
 	}
 	return e.cfg.tick(), gnet.None
 }

@@ -84,7 +84,7 @@ func opOf(binary bool) codec.OpCode {
 func (c *conn) send(op codec.OpCode, payload []byte) {
 	if c.dialect() != 0 {
 		event, p, bin := phoenix.FromRaw(payload, op == codec.OpBinary)
-		op, payload = phxEncode(c.dialect(), "", phoenix.TopicPhoenix, event, p, bin)
+		op, payload = phxEncode(c.dialect(), "", "", phoenix.TopicPhoenix, event, p, bin)
 	}
 	c.sendPlain(op, payload)
 }

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ripple-rt/ripple/codec"
+	"github.com/ripple-rt/ripple/history"
 	"github.com/ripple-rt/ripple/phoenix"
 	"github.com/ripple-rt/ripple/presence"
 	"github.com/ripple-rt/ripple/route"
@@ -74,7 +75,8 @@ type phxChan struct {
 
 	// Owned by the event loop; no locks.
 	state chanState
-	why   string // how it ended: the Name of its Disconnect
+	why   string       // how it ended: the Name of its Disconnect
+	hist  *chanHistory // on a channel with history once joined (history.go)
 }
 
 // joinFloodWindow is the span over which refused joins are counted: a
@@ -362,6 +364,14 @@ func (e *Engine) finishJoin(c *conn, ch *phxChan, ref string, reply Reply, ok bo
 		return
 	}
 	ps := c.sh.phx[c]
+	hopts, hasHistory := e.cfg.History.Match(ch.topic)
+	var since *history.Position
+	if !refused && hasHistory {
+		var err error
+		if since, err = recoverParam(ch.params); err != nil {
+			refused, reply.Reply = true, ReplyError(err.Error())
+		}
+	}
 	if !refused {
 		if err := e.join(c, ch.topic); err != nil {
 			refused, reply.Reply = true, ReplyError(err.Error())
@@ -382,6 +392,10 @@ func (e *Engine) finishJoin(c *conn, ch *phxChan, ref string, reply Reply, ok bo
 	}
 	ch.state = chanJoined
 	e.stats.ChannelJoins.Add(1)
+	if hasHistory {
+		e.joinHistory(c, ch, ref, reply, hopts, since)
+		return
+	}
 	var resp []byte
 	if r := reply.Reply; r != nil {
 		resp = r.Response
@@ -422,15 +436,19 @@ func (e *Engine) phxPushTo(c *conn, joinRef, ref, topic, event string, payload [
 // channel's join_ref. Loop only.
 func (e *Engine) phxSend(c *conn, ch *phxChan, binary bool, msg []byte) {
 	event, payload, bin := phoenix.FromRaw(msg, binary)
-	c.sendPlain(phxEncode(c.dialect(), ch.joinRef, ch.topic, event, payload, bin))
+	c.sendPlain(phxEncode(c.dialect(), ch.joinRef, "", ch.topic, event, payload, bin))
 }
 
 // phxEncode is the frame payload, and its opcode, of a push of event with
 // payload on topic to a member speaking d. bin says payload is binary: a V2
 // WebSocket gets a binary frame, any other a {"body": base64} text.
-func phxEncode(d dialect, joinRef, topic, event string, payload []byte, bin bool) (codec.OpCode, []byte) {
+//
+// ref is the message's ref slot: a publication's position on a channel
+// with history, else "". Binary frames have no ref slot, so a binary
+// payload with a ref goes as text.
+func phxEncode(d dialect, joinRef, ref, topic, event string, payload []byte, bin bool) (codec.OpCode, []byte) {
 	if bin {
-		if d.binaryFrames() {
+		if d.binaryFrames() && ref == "" {
 			var out []byte
 			var err error
 			if joinRef == "" {
@@ -444,7 +462,7 @@ func phxEncode(d dialect, joinRef, topic, event string, payload []byte, bin bool
 		}
 		payload = phoenix.BinaryBody(payload)
 	}
-	return codec.OpText, phoenix.AppendMessage(nil, d.vsn(), joinRef, "", topic, event, payload)
+	return codec.OpText, phoenix.AppendMessage(nil, d.vsn(), joinRef, ref, topic, event, payload)
 }
 
 // fitReason fits a close reason in a close frame (123 bytes of UTF-8).

@@ -55,7 +55,11 @@ func (m *message) phxFrame(c *conn, topic string) []byte {
 		}
 	}
 	if v == nil {
-		op, p := phxEncode(c.dialect(), "", topic, f.event, f.payload, f.binary)
+		ref := ""
+		if m.pos != nil {
+			ref = m.pos.String()
+		}
+		op, p := phxEncode(c.dialect(), "", ref, topic, f.event, f.payload, f.binary)
 		f.variants = append(f.variants, phxVariant{d: c.dialect(), topic: topic, op: op, payload: p, plain: codec.Compile(op, p)})
 		v = &f.variants[len(f.variants)-1]
 	}

@@ -22,6 +22,11 @@ type Stats struct {
 
 	ChannelJoins    atomic.Int64 // Phoenix channel joins accepted
 	ChannelsRefused atomic.Int64 // Phoenix channel joins refused by their handler
-	ChannelFloods   atomic.Int64 // Phoenix connections closed for a join flood
-	LongPolls       atomic.Int64 // long-poll sessions opened
+
+	HistoryPublished   atomic.Int64 // publications handed to the history backend
+	HistoryRecovered   atomic.Int64 // Phoenix joins that recovered
+	HistoryUnrecovered atomic.Int64 // Phoenix joins that asked to recover and could not
+	HistoryReplayed    atomic.Int64 // publications replayed to recovering joins
+	ChannelFloods      atomic.Int64 // Phoenix connections closed for a join flood
+	LongPolls          atomic.Int64 // long-poll sessions opened
 }

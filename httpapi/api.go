@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"io"
 	"net"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/ripple-rt/ripple/codec"
 	"github.com/ripple-rt/ripple/engine"
+	"github.com/ripple-rt/ripple/history"
 	"github.com/ripple-rt/ripple/presence"
 )
 
@@ -31,6 +33,7 @@ type Hub interface {
 	ListPresenceContext(ctx context.Context, channel string) ([]presence.Presence, error)
 	PresenceCountContext(ctx context.Context, channel string) (int, error)
 	GetPresenceContext(ctx context.Context, channel, userID string) (presence.Presence, bool, error)
+	History(ctx context.Context, channel string, since *history.Position, limit int) (history.Result, error)
 }
 
 // Config configures the API. The zero value answers loopback peers only.
@@ -75,6 +78,14 @@ type args struct {
 	Channel      *string `json:"channel"`
 	Reason       *string `json:"reason"`
 	UserID       *string `json:"user_id"`
+	Since        *since  `json:"since"`
+	Limit        *int    `json:"limit"`
+}
+
+// since is a history position in a request.
+type since struct {
+	Epoch  *string `json:"epoch"`
+	Offset *int64  `json:"offset"`
 }
 
 type apiError struct {
@@ -275,6 +286,7 @@ var calls = map[string]func(context.Context, Hub, *args) (any, error){
 		}
 		return map[string]int{"count": n}, nil
 	},
+	"history": historyCall,
 	"get_presence": func(ctx context.Context, h Hub, in *args) (any, error) {
 		ch, err := need("channel", in.Channel)
 		if err != nil {
@@ -344,4 +356,58 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
+}
+
+// historyCall answers POST /api/history {"channel","since"?,"limit"?} with
+// {"epoch","offset","publications":[{"offset","message"}]} (and
+// "recovered" when since was given). A binary publication's message is
+// base64, with "binary": true.
+func historyCall(ctx context.Context, h Hub, in *args) (any, error) {
+	ch, err := need("channel", in.Channel)
+	if err != nil {
+		return nil, err
+	}
+	var pos *history.Position
+	if s := in.Since; s != nil {
+		if s.Epoch == nil || s.Offset == nil || *s.Offset < 0 {
+			return nil, badRequest(`since must be {"epoch": string, "offset": non-negative integer}`)
+		}
+		pos = &history.Position{Epoch: *s.Epoch, Offset: uint64(*s.Offset)}
+	}
+	limit := 0
+	if in.Limit != nil {
+		if *in.Limit < 0 {
+			return nil, badRequest("limit must not be negative")
+		}
+		limit = *in.Limit
+	}
+	res, err := h.History(ctx, ch, pos, limit)
+	switch {
+	case errors.Is(err, history.ErrNoHistory):
+		return nil, &apiError{http.StatusNotFound, "channel has no history"}
+	case err != nil:
+		return nil, unavailable(err)
+	}
+	type publication struct {
+		Offset  uint64 `json:"offset"`
+		Message string `json:"message"`
+		Binary  bool   `json:"binary,omitempty"`
+	}
+	out := struct {
+		Epoch        string        `json:"epoch"`
+		Offset       uint64        `json:"offset"`
+		Recovered    *bool         `json:"recovered,omitempty"`
+		Publications []publication `json:"publications"`
+	}{Epoch: res.Top.Epoch, Offset: res.Top.Offset, Publications: make([]publication, 0, len(res.Publications))}
+	if pos != nil {
+		out.Recovered = &res.Recovered
+	}
+	for _, p := range res.Publications {
+		msg := string(p.Payload)
+		if p.Binary {
+			msg = base64.StdEncoding.EncodeToString(p.Payload)
+		}
+		out.Publications = append(out.Publications, publication{Offset: p.Offset, Message: msg, Binary: p.Binary})
+	}
+	return out, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ripple-rt/ripple"
 	"github.com/ripple-rt/ripple/codec"
+	"github.com/ripple-rt/ripple/history"
 	"github.com/ripple-rt/ripple/webhook"
 )
 
@@ -23,6 +24,12 @@ import (
 type Source interface {
 	Stats() *ripple.Stats
 	Count() int
+}
+
+// HistorySource is a Source that keeps channel history in memory;
+// *ripple.Server implements it.
+type HistorySource interface {
+	HistoryStats() history.MemoryStats
 }
 
 // Presence is a presence registry; *presence.Registry implements it.
@@ -180,10 +187,17 @@ var (
 		{newDesc("ripple_phoenix_joins_refused_total", "Phoenix channel joins refused by their handler."), func(s *ripple.Stats) int64 { return s.ChannelsRefused.Load() }},
 		{newDesc("ripple_phoenix_join_floods_total", "Phoenix connections closed with 1008 for a flood of refused joins."), func(s *ripple.Stats) int64 { return s.ChannelFloods.Load() }},
 		{newDesc("ripple_phoenix_longpoll_sessions_total", "Phoenix long-poll sessions opened."), func(s *ripple.Stats) int64 { return s.LongPolls.Load() }},
+		{newDesc("ripple_history_publications_total", "Publications into channels with history (numbered and kept)."), func(s *ripple.Stats) int64 { return s.HistoryPublished.Load() }},
+		{newDesc("ripple_history_recovered_total", "Phoenix joins that recovered their missed publications."), func(s *ripple.Stats) int64 { return s.HistoryRecovered.Load() }},
+		{newDesc("ripple_history_unrecovered_total", "Phoenix joins that asked to recover and could not (other epoch, or history gone)."), func(s *ripple.Stats) int64 { return s.HistoryUnrecovered.Load() }},
+		{newDesc("ripple_history_replayed_total", "Publications replayed to recovering joins."), func(s *ripple.Stats) int64 { return s.HistoryReplayed.Load() }},
 	}
 	descConnections     = newDesc("ripple_connections", "Open WebSocket connections.")
 	descRejected        = newDesc("ripple_connections_rejected_total", "Upgrades refused, by HTTP status.", "status", "reason")
 	descClosed          = newDesc("ripple_connections_closed_total", "WebSocket connections ended, by close code (1006: no close frame).", "code")
+	descHistoryChans    = newDesc("ripple_history_channels", "Channels whose history this server keeps in memory.")
+	descHistoryPubs     = newDesc("ripple_history_retained_publications", "Publications this server keeps in memory.")
+	descHistoryBytes    = newDesc("ripple_history_memory_bytes", "Bytes of the publications this server keeps in memory (payloads plus 48 each).")
 	descPresenceChans   = newDesc("ripple_presence_channels", "Channels with at least one presence.")
 	descPresenceUsers   = newDesc("ripple_presence_users", "Unique users present, summed over channels.")
 	descPresenceChannel = newDesc("ripple_presence_channel_users", "Unique users present in a channel (the most populated channels only).", "channel")
@@ -196,7 +210,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, s := range statCounters {
 		ch <- s.desc
 	}
-	for _, d := range []*prometheus.Desc{descConnections, descRejected, descClosed, descPresenceChans, descPresenceUsers, descPresenceChannel} {
+	for _, d := range []*prometheus.Desc{descHistoryChans, descHistoryPubs, descHistoryBytes, descConnections, descRejected, descClosed, descPresenceChans, descPresenceUsers, descPresenceChannel} {
 		ch <- d
 	}
 }
@@ -209,6 +223,12 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(s.desc, prometheus.CounterValue, float64(s.get(stats)))
 		}
 		ch <- prometheus.MustNewConstMetric(descConnections, prometheus.GaugeValue, float64((*src).Count()))
+		if h, ok := (*src).(HistorySource); ok {
+			hs := h.HistoryStats()
+			ch <- prometheus.MustNewConstMetric(descHistoryChans, prometheus.GaugeValue, float64(hs.Channels))
+			ch <- prometheus.MustNewConstMetric(descHistoryPubs, prometheus.GaugeValue, float64(hs.Publications))
+			ch <- prometheus.MustNewConstMetric(descHistoryBytes, prometheus.GaugeValue, float64(hs.Bytes))
+		}
 	}
 	for status := range m.rejected {
 		if n := m.rejected[status].Load(); n > 0 {
