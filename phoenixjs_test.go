@@ -401,3 +401,53 @@ func TestPhoenixJSCluster(t *testing.T) {
 	b, _ := json.Marshal(list)
 	t.Logf("cluster presence: %s", b)
 }
+
+// TestPhoenixJSRecover: phoenix.js hands a publication's position to
+// channel.on callbacks as their second argument; an application that
+// rejoins with {"recover": that position} after its connection dropped gets
+// every publication it missed, in order, once.
+func TestPhoenixJSRecover(t *testing.T) {
+	s, _ := startDemoAt(t, "127.0.0.1:0", ripple.Config{History: histRules})
+	d := phxjs.Start(t)
+	d.Socket("s", socketURL(s.Addr), nil, map[string]any{"reconnectMs": 100, "rejoinMs": 100})
+	d.RecoveringChannel("room", "s", "room:js", "msg")
+	e := d.Join("room")
+	var r joinReply
+	if e.Status != "ok" || json.Unmarshal(e.Resp, &r) != nil || r.Epoch == "" || r.Recovered != nil {
+		t.Fatalf("join: %v", e)
+	}
+	next := uint64(1) // the offset due next
+	take := func(what string, upTo uint64) {
+		t.Helper()
+		for next <= upTo {
+			m := d.Expect(what, func(e phxjs.Event) bool { return e.Ev == "on" && e.Ch == "room" })
+			var body struct{ N uint64 }
+			_ = json.Unmarshal(m.Payload, &body)
+			if want := (ripple.Position{Epoch: r.Epoch, Offset: next}).String(); m.Ref != want || body.N != next {
+				t.Fatalf("%s: ref %q n=%d, want %q n=%d", what, m.Ref, body.N, want, next)
+			}
+			next++
+		}
+	}
+	publish(s, "room:js", 1, 4)
+	take("live", 3)
+
+	for _, id := range s.Clients() {
+		s.CloseWith(id, 4000, "dropped")
+	}
+	d.Expect("the close", func(e phxjs.Event) bool { return e.Ev == "close" && e.Socket == "s" })
+	publish(s, "room:js", 4, 24) // while the client is away or rejoining
+	rejoin := d.Expect("the rejoin", func(e phxjs.Event) bool { return e.Ev == "join" && e.Ch == "room" })
+	var rr joinReply
+	if rejoin.Status != "ok" || json.Unmarshal(rejoin.Resp, &rr) != nil || rr.Recovered == nil || !*rr.Recovered || rr.Epoch != r.Epoch {
+		t.Fatalf("rejoin: %v", rejoin)
+	}
+	take("missed", 23)
+	publish(s, "room:js", 24, 26)
+	take("live after the rejoin", 25)
+	for _, e := range d.Drain(wstest.Quiet) {
+		if e.Ev == "on" {
+			t.Fatalf("a publication twice: %v", e)
+		}
+	}
+}

@@ -10,7 +10,11 @@
 //       opts: heartbeatIntervalMs, timeout, reconnectMs, rejoinMs,
 //             longpoll (true: LongPoll transport), longPollFallbackMs,
 //             vsn ("1.0.0" for the V1 serializer)
-//   {"op":"channel","id":C,"socket":S,"topic":T,"params":{...},"presence":true}
+//   {"op":"channel","id":C,"socket":S,"topic":T,"params":{...},"presence":true,"on":[E...],"recover":true}
+//       on: events handed to channel.on callbacks, reported with their ref
+//       (the second argument); recover: the join params are a function
+//       adding {"recover":{"epoch","offset"}} of the last position such a
+//       callback got (as an application recovering on rejoin does)
 //   {"op":"join","ch":C}          {"op":"leave","ch":C}
 //   {"op":"push","ch":C,"event":E,"payload":P,"tag":X}
 //   {"op":"disconnect","socket":S}
@@ -22,6 +26,7 @@
 //   {"ev":"reply","ch":C,"tag":X,"status":...,"resp":R}
 //   {"ev":"left","ch":C}   {"ev":"closed","ch":C}   {"ev":"errored","ch":C}
 //   {"ev":"msg","ch":C,"event":E,"payload":P,"binary":bool}  every other channel message
+//   {"ev":"on","ch":C,"event":E,"payload":P,"ref":R}  a channel.on callback of an "on" event
 //   {"ev":"pjoin"|"pleave","ch":C,"user":U,"metas":N}  Presence onJoin/onLeave (N: the user's metas now)
 //   {"ev":"sync","ch":C,"list":[{"user":U,"metas":N,"states":[...],"names":[...]}]}  Presence onSync
 //   {"ev":"fail","error":text}                       a command the driver could not run
@@ -83,8 +88,19 @@ function summary(metas) {
 
 function newChannel(cmd) {
   const socket = sockets.get(cmd.socket)
-  const ch = socket.channel(cmd.topic, cmd.params || {})
+  let last = null
+  const base = cmd.params || {}
+  const ch = socket.channel(cmd.topic, cmd.recover ? () => (last ? { ...base, recover: last } : base) : base)
   const id = cmd.id
+  for (const event of cmd.on || []) {
+    ch.on(event, (payload, ref) => {
+      if (typeof ref === "string" && ref.includes(":")) {
+        const i = ref.lastIndexOf(":")
+        last = { epoch: ref.slice(0, i), offset: Number(ref.slice(i + 1)) }
+      }
+      emit({ ev: "on", ch: id, event, payload, ref })
+    })
+  }
   ch.onMessage = (event, payload) => {
     if (!event.startsWith("chan_reply_") && event !== "phx_reply" && event !== "presence_state" && event !== "presence_diff") {
       const binary = payload instanceof ArrayBuffer

@@ -38,6 +38,7 @@ type Event struct {
 	Metas     int             `json:"metas,omitempty"`
 	List      []Present       `json:"list,omitempty"`
 	Error     string          `json:"error,omitempty"`
+	Ref       string          `json:"ref,omitempty"`
 }
 
 // Present is one user of a Presence list: the number of its metas, their
@@ -137,6 +138,15 @@ func (d *Driver) Socket(id, url string, params, opts map[string]any) {
 func (d *Driver) Channel(id, socket, topic string, params map[string]any, presence bool) {
 	d.t.Helper()
 	d.Do(map[string]any{"op": "channel", "id": id, "socket": socket, "topic": topic, "params": params, "presence": presence})
+}
+
+// RecoveringChannel makes channel id of socket for topic as an application
+// that recovers does: channel.on callbacks for events report each message
+// with its ref, and every join (the rejoins too) asks to recover from the
+// position of the last ref they got. It does not join.
+func (d *Driver) RecoveringChannel(id, socket, topic string, events ...string) {
+	d.t.Helper()
+	d.Do(map[string]any{"op": "channel", "id": id, "socket": socket, "topic": topic, "on": events, "recover": true})
 }
 
 // Join joins channel ch and returns the join's outcome.
