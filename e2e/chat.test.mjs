@@ -232,6 +232,32 @@ step('messages reach the other user and the other tab, with names and times', as
   await shot(b1, '03-bob-chat.png');
 });
 
+step('lines sent while the pages are disconnected appear after they reconnect, once and in order', async () => {
+  const api = async (name, body) => {
+    const res = await fetch(`${BASE}/api/${name}`, { method: 'POST', body: JSON.stringify(body) });
+    assert.equal(res.status, 200, `/api/${name}`);
+    return res.json();
+  };
+  const channel = `room:${ROOM}`;
+  const { clients } = await api('clients_in', { channel });
+  assert.equal(clients.length, 3, 'three pages in the room');
+  for (const id of clients) await api('close', { connection_id: id, reason: 'dropped' });
+  // Sent at once: every page is still waiting to reconnect (500 ms or so).
+  for (let i = 1; i <= 3; i++) {
+    const payload = { text: `while away ${i}`, user_id: 'ripple-bot', name: 'Bot', ts: Date.now() };
+    await api('broadcast_room', { channel, message: JSON.stringify({ event: 'chat', payload }) });
+  }
+  for (const [page, who] of [[a1, 'Alice'], [a2, "Alice's second tab"], [b1, 'Bob']]) {
+    await online(page, `${who} reconnected`);
+    await showsMessage(page, 'Bot', 'while away 3', `${who} recovers the lines sent while away`);
+    const lines = await page.evaluate(() => [...document.querySelectorAll('#messages li.msg .msg-text')]
+      .map((e) => e.textContent).filter((t) => t.startsWith('while away')));
+    assert.deepEqual(lines, ['while away 1', 'while away 2', 'while away 3'], `${who}: each line once, in order`);
+  }
+  await hasUser(b1, aliceId, 2, 'Bob sees both of Alice\'s tabs again');
+  await shot(b1, '03b-bob-recovered.png');
+});
+
 step('typing shows on the other side and clears after idle and on send', async () => {
   await b1.fill('#text', 'I am writing someth');
   await until(a1, 'Bob typing', () => document.getElementById('typing').textContent === 'Bob is typing…');

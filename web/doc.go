@@ -7,15 +7,17 @@
 // at GET / next to the WebSocket routes.
 //
 // What the page does, all in plain JavaScript in the browser:
-//   - joins /ws/presence/<room>?user_id=U&name=N with a user id kept in
+//   - speaks Phoenix Channels V2 on /socket/websocket and joins the demo
+//     topic room:<room> with {"user_id","name"}, the user id kept in
 //     localStorage, so every tab of one browser profile is one user;
 //   - keeps the room's user list from presence_state and presence_diff,
 //     showing each user once with the number of connections presence
 //     reports for it, and join/leave notices from the diffs;
-//   - sends {"event":"typing"} and {"event":"stop_typing"} for typing
-//     indicators and chat messages as {"type":"chat",...} JSON that the
-//     room broadcasts back to every member;
-//   - reconnects with capped exponential backoff and shows the state;
+//   - pushes typing and stop_typing for typing indicators, and chat lines
+//     as the event chat, which the topic broadcasts to every member;
+//   - reconnects with capped exponential backoff, shows the state, and
+//     rejoins recovering from the position of the last chat line it showed
+//     (SPEC section 10), so no line sent while it was away is lost;
 //   - renders all user data with textContent, never as HTML.
 //
 // What it does not own: the WebSocket routes and presence semantics (see

@@ -22,7 +22,7 @@ func TestHandler(t *testing.T) {
 	}{
 		{name: "root", method: "GET", path: "/", status: 200, contentType: "text/html; charset=utf-8", contains: `<script src="app.js"`},
 		{name: "index", method: "GET", path: "/index.html", status: 200, contentType: "text/html; charset=utf-8", contains: "<title>Ripple chat</title>"},
-		{name: "script", method: "GET", path: "/app.js", status: 200, contentType: "text/javascript; charset=utf-8", contains: "/ws/presence/"},
+		{name: "script", method: "GET", path: "/app.js", status: 200, contentType: "text/javascript; charset=utf-8", contains: "/socket/websocket"},
 		{name: "style", method: "GET", path: "/style.css", status: 200, contentType: "text/css; charset=utf-8", contains: ".chat-view"},
 		{name: "head", method: "HEAD", path: "/app.js", status: 200, contentType: "text/javascript; charset=utf-8"},
 		{name: "unknown", method: "GET", path: "/nope.js", status: 404},

@@ -1,12 +1,19 @@
 // Ripple chat demo: rooms, a live user list from presence, typing
 // indicators, chat messages and automatic reconnects, in plain JavaScript.
 //
-// Wire protocol (route /ws/presence/:room_id?user_id=U&name=N):
-//   server → {"event":"presence_state","payload":{user_id:{"metas":[...]}}}
-//   server → {"event":"presence_diff","payload":{"joins":{...},"leaves":{...}}}
-//   client → {"event":"typing"} / {"event":"stop_typing"}   (set_presence)
-//   client → {"type":"chat",...}  broadcast back to every member of the room
-//   server → {"type":"error","error":"..."} for a message it could not parse
+// Wire protocol: Phoenix Channels V2 on /socket/websocket?vsn=2.0.0, every
+// message [join_ref, ref, topic, event, payload], on the demo topic
+// room:<room> (SPEC sections 9 and 10):
+//   client → phx_join {"user_id","name","recover"?:{"epoch","offset"}}
+//   server → phx_reply {"status":"ok","response":{"epoch","offset","recovered"?}},
+//            then, when recovered, every chat line sent while this page was
+//            away, in order
+//   server → presence_state / presence_diff   (the user list)
+//   client → typing / stop_typing              (set_presence)
+//   client → chat {"text","ts"}  broadcast to every member with user_id and
+//            name; each arrives with "<epoch>:<offset>" in its ref slot,
+//            which is where the page recovers from after a reconnect
+//   client → heartbeat on topic "phoenix" every 30 s
 //
 // Every piece of user data is rendered with textContent, never as HTML.
 'use strict';
@@ -16,6 +23,7 @@
   const BACKOFF_MIN_MS = 500;       // first reconnect delay
   const BACKOFF_MAX_MS = 15000;     // reconnect delay cap
   const CONNECT_TIMEOUT_MS = 10000; // give up on a handshake after this long
+  const HEARTBEAT_MS = 30000;       // Phoenix heartbeat interval
   const MAX_MESSAGES = 500;         // chat lines kept in the page
   const MAX_TEXT = 2000;            // characters per chat message
   const ROOM_RE = /^[A-Za-z0-9_-]{1,32}$/;
@@ -109,6 +117,10 @@
     retryAt: 0,
     tickTimer: 0,
     openTimer: 0,
+    heartbeatTimer: 0,
+    ref: 0,            // the last ref this page used
+    joinRef: '',       // ref of the current socket's join
+    last: null,        // {epoch, offset} of the last chat line shown, for recovery
   };
 
   // user_id → metas, as presence reported them (a Map: user ids are data).
@@ -138,8 +150,16 @@
 
   function socketURL() {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const q = new URLSearchParams({ user_id: me.userId, name: me.name });
-    return `${proto}//${location.host}/ws/presence/${encodeURIComponent(me.room)}?${q}`;
+    return `${proto}//${location.host}/socket/websocket?vsn=2.0.0`;
+  }
+
+  function topic() {
+    return `room:${me.room}`;
+  }
+
+  function nextRef() {
+    conn.ref++;
+    return String(conn.ref);
   }
 
   function connect() {
@@ -162,12 +182,23 @@
       if (conn.ws !== ws) return;
       clearTimeout(conn.openTimer);
       setConn('joining', 'Joining…');
+      const params = { user_id: me.userId, name: me.name };
+      if (conn.last) params.recover = conn.last;
+      conn.joinRef = nextRef();
+      ws.send(JSON.stringify([conn.joinRef, conn.joinRef, topic(), 'phx_join', params]));
+      clearInterval(conn.heartbeatTimer);
+      conn.heartbeatTimer = setInterval(() => {
+        if (conn.ws === ws && ws.readyState === WebSocket.OPEN) {
+          ws.send(JSON.stringify([null, nextRef(), 'phoenix', 'heartbeat', {}]));
+        }
+      }, HEARTBEAT_MS);
     };
     ws.onmessage = (ev) => {
       if (conn.ws === ws) receive(ev.data);
     };
     ws.onclose = () => {
       clearTimeout(conn.openTimer);
+      if (conn.ws === ws) clearInterval(conn.heartbeatTimer);
       if (conn.ws !== ws) return;
       conn.ws = null;
       disconnected();
@@ -201,29 +232,70 @@
     if (conn.inRoom && !conn.ws) connect();
   }
 
-  function send(obj) {
-    if (!conn.ws || conn.ws.readyState !== WebSocket.OPEN) return false;
-    conn.ws.send(JSON.stringify(obj));
+  // push sends event with payload on the room's topic.
+  function push(event, payload) {
+    if (!conn.ws || conn.ws.readyState !== WebSocket.OPEN || !conn.joinRef) return false;
+    conn.ws.send(JSON.stringify([conn.joinRef, nextRef(), topic(), event, payload || {}]));
     return true;
   }
 
   // ---- incoming messages --------------------------------------------------
 
   function receive(raw) {
-    let data;
-    try { data = JSON.parse(raw); } catch { return; }
-    if (!isObject(data)) return;
-    if (data.event === 'presence_state' && isObject(data.payload)) {
-      // The server sends exactly one per connection, right after it joins;
-      // a later one can only be another member's message echoed by the room.
-      if (!conn.synced) presenceState(data.payload);
-    } else if (data.event === 'presence_diff' && isObject(data.payload)) {
-      presenceDiff(data.payload);
-    } else if (data.type === 'chat') {
-      chat(data);
-    } else if (data.type === 'error') {
-      notice(`Server error: ${String(data.error || 'unknown')}`, 'error');
+    let msg;
+    try { msg = JSON.parse(raw); } catch { return; }
+    if (!Array.isArray(msg) || msg.length !== 5) return;
+    const [, ref, top, event, payload] = msg;
+    if (top !== topic()) return; // heartbeat replies
+    if (event === 'phx_reply') {
+      if (!isObject(payload)) return;
+      if (ref === conn.joinRef) joined(payload);
+      else if (payload.status === 'error') notice(`Server error: ${reasonOf(payload.response)}`, 'error');
+    } else if (event === 'phx_error' || event === 'phx_close') {
+      if (conn.ws) conn.ws.close(); // rejoin through a reconnect
+    } else if (!isObject(payload)) {
+      return;
+    } else if (event === 'presence_state') {
+      // One per join; a later one can only be another member's echo.
+      if (!conn.synced) presenceState(payload);
+    } else if (event === 'presence_diff') {
+      presenceDiff(payload);
+    } else if (event === 'chat' || (event === 'message' && payload.type === 'chat')) {
+      if (seen(ref)) return;
+      chat(payload);
     }
+  }
+
+  function reasonOf(resp) {
+    return isObject(resp) && typeof resp.reason === 'string' ? resp.reason : 'unknown';
+  }
+
+  // joined handles the answer to the join. Recovered: the lines sent while
+  // the page was away follow, in order. Not recovered (the server restarted,
+  // or too many lines went by): say so, and go on from the newest.
+  function joined(reply) {
+    const resp = isObject(reply.response) ? reply.response : {};
+    if (reply.status !== 'ok') {
+      notice(`Could not join: ${reasonOf(resp)}`, 'error');
+      return;
+    }
+    if (resp.recovered === false) notice('Some messages sent while you were away could not be recovered.', 'warn');
+    if (resp.recovered !== true && typeof resp.epoch === 'string' && Number.isInteger(resp.offset)) {
+      conn.last = { epoch: resp.epoch, offset: resp.offset };
+    }
+  }
+
+  // seen records a chat line's position ("<epoch>:<offset>" in the ref
+  // slot) and reports whether the page has shown it already.
+  function seen(ref) {
+    if (typeof ref !== 'string') return false;
+    const i = ref.lastIndexOf(':');
+    const epoch = ref.slice(0, i);
+    const offset = Number(ref.slice(i + 1));
+    if (i <= 0 || !Number.isInteger(offset)) return false;
+    if (conn.last && conn.last.epoch === epoch && offset <= conn.last.offset) return true;
+    conn.last = { epoch, offset };
+    return false;
   }
 
   // metasOf returns the well-formed metas of one presence entry.
@@ -415,12 +487,12 @@
   // current state); in user mode the server then sends everyone a join with
   // this user's full current metas.
   function announce() {
-    send({ event: typing.on ? 'typing' : 'stop_typing' });
+    push(typing.on ? 'typing' : 'stop_typing');
   }
 
   function startTyping() {
     if (!conn.synced) return;
-    if (!typing.on && send({ event: 'typing' })) typing.on = true;
+    if (!typing.on && push('typing')) typing.on = true;
     clearTimeout(typing.timer);
     typing.timer = setTimeout(stopTyping, TYPING_IDLE_MS);
   }
@@ -429,7 +501,7 @@
     clearTimeout(typing.timer);
     if (!typing.on) return;
     typing.on = false;
-    send({ event: 'stop_typing' });
+    push('stop_typing');
   }
 
   // ---- tabs of this browser ----------------------------------------------
@@ -553,7 +625,7 @@
     el.messages.replaceChildren();
     presences = new Map();
     renderUsers();
-    Object.assign(conn, { inRoom: true, synced: false, everSynced: false, attempt: 0 });
+    Object.assign(conn, { inRoom: true, synced: false, everSynced: false, attempt: 0, last: null });
     connect();
     el.text.focus();
   }
@@ -588,7 +660,7 @@
     ev.preventDefault();
     const text = el.text.value.trim();
     if (!text) return;
-    const ok = send({ type: 'chat', user_id: me.userId, name: me.name, text: text.slice(0, MAX_TEXT), ts: Date.now() });
+    const ok = push('chat', { text: text.slice(0, MAX_TEXT), ts: Date.now() });
     if (!ok) return;
     el.text.value = '';
     stopTyping();
