@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -236,5 +238,113 @@ func TestHistoryAPI(t *testing.T) {
 		if status != tc.status || !strings.Contains(string(b), tc.want) {
 			t.Errorf("%s: %d %s, want %d with %s", tc.body, status, b, tc.status, tc.want)
 		}
+	}
+}
+
+// concurrentRules keep every publication of concurrentScenario.
+var concurrentRules = history.Rules{{Pattern: "room:*", Options: history.Options{Size: 1000, TTL: time.Minute}}}
+
+// TestHistoryConcurrent is (e) on a single server.
+func TestHistoryConcurrent(t *testing.T) {
+	s := wstest.Start(t, ripple.Config{History: concurrentRules}, nil)
+	concurrentScenario(t, []*wstest.Server{s, s, s})
+}
+
+// member is one recovering client of TestClusterHistoryConcurrent.
+type member struct {
+	p     *wstest.Phx
+	node  int
+	start uint64 // the offset of its first join's reply
+	last  ripple.Position
+	got   []pubBody
+}
+
+// pubBody is a publication as a member got it: position and payload.
+type pubBody struct {
+	pos     ripple.Position
+	payload string
+}
+
+// take reads publications until m has the one at offset upTo.
+func (m *member) take(t *testing.T, topic string, upTo uint64) {
+	t.Helper()
+	for m.last.Offset < upTo {
+		msg := m.p.Event(t, topic, "msg")
+		pos, err := history.ParsePosition(msg.Ref)
+		if err != nil {
+			t.Fatalf("publication without a position: %v", msg)
+		}
+		m.got = append(m.got, pubBody{pos, string(msg.Payload)})
+		m.last = pos
+	}
+}
+
+// concurrentScenario is (e) on three servers (or one server three times),
+// with a history of 1,000 (concurrentRules): a publisher on each, and
+// members that drop and recover on the next server while they publish:
+// every member's sequence equals the stream's.
+func concurrentScenario(t *testing.T, nodes []*wstest.Server) {
+	const topic, each = "room:e", 100
+	url := func(i int) string { return wstest.PhxURL(nodes[i%3].Addr, phoenix.V2, "") }
+	var members []*member
+	for i := range 6 {
+		m := &member{p: wstest.DialPhx(t, url(i)), node: i % 3}
+		r := joinAt(t, m.p, topic, nil)
+		m.start, m.last = r.Offset, ripple.Position{Epoch: r.Epoch, Offset: r.Offset}
+		members = append(members, m)
+	}
+	var wg sync.WaitGroup
+	for w := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tick := time.NewTicker(time.Millisecond)
+			defer tick.Stop()
+			for n := range each {
+				<-tick.C
+				nodes[w].BroadcastRoom(topic, ripple.ChannelMessage("msg", fmt.Appendf(nil, `{"w":%d,"n":%d}`, w, n)))
+			}
+		}()
+	}
+	// Each member drops after a different share of the publications and
+	// rejoins, recovering, on the next node.
+	for i, m := range members {
+		m.take(t, topic, m.start+uint64(10+20*i))
+		_ = m.p.Close()
+		m.node = (m.node + 1) % 3
+		m.p = wstest.DialPhx(t, url(m.node))
+		if r := joinAt(t, m.p, topic, &m.last); r.Recovered == nil || !*r.Recovered {
+			t.Fatalf("member %d: rejoin from %v: %+v", i, m.last, r)
+		}
+	}
+	wg.Wait()
+	ctx := context.Background()
+	all, err := nodes[0].History(ctx, topic, nil, 0)
+	if err != nil || all.Top.Offset != uint64(3*each) || len(all.Publications) != 3*each {
+		t.Fatalf("the stream: top %v, %d publications, %v", all.Top, len(all.Publications), err)
+	}
+	// Every writer's publications are in its order in the stream.
+	next := map[int]int{}
+	for _, p := range all.Publications {
+		var body struct {
+			Event   string
+			Payload struct{ W, N int }
+		}
+		if err := json.Unmarshal(p.Payload, &body); err != nil || body.Payload.N != next[body.Payload.W] {
+			t.Fatalf("stream offset %d: %s, want writer %d's %d", p.Offset, p.Payload, body.Payload.W, next[body.Payload.W])
+		}
+		next[body.Payload.W]++
+	}
+	for i, m := range members {
+		m.take(t, topic, all.Top.Offset)
+		want := all.Publications[m.start:]
+		if len(m.got) != len(want) || !slices.EqualFunc(m.got, want, func(g pubBody, p history.Publication) bool {
+			var payload struct{ Payload json.RawMessage }
+			_ = json.Unmarshal(p.Payload, &payload)
+			return g.pos == ripple.Position{Epoch: all.Top.Epoch, Offset: p.Offset} && g.payload == string(payload.Payload)
+		}) {
+			t.Fatalf("member %d got %d publications from offset %d, the stream has %d after it: first %v", i, len(m.got), m.start, len(want), m.got[:min(3, len(m.got))])
+		}
+		noMore(t, m.p, topic)
 	}
 }
