@@ -341,3 +341,40 @@ routes:
 		t.Fatalf("webhook-errors: /a %v, /b %v; want true, false", c.Routes[0].WebhookErrors, c.Routes[1].WebhookErrors)
 	}
 }
+
+func TestHistoryRules(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want []string // the engine's rules, as Rule.String writes them
+		err  string
+	}{
+		{"default", nil, []string{"room:*=100,5m0s"}, ""},
+		{"one flag", []string{"-history", "room:*=500,10m"}, []string{"room:*=500,10m0s"}, ""},
+		{"repeated", []string{"-history", "news=20,1h", "-history", "room:*"}, []string{"news=20,1h0m0s", "room:*=100,5m0s"}, ""},
+		{"none", []string{"-history", "none"}, nil, ""},
+		{"bad size", []string{"-history", "room:*=0,5m"}, nil, "history:"},
+		{"bad pattern", []string{"-history", "a*b"}, nil, "history:"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := config.Load(tc.args, nil)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range c.Engine().History {
+				got = append(got, r.String())
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("rules %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
