@@ -1,9 +1,10 @@
 // Package cluster makes several Ripple servers one: rooms, broadcasts,
 // directed messages, connection counts and presence work across nodes
 // through one Redis server (pub/sub and Lua scripts). Without it (no -redis
-// flag) a server runs alone as before. A Node is the engine's Broker and
-// its RedisPresence the engine's presence.Backend; the root package's
-// JoinCluster wires them (engine.UseCluster), with engine.Inbound as Local.
+// flag) a server runs alone as before. A Node is the engine's Broker, its
+// RedisPresence the engine's presence.Backend and its RedisHistory the
+// engine's history.Backend; the root package's JoinCluster wires them
+// (engine.UseCluster), with engine.Inbound as Local.
 //
 // # What it owns
 //
@@ -27,6 +28,9 @@
 //     exactly the presence_state and presence_diff messages package
 //     presence would (both modes), batched as it batches them (see
 //     Batches below);
+//   - history (RedisHistory, the node's history.Backend): the numbered,
+//     retained publications of the channels with history (see History
+//     below);
 //   - liveness: heartbeats with a deadline, a reaper that claims a dead
 //     incarnation with SET NX and removes its connections and presences
 //     (one leave diff per user that thereby leaves), and fencing: a node
@@ -36,7 +40,8 @@
 // of this node's connections goes to Local, which the engine implements.
 // It does not keep presences for a single server either: that is
 // presence.Memory, behind the same presence.Backend interface, and
-// clustertest.BackendSuite checks both. A Node is the engine's Broker (the
+// clustertest.BackendSuite checks both; likewise history.Memory and
+// historytest.BackendSuite. A Node is the engine's Broker (the
 // engine never imports this package; the root package wires them).
 //
 // # Delivery guarantees
@@ -48,8 +53,9 @@
 // event out of sequence, a (re)subscription, or a channel whose sequence in
 // Redis stayed ahead of the view for a VerifyInterval makes the node load a
 // snapshot and send its members ONE corrective diff from what they hold to
-// the snapshot. Room messages, broadcasts and directed messages are best
-// effort, as on a single node a slow consumer may lose them; a write that
+// the snapshot. Publications of channels with history reach every member
+// on every node once, in offset order (see History). Room messages,
+// broadcasts and directed messages are best effort, as on a single node a slow consumer may lose them; a write that
 // failed in transit is sent again, so one may arrive twice.
 //
 // A channel's first local member gets the channel's diffs once the node's
@@ -59,6 +65,27 @@
 // Writes are queued and pipelined: the engine's hooks never wait for Redis.
 // Reads (Count, List, ...) and directed helpers wait one round trip and see
 // every write this node queued before them.
+//
+// # History
+//
+// A channel with history is a Redis Stream of its publications (entry id
+// "<offset>-0", trimmed to the rule's size, with the publish time) and a
+// meta hash with its epoch and top offset, both expiring after the rule's
+// TTL without a publication. One script (history_publish.lua) numbers a
+// publication, appends it and PUBLISHes it on c:<ch>, so every node agrees
+// on the offsets and sees them in one order; a client recovers on any
+// node. The publishing node does not deliver its publication itself:
+// every node following the channel delivers it from pub/sub, in offset
+// order. A publication pub/sub lost shows as a gap (the next one is out of
+// order, a resubscription or the verify finds the top ahead); the node
+// reads the missing ones from the stream and delivers them first (those
+// trimmed or expired meanwhile are lost, Stats.HistoryLost). A channel
+// that lost its meta (its TTL passed, Redis lost its data) starts a new
+// epoch at its next publication or read, so a position of the old one no
+// longer recovers. Read waits until the node follows the channel when it
+// has members there, then reads the position and the retained
+// publications in one script (history_read.lua), dropping those past the
+// TTL.
 //
 // # Batches
 //
@@ -86,7 +113,8 @@
 // node's state to Redis, in queue order; it also fences), the heartbeat,
 // the reaper, the subscription manager and the receiver (which owns the
 // views and their batches, with one timer for the batches waiting for a
-// token, and calls Local, one call at a time). Node.mu guards the local
+// token, and the channels' history positions, and calls Local, one call at
+// a time). Node.mu guards the local
 // records and the queue; it is a leaf lock: no Local method and no Redis
 // call runs under it, so the engine may call the hooks while holding its
 // own locks. Local must not block.

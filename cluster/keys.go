@@ -22,8 +22,21 @@ package cluster
 //	pm:<ch>   hash e (epoch), s (sequence); deleted with the last presence
 //	epoch     counter the epochs are drawn from
 //
-// Pub/sub: c:<ch> (room messages and presence events), n:<node> (directed
-// messages), all (broadcasts).
+// Per channel with history (see RedisHistory):
+//
+//	h:<ch>    stream the retained publications, id "<offset>-0", fields
+//	               b (binary flag), t (publish time, ms of Redis' clock),
+//	               d (payload), in that order; MAXLEN Size, PEXPIRE TTL
+//	hm:<ch>   hash   e (epoch), t (top offset), p:<node> (the node's last
+//	               publication, "<process>:<seq>", so that one sent twice
+//	               counts once); PEXPIRE TTL by every publication and read
+//
+// The meta hash lives at least as long as the stream (a read extends the
+// hash only), and a new epoch deletes what is left of the stream, so the
+// stream's offsets are always those of the meta's epoch.
+//
+// Pub/sub: c:<ch> (room messages, presence events and publications of
+// channels with history), n:<node> (directed messages), all (broadcasts).
 type keys struct {
 	prefix string // Immutable after construction.
 }
@@ -42,6 +55,8 @@ func (k keys) entries(ch string) string          { return k.prefix + "pe:" + ch 
 func (k keys) users(ch string) string            { return k.prefix + "pu:" + ch }
 func (k keys) meta(ch string) string             { return k.prefix + "pm:" + ch }
 func (k keys) epoch() string                     { return k.prefix + "epoch" }
+func (k keys) hist(ch string) string             { return k.prefix + "h:" + ch }
+func (k keys) histMeta(ch string) string         { return k.prefix + "hm:" + ch }
 
 func (k keys) chanTopic(ch string) string   { return k.prefix + "c:" + ch }
 func (k keys) nodeTopic(node string) string { return k.prefix + "n:" + node }

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,13 +23,19 @@ import (
 // event cannot show as a gap; every VerifyInterval the goroutine therefore
 // compares each view with the channel's sequence in Redis one interval
 // earlier and resyncs the views left behind.
+//
+// The same goroutine delivers the publications of channels with history
+// (see history_redis.go): a snapshot also loads the channel's history
+// position, and the verify also compares it.
 
 // syncReq waits until the view of channel has reached at. newest is the
 // cluster's newest epoch when at was read: a later epoch started after.
+// With loaded set it waits until the view is loaded only (a history Read).
 type syncReq struct {
 	channel string
 	at      pos
 	newest  uint64
+	loaded  bool
 	done    chan struct{}
 }
 
@@ -39,10 +46,20 @@ type receiver struct {
 	checked map[string]pos       // Redis positions at the last verify
 	waiters map[string][]syncReq // Sync calls by channel
 	copies  map[string]int       // multi-channel messages: copies still due
-	verify  chan map[string]pos  // results of a verify fetch
+	verify  chan verifyResult    // results of a verify fetch
 	busy    bool                 // a verify fetch is running
 	due     dueQueue             // views waiting for a token (batch.go)
 	timer   *time.Timer          // fires when due[0] is due
+
+	hist        map[string]*histState // history positions of followed channels
+	histChecked map[string]histPos    // their Redis positions at the last verify
+}
+
+// verifyResult is what a verify fetch read: the presence and history
+// positions of the channels followed (both nil on error).
+type verifyResult struct {
+	pres map[string]pos
+	hist map[string]histPos
 }
 
 func (n *Node) runReceive() {
@@ -53,8 +70,9 @@ func (n *Node) runReceive() {
 		checked: map[string]pos{},
 		waiters: map[string][]syncReq{},
 		copies:  map[string]int{},
-		verify:  make(chan map[string]pos, 1),
+		verify:  make(chan verifyResult, 1),
 		timer:   time.NewTimer(time.Hour),
+		hist:    map[string]*histState{},
 	}
 	r.timer.Stop()
 	defer r.timer.Stop()
@@ -96,7 +114,8 @@ func (n *Node) runReceive() {
 			}
 		case res := <-r.verify:
 			r.busy = false
-			n.compare(r, res)
+			n.compare(r, res.pres)
+			n.compareHistory(r, res.hist)
 		case <-r.timer.C:
 			n.fire(r)
 		case <-n.ctx.Done():
@@ -114,12 +133,14 @@ func (n *Node) subscription(r *receiver, ch, kind string) {
 		if !n.isMember(ch) {
 			delete(r.views, ch)
 			delete(r.broken, ch)
+			delete(r.hist, ch)
 			n.wakeWaiters(r, ch)
 		}
 	}
 }
 
-// channelMessage handles a room message or a presence event of ch.
+// channelMessage handles a room message, a presence event or a history
+// publication of ch.
 func (n *Node) channelMessage(r *receiver, ch, msg string) {
 	if len(msg) > 0 && msg[0] == kindRoom {
 		if _, f, ok := splitFields(msg, 3); ok && f[0] != n.id {
@@ -133,6 +154,10 @@ func (n *Node) channelMessage(r *receiver, ch, msg string) {
 		return
 	}
 	if drop := n.dropEvent.Load(); drop != nil && (*drop)(ch, msg) {
+		return
+	}
+	if len(msg) > 0 && msg[0] == kindPub {
+		n.publication(r, ch, msg)
 		return
 	}
 	v := r.views[ch]
@@ -242,6 +267,7 @@ func (n *Node) resync(r *receiver, ch string) {
 	if !n.isMember(ch) {
 		delete(r.views, ch)
 		delete(r.broken, ch)
+		delete(r.hist, ch)
 		n.wakeWaiters(r, ch)
 		return
 	}
@@ -250,9 +276,9 @@ func (n *Node) resync(r *receiver, ch string) {
 		n.flushView(ch, v)
 	}
 	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.Timeout)
-	flat, err := scripts.snapshot.Run(ctx, n.rdb, []string{n.k.entries(ch), n.k.meta(ch)}).StringSlice()
+	flat, err := scripts.snapshot.Run(ctx, n.rdb, []string{n.k.entries(ch), n.k.meta(ch), n.k.histMeta(ch)}).StringSlice()
 	cancel()
-	if err != nil || len(flat) < 2 {
+	if err != nil || len(flat) < 4 {
 		if n.ctx.Err() == nil {
 			n.log.Warn("cluster: presence snapshot failed", "channel", ch, "err", err)
 		}
@@ -263,8 +289,9 @@ func (n *Node) resync(r *receiver, ch string) {
 		return
 	}
 	at := parsePos([]any{flat[0], flat[1]})
-	es := make([]entry, 0, (len(flat)-2)/2)
-	for i := 2; i+1 < len(flat); i += 2 {
+	htop, _ := strconv.ParseUint(flat[3], 10, 64)
+	es := make([]entry, 0, (len(flat)-4)/2)
+	for i := 4; i+1 < len(flat); i += 2 {
 		if e, ok := parseEntry(flat[i], flat[i+1]); ok {
 			es = append(es, e)
 		}
@@ -284,24 +311,30 @@ func (n *Node) resync(r *receiver, ch string) {
 		n.stats.Corrections.Add(1)
 	}
 	n.send(ch, v, out)
+	n.loadHistory(r, ch, !correct, flat[2], htop)
 	n.wakeWaiters(r, ch)
 }
 
-// fetchPositions reads the Redis position of every channel and sends the
-// result (nil on error). Runs on its own goroutine.
-func (n *Node) fetchPositions(chans []string, out chan<- map[string]pos) {
+// fetchPositions reads the Redis presence and history positions of every
+// channel and sends the result (nil maps on error). Runs on its own
+// goroutine.
+func (n *Node) fetchPositions(chans []string, out chan<- verifyResult) {
 	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.Timeout)
 	defer cancel()
 	pipe := n.rdb.Pipeline()
 	cmds := make([]*redis.SliceCmd, len(chans))
+	hcmds := make([]*redis.SliceCmd, len(chans))
 	for i, ch := range chans {
 		cmds[i] = pipe.HMGet(ctx, n.k.meta(ch), "e", "s")
+		hcmds[i] = pipe.HMGet(ctx, n.k.histMeta(ch), "e", "t")
 	}
-	var res map[string]pos
+	var res verifyResult
 	if _, err := pipe.Exec(ctx); err == nil {
-		res = make(map[string]pos, len(chans))
+		res.pres = make(map[string]pos, len(chans))
+		res.hist = make(map[string]histPos, len(chans))
 		for i, ch := range chans {
-			res[ch] = parsePos(cmds[i].Val())
+			res.pres[ch] = parsePos(cmds[i].Val())
+			res.hist[ch] = parseHistPos(hcmds[i].Val())
 		}
 	}
 	out <- res
@@ -343,6 +376,8 @@ func (n *Node) wakeWaiters(r *receiver, ch string) {
 	for _, w := range ws {
 		switch {
 		case v == nil && !n.isMember(ch):
+			close(w.done)
+		case v != nil && !r.broken[ch] && w.loaded:
 			close(w.done)
 		case v != nil && !r.broken[ch] && reached(v, w.at, w.newest):
 			n.flushView(ch, v)

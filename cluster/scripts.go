@@ -15,6 +15,7 @@ type scriptSet struct {
 	conn, room                                   *redis.Script
 	track, untrack, set, untrackOwner            *redis.Script
 	snapshot, position, get, direct, clients     *redis.Script
+	historyPublish, historyRead, historyRange    *redis.Script
 }
 
 var scripts = func() *scriptSet {
@@ -36,6 +37,9 @@ var scripts = func() *scriptSet {
 		get:             load("get"),
 		direct:          load("direct"),
 		clients:         load("clients"),
+		historyPublish:  load("history_publish"),
+		historyRead:     load("history_read"),
+		historyRange:    load("history_range"),
 	}
 }()
 
@@ -49,5 +53,6 @@ func mustRead(name string) string {
 
 func (s *scriptSet) all() []*redis.Script {
 	return []*redis.Script{s.heartbeat, s.register, s.forget, s.forgetHeartbeat, s.conn, s.room, s.track,
-		s.untrack, s.set, s.untrackOwner, s.snapshot, s.position, s.get, s.direct, s.clients}
+		s.untrack, s.set, s.untrackOwner, s.snapshot, s.position, s.get, s.direct, s.clients,
+		s.historyPublish, s.historyRead, s.historyRange}
 }

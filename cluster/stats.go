@@ -22,8 +22,8 @@ type Stats struct {
 	Retries atomic.Int64
 	// Published counts room and broadcast messages sent to other nodes.
 	Published atomic.Int64
-	// Dropped counts room messages and broadcasts dropped because the queue
-	// of Redis writes was full.
+	// Dropped counts room messages, broadcasts and history publications
+	// dropped because the queue of Redis writes was full.
 	Dropped atomic.Int64
 	// Received counts room and broadcast messages delivered from other nodes.
 	Received atomic.Int64
@@ -35,4 +35,16 @@ type Stats struct {
 	// batching a busy channel makes far fewer.
 	Diffs  atomic.Int64
 	States atomic.Int64
+	// Publications counts the publications of channels with history
+	// handed to Local (from pub/sub or from a stream).
+	Publications atomic.Int64
+	// HistoryGaps counts the times this node found publications of a
+	// channel it follows missing: one arrived out of offset order, a
+	// resubscription or a verify found the channel's top ahead.
+	HistoryGaps atomic.Int64
+	// HistoryFilled counts the missing publications delivered from the
+	// channel's stream; HistoryLost those no longer in it (trimmed,
+	// expired, or of an epoch that ended), which this node never delivers.
+	HistoryFilled atomic.Int64
+	HistoryLost   atomic.Int64
 }

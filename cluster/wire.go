@@ -11,7 +11,7 @@ import (
 // last field of a message may contain anything (it takes the rest), the
 // others never contain NUL: node and connection ids are checked, user keys
 // and metas are JSON (which escapes control characters), epochs and
-// sequences are decimal.
+// sequences are decimal, history epochs are [0-9a-z-].
 //
 // On c:<ch>:
 //
@@ -23,6 +23,8 @@ import (
 //	U epoch seq conn                 a connection was untracked
 //	S epoch seq conn meta            a connection's meta changed
 //	B epoch seq conn...              connections removed by the reaper
+//	P epoch offset binary payload    a publication of a channel with
+//	                                 history (history_publish.lua)
 //
 // On all: A origin binary payload (PublishAll).
 //
@@ -39,6 +41,7 @@ const (
 	kindUntrack = 'U'
 	kindSet     = 'S'
 	kindBatch   = 'B'
+	kindPub     = 'P'
 	kindAll     = 'A'
 	kindSend    = 's'
 	kindClose   = 'c'

@@ -15,3 +15,20 @@ local function drop_user(pu, user)
     redis.call('HDEL', pu, user)
   end
 end
+-- now_ms is Redis' clock in milliseconds, as a decimal string.
+local function now_ms()
+  local t = redis.call('TIME')
+  return t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000))
+end
+-- A stream entry of a channel's history is {"<offset>-0", {'b', flag,
+-- 't', ms, 'd', payload}}. pub_offset returns its offset.
+local function pub_offset(e)
+  return tonumber(string.sub(e[1], 1, -3))
+end
+-- new_epoch gives the history meta hm the epoch e, deleting what is left
+-- of stream h (its offsets were another epoch's).
+local function new_epoch(hm, h, e)
+  redis.call('DEL', h)
+  redis.call('HSET', hm, 'e', e)
+  return e
+end
