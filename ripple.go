@@ -110,6 +110,10 @@ func (s *Server) JoinCluster(ctx context.Context, cfg ClusterConfig) error {
 		_ = n.Close()
 		return err
 	}
+	if err := s.e.UseHistory(n.History()); err != nil {
+		_ = n.Close()
+		return err
+	}
 	s.node = n
 	return nil
 }
@@ -120,6 +124,7 @@ var (
 	_ engine.Broker         = (*cluster.Node)(nil)
 	_ engine.ConnIDPrefixer = (*cluster.Node)(nil)
 	_ presence.Backend      = (*cluster.RedisPresence)(nil)
+	_ history.Backend       = (*cluster.RedisHistory)(nil)
 )
 
 // Node returns the server's cluster node (for its id, Fenced and Stats),
