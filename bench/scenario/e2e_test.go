@@ -59,20 +59,32 @@ func TestScenariosAgainstGorilla(t *testing.T) {
 }
 
 // The other peers speak the same protocol: echo and broadcast verify.
+//
+// Both peers add a connection to their hub only after its 101 went out
+// (nbio calls its open handler after writing the response, gws runs OnOpen
+// in the connection's read loop), so on a loaded machine a broadcast sent
+// right after the last connection opened can miss it there. A broadcast run
+// that misses messages is therefore run once more; twice is a failure.
 func TestOtherPeers(t *testing.T) {
 	for _, name := range []string{"gws", "nbio"} {
 		url := targettest.Start(t, name)
 		for _, sc := range []string{scenario.Echo, scenario.Broadcast} {
 			t.Run("peer="+name+"/scenario="+sc, func(t *testing.T) {
-				res, err := scenario.Run(context.Background(), scenario.Options{Spec: scenario.Spec{
-					Scenario: sc, Conns: 40, Publishers: 2, Duration: scenario.Duration(500 * time.Millisecond),
-					Drain: scenario.Duration(5 * time.Second),
-				}}, scenario.Target{Name: name, URL: url})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !res.OK || res.Delivered == 0 {
-					t.Fatalf("delivered %d, failures %v", res.Delivered, res.Failures)
+				for attempt := 1; ; attempt++ {
+					res, err := scenario.Run(context.Background(), scenario.Options{Spec: scenario.Spec{
+						Scenario: sc, Conns: 40, Publishers: 2, Duration: scenario.Duration(500 * time.Millisecond),
+						Drain: scenario.Duration(5 * time.Second),
+					}}, scenario.Target{Name: name, URL: url})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if res.OK && res.Delivered > 0 {
+						return
+					}
+					if sc != scenario.Broadcast || attempt == 2 {
+						t.Fatalf("delivered %d, failures %v", res.Delivered, res.Failures)
+					}
+					t.Logf("attempt %d: delivered %d, failures %v; once more", attempt, res.Delivered, res.Failures)
 				}
 			})
 		}
