@@ -6,11 +6,13 @@
 #   make bench-storm                join storm: a presence room of 10,000, then 1,000 joins at once (ripple)
 #   make bench-storm BENCH_FLAGS='-room-size 3000 -burst 300'
 #   make bench-cluster              broadcast on 1 ripple vs 3 ripple nodes sharing a redis-server (same run)
+#   make bench-recovery             clients drop and reconnect while rooms publish, on 1 ripple and on 3 nodes:
+#                                   every publication exactly once (ripple -history; needs redis-server)
 GO          ?= go
 BENCH_OUT   ?= bench/out
 BENCH_FLAGS ?=
 
-.PHONY: bench bench-c1m bench-storm bench-cluster
+.PHONY: bench bench-c1m bench-storm bench-cluster bench-recovery
 
 bench:
 	$(GO) run ./cmd/ripple-bench all -out $(BENCH_OUT) $(BENCH_FLAGS)
@@ -23,3 +25,6 @@ bench-storm:
 
 bench-cluster:
 	$(GO) run ./cmd/ripple-bench cluster -server ripple -out $(BENCH_OUT) $(BENCH_FLAGS)
+
+bench-recovery:
+	$(GO) run ./cmd/ripple-bench recovery -server ripple -out $(BENCH_OUT) $(BENCH_FLAGS)

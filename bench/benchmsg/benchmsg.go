@@ -121,6 +121,28 @@ func ScanPhoenix(b []byte) (ref, topic, event []byte, m Msg, ok bool) {
 	return parts[1], parts[2], parts[3], m, true
 }
 
+// Position splits the ref of a publication pushed on a history channel,
+// "<epoch>:<offset>", at its last colon: the epoch (raw bytes, aliasing
+// ref) and the offset, a decimal number of at most 18 digits. ok is false
+// for anything else (a null ref is nil). It does not allocate.
+func Position(ref []byte) (epoch []byte, offset int64, ok bool) {
+	i := len(ref) - 1
+	for i >= 0 && ref[i] != ':' {
+		i--
+	}
+	digits := ref[i+1:]
+	if i < 0 || len(digits) == 0 || len(digits) > 18 {
+		return nil, 0, false
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return nil, 0, false
+		}
+		offset = offset*10 + int64(c-'0')
+	}
+	return ref[:i], offset, true
+}
+
 // Scan extracts the type and the payload fields of a bench message. kind aliases
 // b (raw string bytes, escapes left as they are). ok is false when b is not a
 // well-formed JSON object at the top level; a payload that is not an object

@@ -98,6 +98,38 @@ func TestPhoenix(t *testing.T) {
 	}
 }
 
+func TestPosition(t *testing.T) {
+	cases := []struct {
+		in, epoch string
+		offset    int64
+		ok        bool
+	}{
+		{"k3f9:42", "k3f9", 42, true},
+		{"a:b:0", "a:b", 0, true},
+		{":7", "", 7, true},
+		{"e:999999999999999999", "e", 999999999999999999, true},
+		{"e:9999999999999999999", "", 0, false},
+		{"e:", "", 0, false},
+		{"e:-1", "", 0, false},
+		{"e:1.5", "", 0, false},
+		{"42", "", 0, false},
+		{"", "", 0, false},
+	}
+	for _, tc := range cases {
+		epoch, off, ok := Position([]byte(tc.in))
+		if ok != tc.ok || ok && (string(epoch) != tc.epoch || off != tc.offset) {
+			t.Errorf("Position(%q) = %q %d %v", tc.in, epoch, off, ok)
+		}
+	}
+	ref, _, _, m, ok := ScanPhoenix([]byte(`[null,"k3f9:42","room:rec1","msg",{"t":1,"s":41,"p":1,"r":1,"user_id":"u"}]`))
+	if epoch, off, pok := Position(ref); !ok || !pok || string(epoch) != "k3f9" || off != 42 || m.S != 41 {
+		t.Errorf("publication: ref %q, %+v", ref, m)
+	}
+	if n := testing.AllocsPerRun(100, func() { Position([]byte("k3f9:42")) }); n != 0 {
+		t.Errorf("Position allocates %.0f times", n)
+	}
+}
+
 func TestFields(t *testing.T) {
 	cases := []struct {
 		in   string

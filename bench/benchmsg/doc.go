@@ -14,6 +14,11 @@
 //
 //	["1","7","room:bench","room",{"t":123456789,"s":42,"p":3,"r":7}]
 //
+// On a channel with history the server puts the publication's position in
+// the ref slot, "<epoch>:<offset>"; Position splits it:
+//
+//	[null,"k3f9:42","room:rec1","msg",{"t":123456789,"s":41,"p":1,"r":1}]
+//
 // Scan is allocation-free and tolerant: it never panics on any input and reports
 // ok == false for anything that is not a JSON object. Fields and Elements walk
 // any JSON object or array the same way, for the envelopes other protocols put

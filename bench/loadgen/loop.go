@@ -167,6 +167,7 @@ func (c *Conn) DialStart() int64 { return c.start }
 type dialReq struct {
 	path string
 	tag  int
+	to   unix.SockaddrInet4 // Port 0: the loop's Config.Addr
 }
 
 // Loop is one event loop. Create with New, run with Run.
@@ -394,6 +395,20 @@ func (l *Loop) Dial(path string, tag int) {
 	l.Stats.Queued.Add(1)
 }
 
+// DialAddr is Dial to another server than the loop's Config.Addr (a node
+// of a cluster, say); addr must be IPv4, else the dial fails at its
+// connect stage. Loop goroutine only.
+func (l *Loop) DialAddr(addr netip.AddrPort, path string, tag int) {
+	l.Dial(path, tag)
+	req := &l.queue[len(l.queue)-1]
+	a := addr.Addr().Unmap()
+	if !a.Is4() || addr.Port() == 0 {
+		req.to = unix.SockaddrInet4{Port: -1}
+		return
+	}
+	req.to = unix.SockaddrInet4{Port: int(addr.Port()), Addr: a.As4()}
+}
+
 // CancelDials drops every queued dial that has not started. Loop goroutine only.
 func (l *Loop) CancelDials() int {
 	n := len(l.queue) - l.queueHead
@@ -597,7 +612,15 @@ func (l *Loop) startDial(req dialReq, now int64) {
 			return
 		}
 	}
-	err = unix.Connect(fd, &l.raddr)
+	to := &l.raddr
+	if req.to.Port != 0 {
+		to = &req.to
+	}
+	if to.Port < 0 {
+		l.fail(c, "connect", errors.New("server address is not IPv4"))
+		return
+	}
+	err = unix.Connect(fd, to)
 	switch err {
 	case nil:
 		c.state = stateHandshake

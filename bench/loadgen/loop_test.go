@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ripple-rt/ripple/bench/loadgen"
+	"github.com/ripple-rt/ripple/bench/target"
 	"github.com/ripple-rt/ripple/bench/target/targettest"
 	"github.com/ripple-rt/ripple/bench/wsproto"
 )
@@ -245,5 +246,45 @@ func TestLoopOpener(t *testing.T) {
 		case tag == -1 && !errors.Is(err, loadgen.ErrTimeout):
 			t.Errorf("tag -1: %v, want a timeout", err)
 		}
+	}
+}
+
+// DialAddr reaches another server than the loop's own: with the loop's
+// address on a port nobody listens on, its dials fail and DialAddr's open.
+func TestLoopDialAddr(t *testing.T) {
+	peer := startPeer(t)
+	port, err := target.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port))
+	h := &echoHandler{done: make(chan struct{}), total: 4}
+	l, err := loadgen.New(loadgen.Config{Addr: dead}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runErr := make(chan error, 1)
+	go func() { runErr <- l.Run() }()
+	l.Execute(func() {
+		l.DialAddr(peer, "/ws/echo", 1)
+		l.DialAddr(peer, "/ws/echo", 2)
+		l.Dial("/ws/echo", 3)                                          // the loop's address: refused
+		l.DialAddr(netip.MustParseAddrPort("[::1]:80"), "/ws/echo", 4) // not IPv4
+	})
+	select {
+	case <-h.done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("timeout: opened=%d echoed=%d closed=%d", l.Stats.Opened.Load(), h.echoed, h.closed)
+	}
+	l.Stop()
+	if err := <-runErr; err != nil {
+		t.Fatal(err)
+	}
+	if h.opened != 2 || h.echoed != 2 {
+		t.Errorf("opened=%d echoed=%d, want 2", h.opened, h.echoed)
+	}
+	var de *loadgen.DialError
+	if len(h.errs) != 2 || !errors.As(h.errs[0], &de) || de.Stage != "connect" || !errors.As(h.errs[1], &de) || de.Stage != "connect" {
+		t.Errorf("errors = %v, want two failed connects", h.errs)
 	}
 }

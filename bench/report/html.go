@@ -82,6 +82,7 @@ code,pre{background:#f6f6f6;padding:2px 4px}
 	}
 
 	b.WriteString(r.c1mSection())
+	b.WriteString(r.recoverySection())
 	b.WriteString("<h2>Charts</h2><div class=charts>")
 	b.WriteString(r.rssChart())
 	if v := r.barsFor(scenario.Idle, "idle: server RSS per connection (KiB, lower is better)", func(x *scenario.Result) float64 { return x.RSSPerConn / 1024 }); v != "" {
@@ -119,6 +120,9 @@ code,pre{background:#f6f6f6;padding:2px 4px}
 			status = `<span class=fail>FAIL</span>: ` + esc(strings.Join(x.Failures, "; "))
 		}
 		lat := x.Latency
+		if x.Scenario == scenario.Recovery {
+			lat = x.Join // replay latency
+		}
 		cpu := "-"
 		if x.RunSeconds > 0 {
 			cpu = fmt.Sprintf("%.0f%% / %.0f%% (machine %.1f cores)", x.ServerCPU*100, x.ClientCPU*100, x.MachineCPU)

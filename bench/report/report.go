@@ -288,6 +288,9 @@ func (r *Report) WriteTable(w io.Writer) {
 			lat = x.Handshake
 			thr = "(handshake)"
 		}
+		if x.Scenario == scenario.Recovery {
+			lat = x.Join // replay latency
+		}
 		rss := "-"
 		if x.RSSPerConn != 0 {
 			rss = Bytes(x.RSSPerConn)

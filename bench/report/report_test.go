@@ -226,3 +226,28 @@ func TestLatencyReport(t *testing.T) {
 		t.Error("report is not self-contained")
 	}
 }
+
+// A recovery result: the row shows the replay latency, the HTML one row
+// per setup.
+func TestRecoveryReport(t *testing.T) {
+	r := &Report{}
+	x := result(scenario.Recovery, "ripple", 90000, 3e6, 0, 0)
+	x.Join = hist.Summary{N: 5, P50: 1.5e6, P99: 7.25e6}
+	x.Spec = scenario.Spec{RoomSize: 50, MsgRate: 1000, Churn: 200}
+	x.Recovery = []scenario.RecoveryRun{
+		{Nodes: 1, OK: true, Conns: 2000, Reconnects: 1990, ReconnectRate: 199, Replayed: 4321, Replay: x.Join, Deliveries: 90000},
+		{Nodes: 3, Skipped: "not supported: no history"},
+	}
+	r.Results = append(r.Results, x)
+	var buf bytes.Buffer
+	r.WriteTable(&buf)
+	if out := buf.String(); !strings.Contains(out, "7.25ms") || strings.Contains(out, "3.00ms") {
+		t.Errorf("the recovery row does not show the replay p99:\n%s", out)
+	}
+	page := r.recoverySection()
+	for _, want := range []string{"Recovery: ripple", "<td class=l>1 node</td><td>2000</td><td>199</td><td>4321</td><td>1.50ms</td><td>7.25ms</td>", "3 nodes", "not supported: no history"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("section lacks %q:\n%s", want, page)
+		}
+	}
+}

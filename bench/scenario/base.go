@@ -193,6 +193,8 @@ func newDriver(spec *Spec, idx int, shared any) (driver, error) {
 		return newLatencyDriver(spec, idx)
 	case C1M:
 		return newC1MDriver(spec, idx), nil
+	case Recovery:
+		return newRecoveryDriver(spec, idx), nil
 	}
 	return nil, fmt.Errorf("scenario: unknown scenario %q", spec.Scenario)
 }

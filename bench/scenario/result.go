@@ -70,6 +70,15 @@ type Result struct {
 	PerConnMin int64 `json:"per_conn_min"`
 	PerConnMax int64 `json:"per_conn_max"`
 
+	// The recovery scenario's counts (Churned: reconnects; Join: replay
+	// latency) and its figures per setup (one node, three).
+	Replayed      int64         `json:"replayed,omitempty"`
+	Unrecovered   int64         `json:"unrecovered,omitempty"`
+	NoHistory     int64         `json:"no_history,omitempty"`
+	Offline       int64         `json:"offline,omitempty"`
+	ReconnectRate float64       `json:"reconnect_rate,omitempty"`
+	Recovery      []RecoveryRun `json:"recovery,omitempty"`
+
 	C1M *C1MResult `json:"c1m,omitempty"` // the c1m scenario's stages
 
 	Samples        []RSSSample `json:"samples,omitempty"`
@@ -123,6 +132,7 @@ func (r *Result) fill(st *WorkerStats) {
 	r.Ghosts, r.Absent = st.Ghosts, st.Absent
 	r.ListAsked, r.Listed, r.ListGhosts, r.ListAbsent = st.ListAsked, st.Listed, st.ListGhosts, st.ListAbsent
 	r.PerConnMin, r.PerConnMax = st.PerConnMin, st.PerConnMax
+	r.Replayed, r.Unrecovered, r.NoHistory, r.Offline = st.Replayed, st.Unrecovered, st.NoHistory, st.Offline
 	if st.WindowNs > 0 {
 		r.Throughput = float64(st.WindowDelivered) / (float64(st.WindowNs) / 1e9)
 	}
@@ -136,7 +146,7 @@ func (r *Result) fill(st *WorkerStats) {
 	if len(r.Reasons) > 0 {
 		r.Notes = append(r.Notes, "failed dials and dropped connections by reason: "+reasonList(r.Reasons))
 	}
-	if r.Dropped > 0 && r.Scenario != Rooms && r.Scenario != Presence {
+	if r.Dropped > 0 && r.Scenario != Rooms && r.Scenario != Presence && r.Scenario != Recovery {
 		r.fail("%d connections dropped by the server or an error", r.Dropped)
 	} else if r.Dropped > 0 {
 		r.fail("%d connections dropped by the server or an error (churn closes are not counted)", r.Dropped)
@@ -173,6 +183,26 @@ func (r *Result) fill(st *WorkerStats) {
 		}
 		if r.ListAsked > 0 {
 			r.Notes = append(r.Notes, fmt.Sprintf("the server's own presence list (%s's presence call) checked in %d rooms after the watchers' views", r.Spec.Dialect, r.Listed))
+		}
+	case Recovery:
+		r.ThroughputUnit = "deliveries/s"
+		if r.Foreign > 0 {
+			r.fail("%d messages of another topic", r.Foreign)
+		}
+		if r.NoHistory > 0 {
+			r.fail("%d join replies without a history position (\"epoch\", \"offset\"): the server keeps no history for the rooms", r.NoHistory)
+		}
+		if r.Unrecovered > 0 {
+			r.fail("%d recovering joins answered \"recovered\": false", r.Unrecovered)
+		}
+		if r.Offline > 0 {
+			r.fail("%d clients not joined again by the end of the drain", r.Offline)
+		}
+		if r.Extra != r.Sent {
+			r.fail("%d replies for %d pushes", r.Extra, r.Sent)
+		}
+		if r.Spec.Churn > 0 && r.Churned == 0 {
+			r.fail("no client reconnected")
 		}
 	}
 	if r.Missing > 0 {

@@ -77,6 +77,9 @@ func Run(ctx context.Context, opt Options, target Target) (*Result, error) {
 	if opt.Spec.Scenario == Latency {
 		return runLatency(ctx, opt, target, false)
 	}
+	if opt.Spec.Scenario == Recovery {
+		return runRecovery(ctx, opt, target)
+	}
 	p, err := prepare(opt, &target, nil)
 	if err != nil || p.skipped {
 		return p.result(), err

@@ -78,8 +78,14 @@ type Spec struct {
 
 	// Addrs, when set, spreads the connections over several servers (the
 	// cluster scenario): loop i of every worker dials Addrs[i%len(Addrs)]
-	// instead of Addr.
+	// instead of Addr. The recovery scenario's clients dial every one of
+	// them, each reconnect another.
 	Addrs []string `json:"addrs,omitempty"`
+
+	// Nodes are the recovery scenario's setups, run in turn: 1 is the
+	// target server, n > 1 a cluster of n nodes like it on one
+	// redis-server. Default {1, 3}.
+	Nodes []int `json:"nodes,omitempty"`
 }
 
 // share splits n items over parts, returning the count of part i.
@@ -149,7 +155,7 @@ type WorkerStats struct {
 
 	Handshake hist.Snapshot `json:"handshake"`    // ns, dial start to 101
 	Latency   hist.Snapshot `json:"latency"`      // ns, send to receipt, at every receiver
-	Join      hist.Snapshot `json:"join"`         // ns, churn re-joins (rooms, presence)
+	Join      hist.Snapshot `json:"join"`         // ns, churn re-joins (rooms, presence); recovery: replay latency
 	Lag       hist.Snapshot `json:"lag,omitzero"` // ns, latency: actual minus scheduled send time
 
 	Sent            int64 `json:"sent"`
@@ -174,6 +180,10 @@ type WorkerStats struct {
 	ListGhosts      int64 `json:"list_ghosts,omitempty"` // presence: users on the server's lists that are gone
 	ListAbsent      int64 `json:"list_absent,omitempty"` // presence: users present but not on the server's lists
 	Late            int64 `json:"late"`                  // latency: messages of an earlier step received in this one
+	Replayed        int64 `json:"replayed,omitempty"`    // recovery: publications pushed after a recovering join's reply, up to its top
+	Unrecovered     int64 `json:"unrecovered,omitempty"` // recovery: recovering joins answered "recovered": false
+	NoHistory       int64 `json:"no_history,omitempty"`  // recovery: join replies without "epoch" and "offset"
+	Offline         int64 `json:"offline,omitempty"`     // recovery: clients not joined again at the end
 
 	Storm *StormStats `json:"storm,omitempty"` // storm scenario
 	Phase *PhaseStats `json:"phase,omitempty"` // c1m: the phase's figures
@@ -226,6 +236,10 @@ func (s *WorkerStats) Merge(o *WorkerStats) {
 	s.ListGhosts += o.ListGhosts
 	s.ListAbsent += o.ListAbsent
 	s.Late += o.Late
+	s.Replayed += o.Replayed
+	s.Unrecovered += o.Unrecovered
+	s.NoHistory += o.NoHistory
+	s.Offline += o.Offline
 	s.Storm = s.Storm.merge(o.Storm)
 	s.CPUNs += o.CPUNs
 	if o.StepNs > s.StepNs {

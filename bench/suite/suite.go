@@ -364,6 +364,16 @@ func summaryLine(r *scenario.Result) string {
 			parts = append(parts, fmt.Sprintf("%s p99 at %s: %s", w.Workload, w.Unit, strings.Join(steps, " ")))
 		}
 		return fmt.Sprintf("%s latency: %s — %s", r.Server, strings.Join(parts, "; "), status)
+	case scenario.Recovery:
+		var parts []string
+		for _, run := range r.Recovery {
+			label := fmt.Sprintf("%d nodes", run.Nodes)
+			if run.Nodes == 1 {
+				label = "1 node"
+			}
+			parts = append(parts, label+": "+scenario.RecoveryLine(run))
+		}
+		return fmt.Sprintf("%s recovery: %s — %s", r.Server, strings.Join(parts, "; "), status)
 	}
 	return fmt.Sprintf("%s %s: %d conns, %s %s, p50 %s p99 %s p99.9 %s, cpu server %.0f%% generator %.0f%% — %s",
 		r.Server, r.Scenario, r.Conns, report.Count(r.Throughput), r.ThroughputUnit,

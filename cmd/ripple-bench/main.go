@@ -68,6 +68,15 @@ scenarios:
              of -n (default 6000) spread over the nodes, one publisher per node:
              deliveries/s and latency of both (ripple only; needs redis-server;
              not in all; make bench-cluster)
+  recovery   rooms of -room-size (default 50) over -n (default 2000) Phoenix clients of
+             topics with history (ripple -history, added unless -ripple-flags has one);
+             seat 0 of each room publishes (-msg-rate, default 1000/s), the others drop
+             their connection at -churn (default 200/s) and rejoin after up to 250ms
+             recovering from the last offset they got: every client must end with every
+             publication exactly once (loss 0, duplicates 0, recovered:false 0);
+             reconnects/s, replayed messages, replay p50/p99, on each of -nodes (1: the
+             server, 3: 3 nodes on a redis-server, each reconnect to another node;
+             ripple only; not in all; make bench-recovery)
   all        every scenario above in turn, with their defaults (make bench)
   c1m        1,000,000 connections (-n) over ripple cluster nodes on one redis-server,
              each node and generator worker under the open-file limit: ramp, idle memory,
@@ -107,6 +116,7 @@ var scenarioDefaults = map[string]defaults{
 	scenario.Latency:   {n: 10000, dur: 2 * time.Second, window: 1, roomSize: 10},
 	scenario.Storm:     {dur: 3 * time.Second},
 	scenario.Cluster:   {n: 6000, dur: 10 * time.Second, window: 1, publishers: scenario.ClusterNodes},
+	scenario.Recovery:  {n: 2000, dur: 10 * time.Second, roomSize: 50, churn: 200, msgRate: 1000},
 }
 
 // c1mRippleFlags are the nodes' flags of a c1m run unless -ripple-flags
@@ -161,9 +171,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		pubRate     = fs.Float64("pub-rate", 0, "broadcast: messages/s per publisher (0: as fast as the window allows)")
 		route       = fs.String("route", "room", "broadcast route: room (/ws/room/bench) or shootout (/ws/shootout)")
 		protocol    = fs.String("protocol", "raw", "broadcast, rooms: raw (the routes), phoenix (Phoenix Channels V2 at /socket/websocket, topics room:bench and room:r<id>; ripple only), or raw,phoenix: both, rows ripple and ripple/phoenix in one run")
-		roomSize    = fs.Int("room-size", 0, "rooms, presence, latency rooms: connections per room (default 10); storm: members before the burst (default 10000)")
-		churn       = fs.Float64("churn", -1, "rooms, presence: leave+join cycles per second, all rooms together")
-		msgRate     = fs.Float64("msg-rate", -1, "rooms: published messages per second, all rooms together; storm: bystander round trips per second (default 100)")
+		roomSize    = fs.Int("room-size", 0, "rooms, presence, latency rooms: connections per room (default 10); storm: members before the burst (default 10000); recovery: clients per room (default 50)")
+		churn       = fs.Float64("churn", -1, "rooms, presence: leave+join cycles per second, all rooms together; recovery: drops and reconnects per second (default 200)")
+		msgRate     = fs.Float64("msg-rate", -1, "rooms, recovery: published messages per second, all rooms together; storm: bystander round trips per second (default 100)")
+		nodes       = fs.String("nodes", "1,3", "recovery: setups to run in turn, a comma list: 1 (the server) and n > 1 (n nodes like it on one redis-server)")
 		burst       = fs.Int("burst", 0, "storm: users that connect at once after the fill (default 1000)")
 		size        = fs.Int("size", 0, "padding bytes added to every message")
 		cps         = fs.String("checkpoints", "", "idle: comma list of connection counts to sample server RSS at (the last is -n)")
@@ -242,7 +253,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		scenarios = []string{name}
-		if name == scenario.Cluster && !set["server"] {
+		if (name == scenario.Cluster || name == scenario.Recovery) && !set["server"] {
 			*server = "ripple"
 		}
 	}
@@ -334,6 +345,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 			sp.Latency = ls
 		}
+		if sc == scenario.Recovery {
+			ns, err := nodeList(*nodes)
+			if err != nil {
+				fmt.Fprintln(stderr, "ripple-bench:", err)
+				return 2
+			}
+			sp.Nodes = ns
+		}
 		if sc == scenario.Storm {
 			// -d is the baseline before the burst (and the least time the
 			// burst step lasts); -drain bounds the wait for it to settle.
@@ -406,6 +425,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *rippleFlags != "" {
 		serverArgs = map[string][]string{"ripple": strings.Fields(*rippleFlags)}
 	}
+	if sp, ok := specs[scenario.Recovery]; ok {
+		// The rooms need history, enough that no recovery may fail for
+		// want of it; -ripple-flags may set its own.
+		args := strings.Fields(*rippleFlags)
+		if !hasFlag(args, "history") {
+			args = append(args, "-history", scenario.RecoveryHistory(sp))
+		}
+		serverArgs = map[string][]string{"ripple": args}
+	}
 
 	held := "not requested"
 	if *cpuLat >= 0 {
@@ -470,6 +498,30 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	return exitCode(rep)
+}
+
+// nodeList parses -nodes: a comma list of node counts, each at least 1.
+func nodeList(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-nodes %q: want a comma list of node counts (1, 3)", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// hasFlag reports whether args set flag name (-name, --name, -name=…).
+func hasFlag(args []string, name string) bool {
+	for _, a := range args {
+		a = strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
+		if a == name || strings.HasPrefix(a, name+"=") {
+			return true
+		}
+	}
+	return false
 }
 
 // latencySpec builds the latency scenario's settings from its flags.

@@ -120,3 +120,34 @@ func TestURLWithDialect(t *testing.T) {
 		t.Errorf("unknown dialect: exit %d, want 2", code)
 	}
 }
+
+func TestRecoveryFlags(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"-h"}, &out, &errb); code != 0 || !strings.Contains(errb.String(), "recovery   rooms of -room-size") || !strings.Contains(errb.String(), "-nodes") {
+		t.Errorf("usage lacks the recovery scenario:\n%s", errb.String())
+	}
+	if ns, err := nodeList("1, 3"); err != nil || len(ns) != 2 || ns[0] != 1 || ns[1] != 3 {
+		t.Errorf("nodeList: %v %v", ns, err)
+	}
+	for _, bad := range []string{"", "0", "1,x", "-3"} {
+		if _, err := nodeList(bad); err == nil {
+			t.Errorf("nodeList(%q) accepted", bad)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"-history", "room:*=5"}, true},
+		{[]string{"--history=room:*"}, true},
+		{[]string{"-loops", "2", "-history-x"}, false},
+		{nil, false},
+	} {
+		if got := hasFlag(tc.args, "history"); got != tc.want {
+			t.Errorf("hasFlag(%q) = %v", tc.args, got)
+		}
+	}
+	if code := run([]string{"recovery", "-nodes", "0"}, &out, &errb); code != 2 {
+		t.Errorf("-nodes 0: exit %d, want 2", code)
+	}
+}
