@@ -293,8 +293,17 @@ func concurrentScenario(t *testing.T, nodes []*wstest.Server) {
 		m.start, m.last = r.Offset, ripple.Position{Epoch: r.Epoch, Offset: r.Offset}
 		members = append(members, m)
 	}
+	// Writers 0-2 publish through a server's helper (off its loops), 3 and
+	// 4 push as Phoenix members (on the loop of their connection, which
+	// writes the publication to its own members inline).
+	const writers = 5
+	pushers := map[int]*wstest.Phx{}
+	for w := 3; w < writers; w++ {
+		pushers[w] = wstest.DialPhx(t, url(w))
+		joinAt(t, pushers[w], topic, nil)
+	}
 	var wg sync.WaitGroup
-	for w := range 3 {
+	for w := range writers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -302,7 +311,12 @@ func concurrentScenario(t *testing.T, nodes []*wstest.Server) {
 			defer tick.Stop()
 			for n := range each {
 				<-tick.C
-				nodes[w].BroadcastRoom(topic, ripple.ChannelMessage("msg", fmt.Appendf(nil, `{"w":%d,"n":%d}`, w, n)))
+				body := fmt.Appendf(nil, `{"w":%d,"n":%d}`, w, n)
+				if p := pushers[w]; p != nil {
+					p.Push(t, topic, "msg", json.RawMessage(body))
+				} else {
+					nodes[w].BroadcastRoom(topic, ripple.ChannelMessage("msg", body))
+				}
 			}
 		}()
 	}
@@ -319,8 +333,13 @@ func concurrentScenario(t *testing.T, nodes []*wstest.Server) {
 	}
 	wg.Wait()
 	ctx := context.Background()
+	// The pushes are on their way still.
+	wstest.Eventually(t, "every publication in the stream", func() bool {
+		res, err := nodes[0].History(ctx, topic, nil, -1)
+		return err == nil && res.Top.Offset == uint64(writers*each)
+	})
 	all, err := nodes[0].History(ctx, topic, nil, 0)
-	if err != nil || all.Top.Offset != uint64(3*each) || len(all.Publications) != 3*each {
+	if err != nil || all.Top.Offset != uint64(writers*each) || len(all.Publications) != writers*each {
 		t.Fatalf("the stream: top %v, %d publications, %v", all.Top, len(all.Publications), err)
 	}
 	// Every writer's publications are in its order in the stream.

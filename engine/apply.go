@@ -71,7 +71,7 @@ func (e *Engine) apply(c *conn, r Reply, ch *phxChan) error {
 // fanout (one frame for all), on the other servers through the broker. It
 // returns the number of members on this server.
 func (e *Engine) publishRoom(channels []string, binary bool, payload []byte, here *shard) int {
-	channels, n := e.publishHistory(channels, binary, payload)
+	channels, n := e.publishHistory(channels, binary, payload, here)
 	if len(channels) == 0 {
 		return n
 	}
@@ -107,9 +107,16 @@ func (e *Engine) fanout(channels []string, msg *message, here *shard, except *co
 			continue
 		}
 		n += sh.countMembers(channels)
-		if sh == here {
+		switch {
+		case sh == here:
 			sh.writeMembers(channels, msg, except)
-		} else {
+		case msg.pos != nil:
+			sh.queuedPubs.Add(1)
+			sh.post(func() {
+				sh.writeMembers(channels, msg, except)
+				sh.queuedPubs.Add(-1)
+			})
+		default:
 			sh.post(func() { sh.writeMembers(channels, msg, except) })
 		}
 	}

@@ -91,8 +91,9 @@ func (e *Engine) HistoryStats() history.MemoryStats {
 
 // publishHistory hands payload to the history backend for every channel of
 // channels that has history and returns the others. n counts the history
-// channels' members on this server.
-func (e *Engine) publishHistory(channels []string, binary bool, payload []byte) (rest []string, n int) {
+// channels' members on this server. here is the loop publishing, nil when
+// unknown (see deliverPublication).
+func (e *Engine) publishHistory(channels []string, binary bool, payload []byte, here *shard) (rest []string, n int) {
 	if len(e.cfg.History) == 0 {
 		return channels, 0
 	}
@@ -110,19 +111,38 @@ func (e *Engine) publishHistory(channels []string, binary bool, payload []byte) 
 		}
 		n += e.localCountIn(ch)
 		e.stats.HistoryPublished.Add(1)
-		e.hist.Publish(ch, opts, binary, bytes.Clone(payload))
+		p := bytes.Clone(payload)
+		if m := e.histMem; m != nil {
+			m.PublishFunc(ch, opts, binary, p, func(pos history.Position) {
+				e.fanoutPublication(ch, pos, binary, p, here)
+			})
+		} else {
+			e.hist.Publish(ch, opts, binary, p)
+		}
 	}
 	return rest, n
 }
 
 // deliverPublication writes a publication of a channel with history to its
-// members here. It never writes inline: every loop gets it through its
-// FIFO queue, so each loop sees the channel's publications in the order
-// the backend delivered them.
+// members here (the backend's Sink).
 func (e *Engine) deliverPublication(channel string, pos history.Position, binary bool, payload []byte) {
+	e.fanoutPublication(channel, pos, binary, payload, nil)
+}
+
+// fanoutPublication writes a publication to channel's members here, each
+// loop's in the channel's offset order. The backend calls it in that order
+// (the single server's Memory under the channel's lock), and each loop
+// gets it through its FIFO queue, where every earlier one waits; but here,
+// the loop publishing, writes it inline, as any fan-out, when no
+// publication is waiting in its queue: then none of the channel's earlier
+// ones can be behind it.
+func (e *Engine) fanoutPublication(channel string, pos history.Position, binary bool, payload []byte, here *shard) {
 	msg := newMessage(opOf(binary), payload)
 	msg.pos = &pos
-	e.fanout([]string{channel}, msg, nil, nil)
+	if here != nil && here.queuedPubs.Load() != 0 {
+		here = nil
+	}
+	e.fanout([]string{channel}, msg, here, nil)
 }
 
 // admit says whether c, a Phoenix member of topic, gets publication msg

@@ -33,6 +33,10 @@ type shard struct {
 	loop atomic.Pointer[gnet.EventLoop]
 	gid  atomic.Int64
 
+	// queuedPubs counts the history publications posted to the loop and not
+	// written yet (fanoutPublication).
+	queuedPubs atomic.Int64
+
 	// Guarded by qmu.
 	qmu       sync.Mutex
 	q         []func()

@@ -106,6 +106,16 @@ func (m *Memory) ringLocked(st *memStripe, channel string, opts Options, now int
 // Publish appends payload to channel's ring and hands it to the Sink, both
 // under the channel's lock, so the Sink sees offsets in order.
 func (m *Memory) Publish(channel string, opts Options, binary bool, payload []byte) {
+	m.PublishFunc(channel, opts, binary, payload, func(pos Position) {
+		m.sink.DeliverPublication(channel, pos, binary, payload)
+	})
+}
+
+// PublishFunc is Publish handing the publication to deliver instead of the
+// Sink, under the channel's lock likewise (deliver must not block). The
+// engine uses it to write a publication on the loop that published it
+// without a trip through the loop's queue when that keeps the order.
+func (m *Memory) PublishFunc(channel string, opts Options, binary bool, payload []byte, deliver func(Position)) {
 	now := m.now().UnixNano()
 	st := m.stripe(channel)
 	st.mu.Lock()
@@ -114,7 +124,7 @@ func (m *Memory) Publish(channel string, opts Options, binary bool, payload []by
 	r.top++
 	r.expire(now)
 	r.push(entry{off: r.top, at: now, payload: payload, binary: binary})
-	m.sink.DeliverPublication(channel, Position{Epoch: r.epoch, Offset: r.top}, binary, payload)
+	deliver(Position{Epoch: r.epoch, Offset: r.top})
 }
 
 // Read returns channel's history as Backend.Read documents.
