@@ -46,6 +46,8 @@ FUZZ_TARGETS := \
 	./codec:FuzzDecoder \
 	./codec:FuzzHandshake \
 	./engine:FuzzDecodeReply \
+	./engine:FuzzRecoverParam \
+	./history:FuzzParse \
 	./phoenix:FuzzDecode \
 	./bench/wsproto:FuzzParseFrame \
 	./bench/wsproto:FuzzParseResponse \
