@@ -11,6 +11,7 @@ import (
 
 	"github.com/ripple-rt/ripple"
 	"github.com/ripple-rt/ripple/cluster"
+	"github.com/ripple-rt/ripple/history"
 )
 
 // joinTimeout bounds the connection to Redis at start-up.
@@ -50,6 +51,9 @@ type localSource struct{ srv *ripple.Server }
 func (s localSource) Stats() *ripple.Stats { return s.srv.Stats() }
 func (s localSource) Count() int           { return s.srv.LocalCount() }
 
+// HistoryStats makes localSource a metrics.HistorySource.
+func (s localSource) HistoryStats() history.MemoryStats { return s.srv.HistoryStats() }
+
 // clusterCollector exports a node's counters (cluster.Stats) and whether
 // it is fenced.
 type clusterCollector struct{ n *cluster.Node }
@@ -72,6 +76,10 @@ var (
 		{clusterDesc("dropped_total", "Room messages and broadcasts dropped because the Redis write queue was full."), func(s *cluster.Stats) *atomic.Int64 { return &s.Dropped }},
 		{clusterDesc("presence_events_total", "Presence events applied to this node's views of its channels."), func(s *cluster.Stats) *atomic.Int64 { return &s.Events }},
 		{clusterDesc("presence_diffs_total", "presence_diff messages this node sent its members (one per event, or per batch when a channel is busy)."), func(s *cluster.Stats) *atomic.Int64 { return &s.Diffs }},
+		{clusterDesc("history_publications_total", "Publications of channels with history this node delivered from Redis (its own included)."), func(s *cluster.Stats) *atomic.Int64 { return &s.Publications }},
+		{clusterDesc("history_gaps_total", "Times this node found publications of a history channel missing from pub/sub."), func(s *cluster.Stats) *atomic.Int64 { return &s.HistoryGaps }},
+		{clusterDesc("history_filled_total", "Missing history publications this node delivered from the channel's stream."), func(s *cluster.Stats) *atomic.Int64 { return &s.HistoryFilled }},
+		{clusterDesc("history_lost_total", "Missing history publications no longer in the stream (trimmed or expired), never delivered."), func(s *cluster.Stats) *atomic.Int64 { return &s.HistoryLost }},
 		{clusterDesc("presence_states_total", "presence_state messages this node sent its trackers (one per batch, shared by its trackers)."), func(s *cluster.Stats) *atomic.Int64 { return &s.States }},
 	}
 )

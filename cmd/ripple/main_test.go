@@ -512,3 +512,42 @@ routes:
 		}
 	})
 }
+
+// TestHistoryDefaults: a bare server keeps the demo rooms' history, the API
+// reads it and /metrics counts it; -history none turns it off.
+func TestHistoryDefaults(t *testing.T) {
+	a, _ := startApp(t, "")
+	post := func(name, body string) (int, string) {
+		t.Helper()
+		resp, err := http.Post(a.url("http", "/api/"+name), "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for range 3 {
+		post("broadcast_room", `{"channel":"room:h","message":"hello"}`)
+	}
+	if code, body := post("history", `{"channel":"room:h","limit":1}`); code != 200 ||
+		!strings.Contains(body, `"offset":3,"publications":[{"offset":1,"message":"hello"}]`) {
+		t.Fatalf("history: %d %s", code, body)
+	}
+	body := get(t, a.url("http", "/metrics"), 200)
+	for _, want := range []string{"\nripple_history_publications_total 3\n", "\nripple_history_channels 1\n",
+		"\nripple_history_retained_publications 3\n", "\nripple_history_memory_bytes 159\n"} {
+		if !strings.Contains(body, want) {
+			t.Fatalf("/metrics lacks %q", strings.TrimSpace(want))
+		}
+	}
+	off, _ := startApp(t, "", "-history", "none")
+	resp, err := http.Post(off.url("http", "/api/history"), "application/json", strings.NewReader(`{"channel":"room:h"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("history with -history none: %d, want 404", resp.StatusCode)
+	}
+}
