@@ -524,54 +524,61 @@ func runC1M(ctx context.Context, opt Options, target Target) (*Result, error) {
 	cr.PresenceRooms, cr.PresenceSize, cr.PresenceSeats = c1mPresenceRooms, int(pr.max), pr.seats
 	tp := time.Now().UnixNano() - spec.Epoch
 	pp, err := s.phase(ctx, Phase{Name: PhasePresence, Wait: Duration(c1mPresenceWait)})
-	if err != nil {
+	switch {
+	case err != nil && ctx.Err() != nil:
 		return fail(err)
-	}
-	cr.Presence = *pp
-	if pp.FullAt > 0 {
-		cr.PresenceFill = float64(pp.FullAt-tp) / 1e9
-	}
-	if pp.Last > 0 {
-		cr.PresenceQuiet = float64(pp.Last-tp) / 1e9
-	}
-	exact := true
-	for k := range c1mPresenceRooms {
-		var cnt struct {
-			Count int `json:"count"`
+	case err != nil:
+		// A generator that did not finish the stage in time fails it, not
+		// the run: (f) still runs.
+		res.fail("presence: %v", err)
+		say("(e) presence: %v", err)
+	default:
+		cr.Presence = *pp
+		if pp.FullAt > 0 {
+			cr.PresenceFill = float64(pp.FullAt-tp) / 1e9
 		}
-		var list struct {
-			Presences []struct {
-				UserID string `json:"user_id"`
-			} `json:"presences"`
+		if pp.Last > 0 {
+			cr.PresenceQuiet = float64(pp.Last-tp) / 1e9
 		}
-		ch := map[string]string{"channel": PresenceRoom(k)}
-		// A read that the cluster cannot answer (503 while Redis is
-		// busy) fails the stage, not the run: (f) still runs.
-		if err := apiRetry(ctx, cl.addrs[0], "/api/presence_count", ch, &cnt); err != nil {
-			exact = false
-			res.fail("presence room %d: %v", k, err)
-			continue
+		exact := true
+		for k := range c1mPresenceRooms {
+			var cnt struct {
+				Count int `json:"count"`
+			}
+			var list struct {
+				Presences []struct {
+					UserID string `json:"user_id"`
+				} `json:"presences"`
+			}
+			ch := map[string]string{"channel": PresenceRoom(k)}
+			// A read that the cluster cannot answer (503 while Redis is
+			// busy) fails the stage, not the run: (f) still runs.
+			if err := apiRetry(ctx, cl.addrs[0], "/api/presence_count", ch, &cnt); err != nil {
+				exact = false
+				res.fail("presence room %d: %v", k, err)
+				continue
+			}
+			if err := apiRetry(ctx, cl.addrs[len(cl.addrs)-1], "/api/list_presence", ch, &list); err != nil {
+				exact = false
+				res.fail("presence room %d: %v", k, err)
+				continue
+			}
+			users := map[string]bool{}
+			for _, p := range list.Presences {
+				users[p.UserID] = true
+			}
+			cr.PresenceCounts = append(cr.PresenceCounts, cnt.Count)
+			cr.PresenceListed = append(cr.PresenceListed, len(users))
+			if want := int(pr.target[k]); cnt.Count != want || len(users) != want || len(list.Presences) != want {
+				exact = false
+				res.fail("presence room %d: presence_count %d, list_presence %d entries of %d users, want %d", k, cnt.Count, len(list.Presences), len(users), want)
+			}
 		}
-		if err := apiRetry(ctx, cl.addrs[len(cl.addrs)-1], "/api/list_presence", ch, &list); err != nil {
-			exact = false
-			res.fail("presence room %d: %v", k, err)
-			continue
+		say("(e) presence: %d rooms of %d tracked (%d connections): every view whole %.2fs after the move, diffs quiet at %.2fs; %d states, %d diffs received; %d views not whole, %d dials tried again, %d seats failed, %d foreign users; counts exact: %v",
+			cr.PresenceRooms, cr.PresenceSize, cr.PresenceSeats, cr.PresenceFill, cr.PresenceQuiet, pp.States, pp.Diffs, pp.Missing, pp.Redials, pp.Failed, pp.ForeignUsers, exact)
+		if pp.Missing > 0 || pp.Failed > 0 || pp.ForeignUsers > 0 || pp.Invalid > 0 || !pp.Complete {
+			res.fail("presence: %d of %d views not whole, %d dials failed, %d foreign users, %d invalid", pp.Missing, pp.Expected, pp.Failed, pp.ForeignUsers, pp.Invalid)
 		}
-		users := map[string]bool{}
-		for _, p := range list.Presences {
-			users[p.UserID] = true
-		}
-		cr.PresenceCounts = append(cr.PresenceCounts, cnt.Count)
-		cr.PresenceListed = append(cr.PresenceListed, len(users))
-		if want := int(pr.target[k]); cnt.Count != want || len(users) != want || len(list.Presences) != want {
-			exact = false
-			res.fail("presence room %d: presence_count %d, list_presence %d entries of %d users, want %d", k, cnt.Count, len(list.Presences), len(users), want)
-		}
-	}
-	say("(e) presence: %d rooms of %d tracked (%d connections): every view whole %.2fs after the move, diffs quiet at %.2fs; %d states, %d diffs received; %d views not whole, %d dials tried again, %d seats failed, %d foreign users; counts exact: %v",
-		cr.PresenceRooms, cr.PresenceSize, cr.PresenceSeats, cr.PresenceFill, cr.PresenceQuiet, pp.States, pp.Diffs, pp.Missing, pp.Redials, pp.Failed, pp.ForeignUsers, exact)
-	if pp.Missing > 0 || pp.Failed > 0 || pp.ForeignUsers > 0 || pp.Invalid > 0 || !pp.Complete {
-		res.fail("presence: %d of %d views not whole, %d dials failed, %d foreign users, %d invalid", pp.Missing, pp.Expected, pp.Failed, pp.ForeignUsers, pp.Invalid)
 	}
 
 	// (f) SIGTERM to every node
