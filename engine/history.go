@@ -20,10 +20,11 @@ import (
 // A channel matching one of Config.History's rules numbers its
 // publications: publishRoom hands them to the history backend instead of
 // fanning them out, and the backend delivers each, with its position, to
-// deliverPublication on every server with members (a single server's
-// history.Memory under the channel's lock, a cluster node from Redis), in
-// offset order. Raw members get the message as before; a Phoenix member
-// gets it with "<epoch>:<offset>" in the ref slot.
+// fanoutPublication on every server with members (a single server's
+// history.Memory under the channel's lock, a cluster node from Redis, its
+// own publications included), in offset order. Raw members get the message
+// as before; a Phoenix member gets it with "<epoch>:<offset>" in the ref
+// slot.
 //
 // A Phoenix join of such a channel reads the history once the connection is
 // a member: until the read is answered, the channel holds the publications
