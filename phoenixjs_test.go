@@ -407,9 +407,15 @@ func TestPhoenixJSCluster(t *testing.T) {
 // rejoins with {"recover": that position} after its connection dropped gets
 // every publication it missed, in order, once.
 func TestPhoenixJSRecover(t *testing.T) {
+	for _, transport := range []string{"websocket", "longpoll"} {
+		t.Run(transport, func(t *testing.T) { phoenixJSRecover(t, transport == "longpoll") })
+	}
+}
+
+func phoenixJSRecover(t *testing.T, longpoll bool) {
 	s, _ := startDemoAt(t, "127.0.0.1:0", ripple.Config{History: histRules})
 	d := phxjs.Start(t)
-	d.Socket("s", socketURL(s.Addr), nil, map[string]any{"reconnectMs": 100, "rejoinMs": 100})
+	d.Socket("s", socketURL(s.Addr), nil, map[string]any{"reconnectMs": 100, "rejoinMs": 100, "longpoll": longpoll})
 	d.RecoveringChannel("room", "s", "room:js", "msg")
 	e := d.Join("room")
 	var r joinReply
