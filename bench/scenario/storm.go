@@ -367,7 +367,10 @@ func (d *stormDriver) OnMessage(c *loadgen.Conn, _ wsproto.Opcode, p []byte) {
 		if d.running {
 			d.win++
 		}
-		if d.burstPhase && !m.burst {
+		// Counted over the window the sequence hash covers: another
+		// loop's joiner may reach a member before this loop's burst
+		// starts.
+		if d.hashing && !m.burst {
 			m.diffs++
 		}
 		if m.view == nil {
