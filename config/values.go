@@ -224,16 +224,22 @@ func (v boolValue) Set(s string) error {
 // IsBoolFlag lets "-name" stand for "-name=true".
 func (boolValue) IsBoolFlag() bool { return true }
 
-// listValue is a comma-separated list. The first Set of a parse replaces
-// the list (a flag overrides the file's list); later ones append.
+// listValue is a comma-separated list or, with whole, a list whose every
+// Set adds one item whole (a history rule has a comma of its own). The
+// first Set of a parse replaces the list (a flag overrides the file's
+// list); later ones append.
 type listValue struct {
 	p       *[]string
 	touched *bool
+	whole   bool
 }
 
 func (v listValue) String() string {
 	if v.p == nil {
 		return ""
+	}
+	if v.whole {
+		return strings.Join(*v.p, " ")
 	}
 	return strings.Join(*v.p, ",")
 }
@@ -242,35 +248,14 @@ func (v listValue) Set(s string) error {
 	if !*v.touched {
 		*v.p, *v.touched = nil, true
 	}
-	for item := range strings.SplitSeq(s, ",") {
+	items := []string{s}
+	if !v.whole {
+		items = strings.Split(s, ",")
+	}
+	for _, item := range items {
 		if item = strings.TrimSpace(item); item != "" {
 			*v.p = append(*v.p, item)
 		}
-	}
-	return nil
-}
-
-// ruleList is a list whose every Set adds one item whole (a history rule
-// has a comma of its own). The first Set of a parse replaces the list, as
-// listValue's does; "none" stands for no rule.
-type ruleList struct {
-	p       *[]string
-	touched *bool
-}
-
-func (v ruleList) String() string {
-	if v.p == nil {
-		return ""
-	}
-	return strings.Join(*v.p, " ")
-}
-
-func (v ruleList) Set(s string) error {
-	if !*v.touched {
-		*v.p, *v.touched = nil, true
-	}
-	if s = strings.TrimSpace(s); s != "" {
-		*v.p = append(*v.p, s)
 	}
 	return nil
 }
