@@ -110,14 +110,14 @@ func (e *Engine) publishHistory(channels []string, binary bool, payload []byte, 
 		if len(rest) == len(channels) {
 			rest = append(make([]string, 0, len(channels)), channels[:i]...)
 		}
-		n += e.localCountIn(ch)
 		e.stats.HistoryPublished.Add(1)
 		p := bytes.Clone(payload)
 		if m := e.histMem; m != nil {
 			m.PublishFunc(ch, opts, binary, p, func(pos history.Position) {
-				e.fanoutPublication(ch, pos, binary, p, here)
+				n += e.fanoutPublication(ch, pos, binary, p, here)
 			})
 		} else {
+			n += e.localCountIn(ch) // the members here get it from Redis, later
 			e.hist.Publish(ch, opts, binary, p)
 		}
 	}
@@ -127,7 +127,7 @@ func (e *Engine) publishHistory(channels []string, binary bool, payload []byte, 
 // deliverPublication writes a publication of a channel with history to its
 // members here (the backend's Sink).
 func (e *Engine) deliverPublication(channel string, pos history.Position, binary bool, payload []byte) {
-	e.fanoutPublication(channel, pos, binary, payload, nil)
+	_ = e.fanoutPublication(channel, pos, binary, payload, nil)
 }
 
 // fanoutPublication writes a publication to channel's members here, each
@@ -136,14 +136,14 @@ func (e *Engine) deliverPublication(channel string, pos history.Position, binary
 // gets it through its FIFO queue, where every earlier one waits; but here,
 // the loop publishing, writes it inline, as any fan-out, when no
 // publication is waiting in its queue: then none of the channel's earlier
-// ones can be behind it.
-func (e *Engine) fanoutPublication(channel string, pos history.Position, binary bool, payload []byte, here *shard) {
+// ones can be behind it. It returns the number of members here.
+func (e *Engine) fanoutPublication(channel string, pos history.Position, binary bool, payload []byte, here *shard) int {
 	msg := newMessage(opOf(binary), payload)
 	msg.pos = &pos
 	if here != nil && here.queuedPubs.Load() != 0 {
 		here = nil
 	}
-	e.fanout([]string{channel}, msg, here, nil)
+	return e.fanout([]string{channel}, msg, here, nil)
 }
 
 // admit says whether c, a Phoenix member of topic, gets publication msg
@@ -239,7 +239,7 @@ func (e *Engine) finishHistoryJoin(c *conn, ch *phxChan, ref string, reply Reply
 // with its position in the ref slot. Loop only.
 func (e *Engine) phxPublication(c *conn, topic string, pos history.Position, binary bool, payload []byte) {
 	event, p, bin := phoenix.FromRaw(payload, binary)
-	c.sendPlain(phxEncode(c.dialect(), "", string(pos.AppendText(nil)), topic, event, p, bin))
+	c.sendPlain(phxEncode(c.dialect(), "", pos.String(), topic, event, p, bin))
 }
 
 // recoverParam reads {"recover":{"epoch":E,"offset":N}} from join params:
