@@ -51,7 +51,8 @@ type shard struct {
 	phx      map[*conn]*phxSocket // the Phoenix connections' channels
 	ev       Event                // reused for handlers that run on the loop
 	mark     uint32               // fan-out serial, for de-duplicating recipients
-	dirty    []*conn              // connections with frames waiting, in first-write order
+	dirty    []*conn              // connections with frames waiting, in first-write order, from head on
+	head     int                  // dirty[:head] are flushed (nil), waiting to be reclaimed
 	pending  [][][]byte           // pending[i]: the frames waiting for dirty[i]
 	budget   int                  // bytes one flush may write (writeBudget; tests lower it)
 	behind   bool                 // the last flush ran out of budget; the rest waits for resume
@@ -207,31 +208,37 @@ func (sh *shard) resume() {
 // asked for. Loop only.
 func (sh *shard) flush() {
 	budget := sh.budget
-	for i, c := range sh.dirty {
+	for i := sh.head; i < len(sh.dirty); i++ {
 		if budget <= 0 {
 			sh.keep(i)
 			return
 		}
+		c := sh.dirty[i]
 		budget -= writeCost + c.flushPending()
 		c.out = 0
 		sh.dirty[i] = nil
 	}
 	sh.behind = false
-	sh.dirty = sh.dirty[:0]
+	sh.dirty, sh.head = sh.dirty[:0], 0
 }
 
-// keep moves the connections from dirty[from:] to the front, in order, and
-// asks for a resume in the next poll round.
+// keep leaves dirty[from:] queued and asks for a resume in the next poll
+// round. The queue starts at head; its flushed front is reclaimed once it
+// is at least as long as what remains, so that a connection moves at most
+// once per connection flushed before it, however many rounds a fan-out
+// takes.
 func (sh *shard) keep(from int) {
-	n := len(sh.dirty) - from
-	for j := range n {
-		c := sh.dirty[from+j]
-		sh.dirty[j], sh.dirty[from+j] = c, nil
-		// The slots before from are flushed and empty; swap one to the end.
-		sh.pending[j], sh.pending[from+j] = sh.pending[from+j], sh.pending[j]
-		c.out = int32(j + 1)
+	sh.head = from
+	if n := len(sh.dirty) - from; from >= n {
+		for j := range n {
+			c := sh.dirty[from+j]
+			sh.dirty[j], sh.dirty[from+j] = c, nil
+			// The slots before from are flushed and empty; swap one to the end.
+			sh.pending[j], sh.pending[from+j] = sh.pending[from+j], sh.pending[j]
+			c.out = int32(j + 1)
+		}
+		sh.dirty, sh.head = sh.dirty[:n], 0
 	}
-	sh.dirty = sh.dirty[:n]
 	if !sh.behind {
 		sh.behind = true
 		sh.e.stats.FlushYields.Add(1)
