@@ -41,6 +41,15 @@ type Config struct {
 	Tick time.Duration
 	// ReadBuffer is the size of the loop's read buffer. Default 256 KiB.
 	ReadBuffer int
+	// Coalesce, when set, spaces the loop's polls at least this far apart
+	// while they find work: readiness gathers between two polls and one
+	// serves it all, as a NIC coalesces interrupts. On loopback the kernel
+	// wakes a reader from the sender's write, so a loop that sleeps in
+	// epoll_wait for every message bills each of the server's writes a
+	// wake-up that a remote client would not; spaced polls leave the
+	// sockets' readiness to queue without one. Latencies grow by up to
+	// Coalesce. 0: poll again at once.
+	Coalesce time.Duration
 }
 
 // Handler receives a loop's events, always on the loop goroutine.
@@ -437,9 +446,18 @@ func (l *Loop) Run() error {
 	now := l.Now()
 	l.nextTick = now + int64(l.cfg.Tick)
 	l.lastRefill = now
+	var busy int64 // when the last poll that found work returned (0: it found none)
 	for !l.done {
 		timeout := l.timeout(now)
+		if busy != 0 {
+			if d := busy + int64(l.cfg.Coalesce) - now; d > 0 {
+				time.Sleep(time.Duration(d))
+			}
+		}
 		n, err := unix.EpollWait(l.epfd, events, timeout)
+		if busy = 0; n > 0 && l.cfg.Coalesce > 0 {
+			busy = l.Now()
+		}
 		if err != nil && err != unix.EINTR {
 			return fmt.Errorf("loadgen: epoll_wait: %w", err)
 		}

@@ -288,3 +288,64 @@ func TestLoopDialAddr(t *testing.T) {
 		t.Errorf("errors = %v, want two failed connects", h.errs)
 	}
 }
+
+// pingPongHandler sends a message on open and another on each echo, until
+// rounds echoes came back.
+type pingPongHandler struct {
+	rounds, echoed int
+	done           chan struct{}
+}
+
+func (h *pingPongHandler) OnOpen(c *loadgen.Conn) { c.WriteText([]byte(`{"n":0}`)) }
+
+func (h *pingPongHandler) OnMessage(c *loadgen.Conn, _ wsproto.Opcode, p []byte) {
+	if string(p) != `{"n":`+strconv.Itoa(h.echoed)+`}` {
+		return
+	}
+	if h.echoed++; h.echoed == h.rounds {
+		close(h.done)
+		return
+	}
+	c.WriteText([]byte(`{"n":` + strconv.Itoa(h.echoed) + `}`))
+}
+
+func (h *pingPongHandler) OnClose(*loadgen.Conn, error) {}
+func (h *pingPongHandler) OnTick(int64)                 {}
+
+// TestLoopCoalesce: with Coalesce, a poll that found work is followed by
+// the next one no sooner than Coalesce later, so each echo of a ping-pong
+// waits for it; every message still arrives.
+func TestLoopCoalesce(t *testing.T) {
+	addr := startPeer(t)
+	for _, coalesce := range []time.Duration{0, 20 * time.Millisecond} {
+		t.Run(coalesce.String(), func(t *testing.T) {
+			const rounds = 10
+			h := &pingPongHandler{rounds: rounds, done: make(chan struct{})}
+			l, err := loadgen.New(loadgen.Config{Addr: addr, Coalesce: coalesce}, h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			runErr := make(chan error, 1)
+			go func() { runErr <- l.Run() }()
+			l.Execute(func() { l.Dial("/ws/echo", 0) })
+			for l.Stats.Opened.Load() == 0 {
+				time.Sleep(time.Millisecond)
+			}
+			opened := time.Now()
+			select {
+			case <-h.done:
+			case <-time.After(20 * time.Second):
+				t.Fatalf("timeout: %d of %d echoes", h.echoed, rounds)
+			}
+			took := time.Since(opened)
+			l.Stop()
+			if err := <-runErr; err != nil {
+				t.Fatal(err)
+			}
+			// Each echo after the first poll that found work waits out the rest of Coalesce.
+			if least := (rounds - 2) * coalesce; took < least {
+				t.Errorf("%d round trips took %v, want at least %v with Coalesce %v", rounds, took, least, coalesce)
+			}
+		})
+	}
+}

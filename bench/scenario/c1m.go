@@ -64,6 +64,13 @@ const c1mRoomDeliveries = 100_000
 // the rooms and the quiet after.
 const c1mPresenceWait = 4 * time.Minute
 
+// c1mCoalesce spaces a worker loop's polls while they find work
+// (loadgen.Config.Coalesce). A million connections share two CPUs with
+// their generators: a worker that woke for every message would bill each
+// of the nodes' writes a wake-up, and spend half its own CPU on them.
+// One millisecond is noise in figures measured in seconds.
+const c1mCoalesce = time.Millisecond
+
 // c1mInflight bounds the dials and handshakes in flight over all workers.
 const c1mInflight = 2048
 
@@ -87,6 +94,7 @@ type C1MResult struct {
 	PerProc int `json:"per_proc"`
 
 	NodeFlags   string         `json:"node_flags"` // the nodes' flags beyond -addr and -redis
+	NodeEnv     string         `json:"node_env"`   // what the nodes' environment sets (GOMAXPROCS, GOGC)
 	Sysctls     []SysctlChange `json:"sysctls"`
 	BudgetBytes int64          `json:"budget_bytes"`    // the estimate checked before the run
 	AvailBytes  int64          `json:"available_bytes"` // MemAvailable before the run
@@ -303,16 +311,32 @@ func runC1M(ctx context.Context, opt Options, target Target) (*Result, error) {
 	// plan.nodes+1 and time their heartbeats out. It runs on any CPU, at the
 	// highest priority (nice -20 weighs as much as 87 processes at nice 0):
 	// one command that waits for the CPU waits for every node.
+	// The nodes and the workers share two CPUs a hundred ways and all of
+	// them work in bulk: SCHED_BATCH, inherited from this process, keeps
+	// a thread that wakes from preempting the one that runs, so a node
+	// writes its fan-out for a whole time slice instead of handing the
+	// CPU to the worker its last write woke.
+	if err := procfs.SetPolicy(os.Getpid(), procfs.PolicyBatch); err != nil {
+		say("the nodes and workers keep the default scheduling policy: %v", err)
+	} else {
+		defer func() { _ = procfs.SetPolicy(os.Getpid(), procfs.PolicyNormal) }()
+	}
 	cl, err := startLocalCluster(ctx, redisBin, like, plan.nodes, "")
 	if err != nil {
 		return nil, err
 	}
 	defer cl.stop()
-	if err := unix.Setpriority(unix.PRIO_PROCESS, cl.procs[0].cmd.Process.Pid, -20); err != nil {
+	redisPID := cl.procs[0].cmd.Process.Pid
+	if err := procfs.SetPolicy(redisPID, procfs.PolicyNormal); err != nil {
+		say("redis-server keeps the batch policy: %v", err)
+	}
+	if err := unix.Setpriority(unix.PRIO_PROCESS, redisPID, -20); err != nil {
 		say("redis-server keeps the default priority: %v", err)
 	}
 	cr.NodeFlags = strings.Join(like.args, " ")
-	say("redis-server and %d nodes up in %.1fs; the nodes' flags: %s", plan.nodes, time.Since(start).Seconds(), cr.NodeFlags)
+	cr.NodeEnv = strings.Join(like.env, " ")
+	say("redis-server and %d nodes up in %.1fs; the nodes' flags: %s; their environment: %s",
+		plan.nodes, time.Since(start).Seconds(), cr.NodeFlags, cr.NodeEnv)
 
 	// The watchdog samples the timeline and stops the run when memory runs low.
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -374,6 +398,7 @@ func runC1M(ctx context.Context, opt Options, target Target) (*Result, error) {
 	spec.Scenario = C1M
 	spec.Workers = plan.nodes
 	spec.Loops = 1
+	spec.Coalesce = Duration(c1mCoalesce)
 	// Handshakes in flight over all workers: enough to keep every node
 	// busy, few enough that none waits out the handshake timeout behind
 	// the others on a small machine.
@@ -574,8 +599,12 @@ func runC1M(ctx context.Context, opt Options, target Target) (*Result, error) {
 				res.fail("presence room %d: presence_count %d, list_presence %d entries of %d users, want %d", k, cnt.Count, len(list.Presences), len(users), want)
 			}
 		}
-		say("(e) presence: %d rooms of %d tracked (%d connections): every view whole %.2fs after the move, diffs quiet at %.2fs; %d states, %d diffs received; %d views not whole, %d dials tried again, %d seats failed, %d foreign users; counts exact: %v",
-			cr.PresenceRooms, cr.PresenceSize, cr.PresenceSeats, cr.PresenceFill, cr.PresenceQuiet, pp.States, pp.Diffs, pp.Missing, pp.Redials, pp.Failed, pp.ForeignUsers, exact)
+		fill := fmt.Sprintf("every view whole %.2fs after the move", cr.PresenceFill)
+		if pp.Missing > 0 {
+			fill = fmt.Sprintf("%d of %d views whole at the bound", pp.Expected-pp.Missing, pp.Expected)
+		}
+		say("(e) presence: %d rooms of %d tracked (%d connections): %s, diffs quiet at %.2fs; %d states, %d diffs received; %d views not whole, %d dials tried again, %d seats failed, %d foreign users; counts exact: %v",
+			cr.PresenceRooms, cr.PresenceSize, cr.PresenceSeats, fill, cr.PresenceQuiet, pp.States, pp.Diffs, pp.Missing, pp.Redials, pp.Failed, pp.ForeignUsers, exact)
 		if pp.Missing > 0 || pp.Failed > 0 || pp.ForeignUsers > 0 || pp.Invalid > 0 || !pp.Complete {
 			res.fail("presence: %d of %d views not whole, %d dials failed, %d foreign users, %d invalid", pp.Missing, pp.Expected, pp.Failed, pp.ForeignUsers, pp.Invalid)
 		}

@@ -434,7 +434,11 @@ func (d *c1mDriver) OnMessage(c *loadgen.Conn, _ wsproto.Opcode, p []byte) {
 	}
 	if d.presOn {
 		if ps := d.presSeat(c.Tag); ps != nil {
-			d.presenceMsg(ps, p)
+			// Once stage (e) is over, what is left of its backlog is
+			// read and dropped unparsed: (f) waits for close frames only.
+			if d.done != nil && d.cur.Name == PhasePresence {
+				d.presenceMsg(ps, p)
+			}
 			return
 		}
 	}

@@ -71,6 +71,7 @@ type Spec struct {
 	MsgRate          float64  `json:"msg_rate"`           // rooms, presence: published messages per second, all workers
 	Burst            int      `json:"burst,omitempty"`    // storm: users that connect at once after the fill
 	PerProc          int      `json:"per_proc,omitempty"` // c1m: connections per node and worker (0: as the open-file limit allows)
+	Coalesce         Duration `json:"coalesce,omitempty"` // c1m: loadgen.Config.Coalesce of every loop
 
 	// Latency holds the latency scenario's settings (workloads, offered
 	// rates); nil for the other scenarios.

@@ -199,6 +199,7 @@ func (w *worker) start(ctx context.Context, spec *Spec) error {
 			MaxInflight:      spec.MaxInflight,
 			DialRate:         rate,
 			HandshakeTimeout: time.Duration(spec.HandshakeTimeout),
+			Coalesce:         time.Duration(spec.Coalesce),
 		}, dl.Handler())
 		if err != nil {
 			return err

@@ -121,7 +121,7 @@ var scenarioDefaults = map[string]defaults{
 
 // c1mRippleFlags are the nodes' flags of a c1m run unless -ripple-flags
 // says otherwise.
-const c1mRippleFlags = "-ping-interval 60s -idle-timeout 150s -grace 60s -close-timeout 30s"
+const c1mRippleFlags = "-ping-interval 5m -idle-timeout 11m -grace 60s -close-timeout 30s"
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -235,8 +235,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			*clientCPUs = "none"
 		}
 		// Keepalive: at the default 25 s, a million silent connections
-		// are 40,000 pings and 40,000 pongs a second, most of two CPUs
-		// (bench/README.md); the nodes ping every minute instead. And a
+		// are 40,000 pings and 40,000 pongs a second, most of two CPUs;
+		// at a minute still 16,700, and the run slows as they add up
+		// (bench/README.md); the nodes ping every 5 minutes instead. And a
 		// node's close handshakes with its 19,000 clients may take longer
 		// than the default 10 s grace and 3 s close timeout when 53 nodes
 		// drain at once.
