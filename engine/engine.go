@@ -396,10 +396,7 @@ func (e *Engine) refuse(c *conn, resp string) gnet.Action {
 // check routes an upgrade request and applies the origin rule and the auth
 // hook. It runs inside codec.Upgrade, on the loop.
 func (e *Engine) check(c *conn, r *codec.Request) (http.Header, error) {
-	rt, params, ok := e.routes.Match(r.Path)
-	if len(params) > 0 {
-		rt = &binding{route: rt.route, params: params}
-	}
+	rt, ok := c.sh.route(r)
 	if !ok {
 		return nil, &codec.Reject{Status: http.StatusNotFound, Reason: "no WebSocket route for " + r.Path}
 	}

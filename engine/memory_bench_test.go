@@ -93,53 +93,75 @@ func heapLive() runtime.MemStats {
 }
 
 // BenchmarkIdleConn opens conns connections on a fresh server, where they
-// then stay idle, as ripple-bench's idle scenario does (/ws/echo, no extra
-// headers); an op is one server and its batch. live-B/conn is what the
+// then stay idle, as ripple-bench's idle scenario does (route=echo:
+// /ws/echo, no extra headers), or as a room's members do (route=room: one
+// path of a route with a param, each connection joined to the room); an
+// op is one server and its batch. live-B/conn is what the
 // server holds per open connection (its live heap after a collection,
 // gnet's share and the growth of its tables included), alloc-B/conn and
 // allocs/conn what opening one allocated, garbage included.
 func BenchmarkIdleConn(b *testing.B) {
 	const conns = 5000
-	b.Run(fmt.Sprintf("conns=%d", conns), func(b *testing.B) {
-		var live, allocs, bytes uint64
-		b.ReportAllocs()
-		b.StopTimer()
-		for range b.N {
-			srv := engine.New(engine.Config{Loops: 1})
-			if err := srv.Handle(engine.Route{Pattern: "/ws/echo", Handler: func(ev *engine.Event) engine.Reply {
-				if ev.Type == engine.Message {
-					return engine.Reply{Send: ev.Message, Binary: ev.Binary}
-				}
-				return engine.Reply{}
-			}}); err != nil {
-				b.Fatal(err)
-			}
-			if err := srv.Start("127.0.0.1:0"); err != nil {
-				b.Fatal(err)
-			}
-			clients := startIdleClients(b, srv.Addr().String(), "/ws/echo")
-			before := heapLive()
-			b.StartTimer()
-			clients.do(b, "open "+strconv.Itoa(conns))
-			for srv.LocalCount() < conns {
-				time.Sleep(time.Millisecond)
-			}
-			b.StopTimer()
-			after := heapLive()
-			live += after.HeapAlloc - before.HeapAlloc
-			allocs += after.Mallocs - before.Mallocs
-			bytes += after.TotalAlloc - before.TotalAlloc
-			clients.stop()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			err := srv.Shutdown(ctx)
-			cancel()
-			if err != nil {
-				b.Fatal(err)
-			}
+	echo := func(ev *engine.Event) engine.Reply {
+		if ev.Type == engine.Message {
+			return engine.Reply{Send: ev.Message, Binary: ev.Binary}
 		}
-		n := float64(b.N * conns)
-		b.ReportMetric(float64(live)/n, "live-B/conn")
-		b.ReportMetric(float64(bytes)/n, "alloc-B/conn")
-		b.ReportMetric(float64(allocs)/n, "allocs/conn")
-	})
+		return engine.Reply{}
+	}
+	room := func(ev *engine.Event) engine.Reply {
+		if ev.Type == engine.Connect {
+			return engine.Reply{Join: []string{"room:" + ev.Params.Get("id")}}
+		}
+		return engine.Reply{}
+	}
+	for _, tc := range []struct {
+		name, pattern, path string
+		handler             engine.Handler
+	}{
+		{"echo", "/ws/echo", "/ws/echo", echo},
+		// Every connection on one path with a param, a member of its room.
+		{"room", "/ws/room/:id", "/ws/room/bench", room},
+	} {
+		b.Run(fmt.Sprintf("route=%s/conns=%d", tc.name, conns), func(b *testing.B) {
+			benchIdleConn(b, conns, engine.Route{Pattern: tc.pattern, Handler: tc.handler}, tc.path)
+		})
+	}
+}
+
+func benchIdleConn(b *testing.B, conns int, rt engine.Route, path string) {
+	var live, allocs, bytes uint64
+	b.ReportAllocs()
+	b.StopTimer()
+	for range b.N {
+		srv := engine.New(engine.Config{Loops: 1})
+		if err := srv.Handle(rt); err != nil {
+			b.Fatal(err)
+		}
+		if err := srv.Start("127.0.0.1:0"); err != nil {
+			b.Fatal(err)
+		}
+		clients := startIdleClients(b, srv.Addr().String(), path)
+		before := heapLive()
+		b.StartTimer()
+		clients.do(b, "open "+strconv.Itoa(conns))
+		for srv.LocalCount() < conns {
+			time.Sleep(time.Millisecond)
+		}
+		b.StopTimer()
+		after := heapLive()
+		live += after.HeapAlloc - before.HeapAlloc
+		allocs += after.Mallocs - before.Mallocs
+		bytes += after.TotalAlloc - before.TotalAlloc
+		clients.stop()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := srv.Shutdown(ctx)
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	n := float64(b.N * conns)
+	b.ReportMetric(float64(live)/n, "live-B/conn")
+	b.ReportMetric(float64(bytes)/n, "alloc-B/conn")
+	b.ReportMetric(float64(allocs)/n, "allocs/conn")
 }

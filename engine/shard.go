@@ -67,8 +67,9 @@ type shard struct {
 	// response buffer, so that answering an upgrade allocates no more than
 	// the request's own strings.
 	upgrader  codec.Upgrader
-	upgrading *conn        // the connection upgrader answers for
-	hsOut     bytes.Buffer // the response to the request
+	upgrading *conn                  // the connection upgrader answers for
+	hsOut     bytes.Buffer           // the response to the request
+	bindings  map[string]pathBinding // route's, by request path
 
 	// Guarded by mu. Written by any goroutine (Join helpers), read by the
 	// loop for fan-out and by ClientsIn.
@@ -257,6 +258,40 @@ func (sh *shard) idOf(c *conn) string {
 		sh.lastID, sh.lastText = c.uid, c.id()
 	}
 	return sh.lastText
+}
+
+// maxBindings bounds a shard's bindings by path (route); past it they are
+// forgotten and made again.
+const maxBindings = 4096
+
+// pathBinding is a request path and the binding its route gave.
+type pathBinding struct {
+	path string
+	b    *binding
+}
+
+// route matches the path of an upgrade request. A route with params gives
+// each path its own binding: the connections on one path (a room's
+// members) share it, and the path's string, instead of each keeping its
+// own. Loop only.
+func (sh *shard) route(r *codec.Request) (*binding, bool) {
+	if pb, ok := sh.bindings[r.Path]; ok {
+		r.Path = pb.path
+		return pb.b, true
+	}
+	rt, params, ok := sh.e.routes.Match(r.Path)
+	if !ok || len(params) == 0 {
+		return rt, ok
+	}
+	rt = &binding{route: rt.route, params: params}
+	if len(sh.bindings) >= maxBindings {
+		clear(sh.bindings)
+	}
+	if sh.bindings == nil {
+		sh.bindings = make(map[string]pathBinding)
+	}
+	sh.bindings[r.Path] = pathBinding{path: r.Path, b: rt}
+	return rt, true
 }
 
 // intern makes the path of an upgrade request that route pattern matched

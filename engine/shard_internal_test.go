@@ -2,10 +2,15 @@ package engine
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/panjf2000/gnet/v2"
+
+	"github.com/ripple-rt/ripple/codec"
 )
 
 // countingConn is a gnet.Conn that records in which round each write
@@ -168,5 +173,49 @@ func TestSweepSurvivesClose(t *testing.T) {
 	}
 	if len(sh.conns) != 4 {
 		t.Errorf("%d connections left, want 4", len(sh.conns))
+	}
+}
+
+// TestRouteBindings: connections on one path of a route with params share
+// its binding and path string; other paths get their own params; paths of
+// routes without params are not kept; the cache stays bounded.
+func TestRouteBindings(t *testing.T) {
+	e := New(Config{Loops: 1})
+	nop := func(*Event) Reply { return Reply{} }
+	for _, p := range []string{"/ws/room/:id", "/ws/echo"} {
+		if err := e.Handle(Route{Pattern: p, Handler: nop}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sh := e.shards[0]
+	// Each request has a path of its own, as a parsed request does.
+	req := func(path string) *codec.Request { return &codec.Request{Path: strings.Clone(path)} }
+
+	r1, r2 := req("/ws/room/42"), req("/ws/room/42")
+	b1, ok1 := sh.route(r1)
+	b2, ok2 := sh.route(r2)
+	if !ok1 || !ok2 || b1 != b2 || b1.params.Get("id") != "42" {
+		t.Fatalf("same path: bindings %p %p (ok %v %v), id %q; want one binding with id 42", b1, b2, ok1, ok2, b1.params.Get("id"))
+	}
+	if unsafe.StringData(r1.Path) != unsafe.StringData(r2.Path) {
+		t.Error("the second request keeps its own path string, want the first one's")
+	}
+	if b3, _ := sh.route(req("/ws/room/7")); b3 == b1 || b3.params.Get("id") != "7" {
+		t.Errorf("another path: id %q (shared: %v), want its own binding with id 7", b3.params.Get("id"), b3 == b1)
+	}
+	if _, ok := sh.route(req("/ws/echo")); !ok || len(sh.bindings) != 2 {
+		t.Errorf("a route without params: ok %v, %d paths kept, want true and 2", ok, len(sh.bindings))
+	}
+	if _, ok := sh.route(req("/ws/nope")); ok {
+		t.Error("an unrouted path matched")
+	}
+	for i := range 2 * maxBindings {
+		path := "/ws/room/" + strconv.Itoa(i)
+		if b, ok := sh.route(req(path)); !ok || b.params.Get("id") != strconv.Itoa(i) {
+			t.Fatalf("%s: id %q, ok %v", path, b.params.Get("id"), ok)
+		}
+		if len(sh.bindings) > maxBindings {
+			t.Fatalf("%d paths kept, want at most %d", len(sh.bindings), maxBindings)
+		}
 	}
 }
