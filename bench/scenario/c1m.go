@@ -680,7 +680,10 @@ func (s *session) phase(ctx context.Context, ph Phase) (*PhaseStats, error) {
 }
 
 // phaseStep names the step of phase seq in the workers' events.
-func phaseStep(seq int) string { return "phase#" + strconv.Itoa(seq) }
+func phaseStep(seq int) string { return phasePrefix + strconv.Itoa(seq) }
+
+// phasePrefix begins the name of every phase's step.
+const phasePrefix = "phase#"
 
 // pids returns the worker processes' ids (none in-process).
 func (s *session) pids() []int {

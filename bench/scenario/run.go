@@ -691,6 +691,11 @@ func (s *session) wait(ctx context.Context, step string, target int, timeout tim
 					s.open.Store(s.opened())
 				}
 			case "error":
+				if strings.HasPrefix(ev.Step, phasePrefix) && ev.Step != step {
+					// A late failure of a C1M phase whose wait already
+					// ended, on another worker's failure or its own.
+					continue
+				}
 				msg := fmt.Sprintf("scenario: worker %d: %s", we.id, ev.Error)
 				if ev.Hint != "" {
 					msg += "\n  fix: " + ev.Hint

@@ -93,6 +93,9 @@ func ServeWorker(in io.Reader, out io.Writer) error {
 	for c := range cmds {
 		if err := w.do(ctx, c); err != nil {
 			ev := Event{Ev: "error", Step: c.Op, Error: err.Error()}
+			if c.Op == "phase" && c.Phase != nil {
+				ev.Step = phaseStep(c.Phase.Seq)
+			}
 			var le *limitError
 			if errors.As(err, &le) {
 				ev.Hint = loadgen.LimitHint(le.err)
