@@ -307,10 +307,6 @@ func runC1M(ctx context.Context, opt Options, target Target) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Redis serves every node: on the nodes' CPU it would get one share in
-	// plan.nodes+1 and time their heartbeats out. It runs on any CPU, at the
-	// highest priority (nice -20 weighs as much as 87 processes at nice 0):
-	// one command that waits for the CPU waits for every node.
 	// The nodes and the workers share two CPUs a hundred ways and all of
 	// them work in bulk: SCHED_BATCH, inherited from this process, keeps
 	// a thread that wakes from preempting the one that runs, so a node
@@ -326,6 +322,11 @@ func runC1M(ctx context.Context, opt Options, target Target) (*Result, error) {
 		return nil, err
 	}
 	defer cl.stop()
+	// Redis serves every node: on the nodes' CPU it would get one share in
+	// plan.nodes+1 and time their heartbeats out. It runs on any CPU, in
+	// the normal policy (a command that waits for the CPU waits for every
+	// node) and at the highest priority (nice -20 weighs as much as 87
+	// processes at nice 0).
 	redisPID := cl.procs[0].cmd.Process.Pid
 	if err := procfs.SetPolicy(redisPID, procfs.PolicyNormal); err != nil {
 		say("redis-server keeps the batch policy: %v", err)
