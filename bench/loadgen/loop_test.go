@@ -26,6 +26,21 @@ func startPeer(t *testing.T) netip.AddrPort {
 	return netip.MustParseAddrPort(strings.TrimPrefix(targettest.Start(t, "gorilla"), "ws://"))
 }
 
+// run runs l on a goroutine of its own; stop ends it and fails the test
+// if Run returned an error.
+func run(t *testing.T, l *loadgen.Loop) (stop func()) {
+	t.Helper()
+	runErr := make(chan error, 1)
+	go func() { runErr <- l.Run() }()
+	return func() {
+		t.Helper()
+		l.Stop()
+		if err := <-runErr; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // echoHandler sends one message per connection on open and closes the
 // connection when its echo comes back.
 type echoHandler struct {
@@ -72,8 +87,7 @@ func TestLoopEcho(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runErr := make(chan error, 1)
-	go func() { runErr <- l.Run() }()
+	stop := run(t, l)
 	l.Execute(func() {
 		for i := 0; i < n; i++ {
 			l.Dial("/ws/echo", i)
@@ -85,10 +99,7 @@ func TestLoopEcho(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("timeout: opened=%d echoed=%d closed=%d", l.Stats.Opened.Load(), h.echoed, h.closed)
 	}
-	l.Stop()
-	if err := <-runErr; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 	if h.opened != n || h.echoed != n {
 		t.Errorf("opened=%d echoed=%d, want %d", h.opened, h.echoed, n)
 	}
@@ -115,14 +126,7 @@ func TestLoopWake(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runErr := make(chan error, 1)
-	go func() { runErr <- l.Run() }()
-	defer func() {
-		l.Stop()
-		if err := <-runErr; err != nil {
-			t.Error(err)
-		}
-	}()
+	defer run(t, l)()
 	type fired struct{ id, at, now int64 }
 	ch := make(chan fired, 8)
 	const step = int64(2 * time.Millisecond)
@@ -208,8 +212,7 @@ func TestLoopOpener(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runErr := make(chan error, 1)
-	go func() { runErr <- l.Run() }()
+	stop := run(t, l)
 	l.Execute(func() {
 		for i := 0; i < n; i++ {
 			l.Dial("/ws/echo", i)
@@ -221,10 +224,7 @@ func TestLoopOpener(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("timeout: upgraded=%d opened=%d closed=%d", h.upgraded, h.opened, len(h.closeErrs))
 	}
-	l.Stop()
-	if err := <-runErr; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 	if h.upgraded != n+1 || h.opened != n/2 || h.messages != n {
 		t.Errorf("upgraded=%d opened=%d messages=%d, want %d, %d, %d", h.upgraded, h.opened, h.messages, n+1, n/2, n)
 	}
@@ -263,8 +263,7 @@ func TestLoopDialAddr(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runErr := make(chan error, 1)
-	go func() { runErr <- l.Run() }()
+	stop := run(t, l)
 	l.Execute(func() {
 		l.DialAddr(peer, "/ws/echo", 1)
 		l.DialAddr(peer, "/ws/echo", 2)
@@ -276,10 +275,7 @@ func TestLoopDialAddr(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("timeout: opened=%d echoed=%d closed=%d", l.Stats.Opened.Load(), h.echoed, h.closed)
 	}
-	l.Stop()
-	if err := <-runErr; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 	if h.opened != 2 || h.echoed != 2 {
 		t.Errorf("opened=%d echoed=%d, want 2", h.opened, h.echoed)
 	}
@@ -325,8 +321,7 @@ func TestLoopCoalesce(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			runErr := make(chan error, 1)
-			go func() { runErr <- l.Run() }()
+			stop := run(t, l)
 			l.Execute(func() { l.Dial("/ws/echo", 0) })
 			for l.Stats.Opened.Load() == 0 {
 				time.Sleep(time.Millisecond)
@@ -338,10 +333,7 @@ func TestLoopCoalesce(t *testing.T) {
 				t.Fatalf("timeout: %d of %d echoes", h.echoed, rounds)
 			}
 			took := time.Since(opened)
-			l.Stop()
-			if err := <-runErr; err != nil {
-				t.Fatal(err)
-			}
+			stop()
 			// Each echo after the first poll that found work waits out the rest of Coalesce.
 			if least := (rounds - 2) * coalesce; took < least {
 				t.Errorf("%d round trips took %v, want at least %v with Coalesce %v", rounds, took, least, coalesce)
