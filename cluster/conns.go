@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -21,11 +20,12 @@ import (
 func (n *Node) Connected(connID string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	lc := n.connLocked(connID)
-	if lc.connected {
+	rec, _ := n.conns.get(connID)
+	if rec.connected {
 		return
 	}
-	lc.connected = true
+	rec.connected = true
+	n.conns.put(connID, rec)
 	n.enqueue(n.connOp(connID, "+"))
 }
 
@@ -34,17 +34,26 @@ func (n *Node) Connected(connID string) {
 func (n *Node) Disconnected(connID string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	lc := n.conns.get(connID)
-	if lc == nil {
+	if trs, ok := n.tracks.get(connID); ok {
+		for ch := range trs {
+			n.enqueue(n.untrackOp(ch, connID))
+		}
+		n.tracks.del(connID)
+	}
+	rec, ok := n.conns.get(connID)
+	if !ok {
 		return
 	}
-	for ch := range lc.tracks {
-		n.enqueue(n.untrackOp(ch, connID))
+	if rec.rooms > 0 {
+		// The engine leaves every channel before it disconnects, so this
+		// walk over the channels is for other callers only.
+		for ch, set := range n.rooms {
+			if _, in := set.get(connID); in {
+				n.leftLocked(connID, ch)
+			}
+		}
 	}
-	for len(lc.chans) > 0 {
-		n.leftLocked(connID, lc.chans[len(lc.chans)-1])
-	}
-	if lc.connected {
+	if rec.connected {
 		n.enqueue(n.connOp(connID, "-"))
 	}
 	n.conns.del(connID)
@@ -55,16 +64,22 @@ func (n *Node) Disconnected(connID string) {
 func (n *Node) Joined(connID, channel string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	lc := n.connLocked(connID)
-	if slices.Contains(lc.chans, channel) {
-		return
-	}
-	lc.chans = append(lc.chans, channel)
-	n.members[channel]++
-	if n.members[channel] == 1 {
+	set := n.rooms[channel]
+	switch {
+	case set == nil:
+		set = newConnTable[struct{}](n.conns.prefix)
+		n.rooms[channel] = set
 		n.subDirty[channel] = struct{}{}
 		signal(n.subWake)
+	default:
+		if _, in := set.get(connID); in {
+			return
+		}
 	}
+	set.put(connID, struct{}{})
+	rec, _ := n.conns.get(connID)
+	rec.rooms++
+	n.conns.put(connID, rec)
 	n.enqueue(n.roomOp(connID, channel, "+"))
 }
 
@@ -73,49 +88,37 @@ func (n *Node) Joined(connID, channel string) {
 func (n *Node) Left(connID, channel string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.conns.get(connID) != nil {
-		n.leftLocked(connID, channel)
-	}
+	n.leftLocked(connID, channel)
 }
 
 func (n *Node) leftLocked(connID, channel string) {
-	lc := n.conns.get(connID)
-	i := slices.Index(lc.chans, channel)
-	if i < 0 {
+	set := n.rooms[channel]
+	if set == nil {
 		return
 	}
-	lc.chans = slices.Delete(lc.chans, i, i+1)
-	if n.members[channel]--; n.members[channel] == 0 {
-		delete(n.members, channel)
+	if _, in := set.get(connID); !in {
+		return
+	}
+	set.del(connID)
+	if set.len() == 0 {
+		delete(n.rooms, channel)
 		n.subDirty[channel] = struct{}{}
 		signal(n.subWake)
 	}
-	n.enqueue(n.roomOp(connID, channel, "-"))
-	n.dropIfEmpty(connID, lc)
-}
-
-// connLocked returns the record of connID, creating it.
-func (n *Node) connLocked(connID string) *localConn {
-	lc := n.conns.get(connID)
-	if lc == nil {
-		lc = &localConn{}
-		n.conns.put(connID, lc)
-	}
-	return lc
-}
-
-// dropIfEmpty forgets a record that holds nothing any more.
-func (n *Node) dropIfEmpty(connID string, lc *localConn) {
-	if !lc.connected && len(lc.chans) == 0 && len(lc.tracks) == 0 {
+	rec, _ := n.conns.get(connID)
+	if rec.rooms--; rec.rooms == 0 && !rec.connected {
 		n.conns.del(connID)
+	} else {
+		n.conns.put(connID, rec)
 	}
+	n.enqueue(n.roomOp(connID, channel, "-"))
 }
 
 // isMember reports whether channel has local members.
 func (n *Node) isMember(channel string) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.members[channel] > 0
+	return n.rooms[channel] != nil
 }
 
 func (n *Node) connOp(connID, sign string) op {
@@ -137,14 +140,18 @@ func (n *Node) roomOp(connID, channel, sign string) op {
 // Call with n.mu held.
 func (n *Node) replayOps() []op {
 	var ops []op
-	n.conns.all(func(id string, lc *localConn) {
-		if lc.connected {
+	n.conns.all(func(id string, rec connRec) {
+		if rec.connected {
 			ops = append(ops, n.connOp(id, "+"))
 		}
-		for _, ch := range lc.chans {
+	})
+	for ch, set := range n.rooms {
+		set.all(func(id string, _ struct{}) {
 			ops = append(ops, n.roomOp(id, ch, "+"))
-		}
-		for ch, t := range lc.tracks {
+		})
+	}
+	n.tracks.all(func(id string, trs map[string]*track) {
+		for ch, t := range trs {
 			ops = append(ops, n.trackOp(ch, id, t.user, t.meta))
 		}
 	})
@@ -234,8 +241,8 @@ func (n *Node) direct(ctx context.Context, connID string, here func(), msg []byt
 	}
 	if node == n.id {
 		n.mu.Lock()
-		lc := n.conns.get(connID)
-		known := lc != nil && lc.connected
+		rec, _ := n.conns.get(connID)
+		known := rec.connected
 		n.mu.Unlock()
 		if known {
 			here()

@@ -4,25 +4,26 @@ import (
 	"github.com/google/uuid"
 )
 
-// connTable holds the node's local connection records by id. A node holds
-// tens of thousands of them, so the common id, "<node id>.<uuid>" as
-// NewConnID and the engine make it, is kept as its 16 UUID bytes rather
-// than as a 40-odd byte string; any other id (tests, a caller's own ids)
-// is kept whole. Guarded by Node.mu.
-type connTable struct {
-	prefix string                   // Immutable after construction: ConnIDPrefix.
-	own    map[uuid.UUID]*localConn // ids of the node's own form
-	other  map[string]*localConn    // every other id
+// connTable maps local connection ids to V. A node holds tens of thousands
+// of ids in several tables (its connections, each channel's members), so
+// the common id, "<node id>.<uuid>" as NewConnID and the engine make it, is
+// kept as its 16 UUID bytes rather than as a 40-odd byte string; any other
+// id (tests, a caller's own ids) is kept whole. The zero value is not
+// usable: newConnTable sets the prefix. Guarded by Node.mu.
+type connTable[V any] struct {
+	prefix string          // Immutable after construction: ConnIDPrefix.
+	own    map[uuid.UUID]V // ids of the node's own form
+	other  map[string]V    // every other id; nil until the first
 }
 
-func newConnTable(prefix string) connTable {
-	return connTable{prefix: prefix, own: make(map[uuid.UUID]*localConn), other: make(map[string]*localConn)}
+func newConnTable[V any](prefix string) *connTable[V] {
+	return &connTable[V]{prefix: prefix, own: make(map[uuid.UUID]V)}
 }
 
 // ownKey returns the UUID of id when id is the prefix followed by a
 // canonical (lower-case, hyphenated) UUID, which is then spelled the same
 // way again by all.
-func (t *connTable) ownKey(id string) (uuid.UUID, bool) {
+func (t *connTable[V]) ownKey(id string) (uuid.UUID, bool) {
 	rest, ok := cutPrefix(id, t.prefix)
 	if !ok || len(rest) != 36 {
 		return uuid.UUID{}, false
@@ -49,22 +50,27 @@ func cutPrefix(s, prefix string) (string, bool) {
 	return s[len(prefix):], true
 }
 
-func (t *connTable) get(id string) *localConn {
+func (t *connTable[V]) get(id string) (V, bool) {
 	if u, ok := t.ownKey(id); ok {
-		return t.own[u]
+		v, ok := t.own[u]
+		return v, ok
 	}
-	return t.other[id]
+	v, ok := t.other[id]
+	return v, ok
 }
 
-func (t *connTable) put(id string, lc *localConn) {
+func (t *connTable[V]) put(id string, v V) {
 	if u, ok := t.ownKey(id); ok {
-		t.own[u] = lc
+		t.own[u] = v
 		return
 	}
-	t.other[id] = lc
+	if t.other == nil {
+		t.other = make(map[string]V)
+	}
+	t.other[id] = v
 }
 
-func (t *connTable) del(id string) {
+func (t *connTable[V]) del(id string) {
 	if u, ok := t.ownKey(id); ok {
 		delete(t.own, u)
 		return
@@ -72,12 +78,14 @@ func (t *connTable) del(id string) {
 	delete(t.other, id)
 }
 
-// all calls f for every record with its id spelled out.
-func (t *connTable) all(f func(id string, lc *localConn)) {
-	for u, lc := range t.own {
-		f(t.prefix+u.String(), lc)
+func (t *connTable[V]) len() int { return len(t.own) + len(t.other) }
+
+// all calls f for every entry with its id spelled out.
+func (t *connTable[V]) all(f func(id string, v V)) {
+	for u, v := range t.own {
+		f(t.prefix+u.String(), v)
 	}
-	for id, lc := range t.other {
-		f(id, lc)
+	for id, v := range t.other {
+		f(id, v)
 	}
 }

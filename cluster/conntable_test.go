@@ -20,33 +20,35 @@ func TestConnTable(t *testing.T) {
 		{"x.1", false},
 		{"", false},
 	}
-	tab := newConnTable(prefix)
-	want := map[string]*localConn{}
-	for _, c := range cases {
+	tab := newConnTable[int](prefix)
+	want := map[string]int{}
+	for i, c := range cases {
 		if _, own := tab.ownKey(c.id); own != c.own {
 			t.Errorf("ownKey(%q) own = %v, want %v", c.id, own, c.own)
 		}
-		lc := &localConn{connected: true}
-		tab.put(c.id, lc)
-		want[c.id] = lc
+		tab.put(c.id, i+1)
+		want[c.id] = i + 1
 	}
-	for id, lc := range want {
-		if got := tab.get(id); got != lc {
-			t.Errorf("get(%q) = %p, want %p", id, got, lc)
+	if tab.len() != len(want) {
+		t.Errorf("len = %d, want %d", tab.len(), len(want))
+	}
+	for id, v := range want {
+		if got, ok := tab.get(id); !ok || got != v {
+			t.Errorf("get(%q) = %d, %v, want %d", id, got, ok, v)
 		}
 	}
-	got := map[string]*localConn{}
-	tab.all(func(id string, lc *localConn) { got[id] = lc })
+	got := map[string]int{}
+	tab.all(func(id string, v int) { got[id] = v })
 	if !maps.Equal(got, want) {
 		t.Errorf("all spelled %v, want %v", got, want)
 	}
 	for id := range want {
 		tab.del(id)
-		if tab.get(id) != nil {
+		if _, ok := tab.get(id); ok {
 			t.Errorf("get(%q) after del: still there", id)
 		}
 	}
-	if len(tab.own)+len(tab.other) != 0 {
-		t.Errorf("%d records left after deleting all", len(tab.own)+len(tab.other))
+	if tab.len() != 0 {
+		t.Errorf("%d entries left after deleting all", tab.len())
 	}
 }

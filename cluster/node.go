@@ -55,19 +55,24 @@ type Node struct {
 
 	mu sync.Mutex
 	// Guarded by mu.
-	closed   bool
-	conns    connTable           // local connections by id
-	members  map[string]int      // channel -> local members
-	queue    []op                // Redis work for the executor, in order
-	subDirty map[string]struct{} // channels whose membership crossed zero
+	closed bool
+	// What this node told Redis about its connections, replayed after
+	// fencing: registrations, memberships and presences, each in a table
+	// of its own, so that a connection that only joined a room costs one
+	// small entry in two tables (see connTable).
+	conns    *connTable[connRec]             // local connections by id
+	rooms    map[string]*connTable[struct{}] // channel -> its local members; none empty
+	tracks   *connTable[map[string]*track]   // local presences: id -> channel -> track
+	queue    []op                            // Redis work for the executor, in order
+	subDirty map[string]struct{}             // channels whose membership crossed zero
 }
 
-// localConn is what this node told Redis about one of its connections; it
-// is replayed after fencing. Guarded by Node.mu.
-type localConn struct {
+// connRec is a local connection's registration and its number of
+// memberships (which ones the rooms hold). An id with neither has no
+// record. Guarded by Node.mu.
+type connRec struct {
+	rooms     uint32 // channels it is a member of
 	connected bool
-	chans     []string          // usually one: a slice costs less than a map
-	tracks    map[string]*track // by channel; nil until the first track
 }
 
 // track is one local presence. Guarded by Node.mu.
@@ -107,8 +112,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		execStop:  make(chan struct{}),
 		execDone:  make(chan struct{}),
 		syncReqs:  make(chan syncReq),
-		conns:     newConnTable(cfg.NodeID + "."),
-		members:   make(map[string]int),
+		conns:     newConnTable[connRec](cfg.NodeID + "."),
+		rooms:     make(map[string]*connTable[struct{}]),
+		tracks:    newConnTable[map[string]*track](cfg.NodeID + "."),
 		subDirty:  make(map[string]struct{}),
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())

@@ -53,14 +53,15 @@ func (r *RedisPresence) Track(channel, connID, userID string, meta map[string]an
 	if n.closed {
 		return ErrClosed
 	}
-	lc := n.connLocked(connID)
-	if lc.tracks[channel] != nil {
+	trs, _ := n.tracks.get(connID)
+	if trs[channel] != nil {
 		return presence.ErrAlreadyTracked
 	}
-	if lc.tracks == nil {
-		lc.tracks = make(map[string]*track, 1)
+	if trs == nil {
+		trs = make(map[string]*track, 1)
+		n.tracks.put(connID, trs)
 	}
-	lc.tracks[channel] = &track{user: user, extra: extra, ref: ref, state: state, meta: m, pending: true}
+	trs[channel] = &track{user: user, extra: extra, ref: ref, state: state, meta: m, pending: true}
 	n.enqueue(n.trackOp(channel, connID, user, m))
 	return nil
 }
@@ -69,13 +70,14 @@ func (r *RedisPresence) Untrack(channel, connID string) error {
 	n := r.n
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	lc := n.conns.get(connID)
-	if lc == nil || lc.tracks[channel] == nil {
+	trs, _ := n.tracks.get(connID)
+	if trs[channel] == nil {
 		return presence.ErrNotTracked
 	}
-	delete(lc.tracks, channel)
+	if delete(trs, channel); len(trs) == 0 {
+		n.tracks.del(connID)
+	}
 	n.enqueue(n.untrackOp(channel, connID))
-	n.dropIfEmpty(connID, lc)
 	return nil
 }
 
@@ -91,11 +93,11 @@ func (r *RedisPresence) SetState(channel, connID, state string) error {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	lc := n.conns.get(connID)
-	if lc == nil || lc.tracks[channel] == nil {
+	trs, _ := n.tracks.get(connID)
+	t := trs[channel]
+	if t == nil {
 		return presence.ErrNotTracked
 	}
-	t := lc.tracks[channel]
 	if move {
 		t.meta = presence.AppendMeta(nil, ref, t.ref, state, t.extra)
 		t.ref = ref

@@ -419,11 +419,8 @@ func (n *Node) claimer(ch string) claimFunc {
 		n.mu.Lock()
 		defer n.mu.Unlock()
 		for _, id := range connIDs {
-			lc := n.conns.get(id)
-			if lc == nil {
-				continue
-			}
-			if t := lc.tracks[ch]; t != nil && t.pending {
+			trs, _ := n.tracks.get(id)
+			if t := trs[ch]; t != nil && t.pending {
 				t.pending = false
 				out = append(out, id)
 			}
@@ -458,7 +455,7 @@ func (n *Node) runSubscriptions() {
 		n.mu.Lock()
 		var sub, unsub []string
 		for ch := range n.subDirty {
-			want := n.members[ch] > 0
+			want := n.rooms[ch] != nil
 			if want != subscribed[ch] {
 				if want {
 					sub = append(sub, n.k.chanTopic(ch))

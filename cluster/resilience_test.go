@@ -124,6 +124,11 @@ func TestFenced(t *testing.T) {
 				c, err := b.Count(ctx(t))
 				return err == nil && c == 4
 			})
+			// And its memberships, in the room's own count.
+			eventually(t, 5*time.Second, "A's members back in CountIn", func() bool {
+				c, err := b.CountIn(ctx(t), w.room)
+				return err == nil && c == 4
+			})
 			// A works normally under its new incarnation.
 			if err := a.Presence().Untrack(w.room, w.conns[0][0]); err != nil {
 				t.Fatal(err)
