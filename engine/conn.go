@@ -50,7 +50,7 @@ type conn struct {
 	running   bool // Workers routes only: one of its events is in the pool now
 
 	// Guarded by sh.mu.
-	chans *[]string // channels joined; nil until the first join, closedChans once closed
+	chans *[]string // channels joined; nil until the first join, closedChans once closed; shard.only[ch] while ch is its one channel
 }
 
 // closedChans is the chans of a closed connection: no more joins. (A flag

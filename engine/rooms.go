@@ -78,10 +78,21 @@ func (e *Engine) join(c *conn, channel string) error {
 		e.rooms.set(channel, sh.bit, true)
 	}
 	set.Add(c)
-	if c.chans == nil {
-		c.chans = new([]string)
+	switch {
+	case c.chans == nil:
+		// Its first channel: the list every member with no other shares.
+		one := sh.only[channel]
+		if one == nil {
+			one = &[]string{channel}
+			sh.only[channel] = one
+		}
+		c.chans = one
+	case c.sharesChans():
+		own := append(make([]string, 0, 2), (*c.chans)[0], channel)
+		c.chans = &own
+	default:
+		*c.chans = append(*c.chans, channel)
 	}
-	*c.chans = append(*c.chans, channel)
 	e.broker.Joined(c.id(), channel) // must not block: shard.mu is held
 	return nil
 }
@@ -112,12 +123,17 @@ func (e *Engine) leaveLocked(c *conn, channel string) {
 	if i < 0 {
 		return
 	}
-	*c.chans = slices.Delete(*c.chans, i, i+1)
+	if c.sharesChans() {
+		c.chans = nil
+	} else {
+		*c.chans = slices.Delete(*c.chans, i, i+1)
+	}
 	sh := c.sh
 	set := sh.rooms[channel]
 	set.Remove(c)
 	if set.Len() == 0 {
 		delete(sh.rooms, channel)
+		delete(sh.only, channel)
 		e.rooms.set(channel, sh.bit, false)
 	}
 	e.broker.Left(c.id(), channel)
@@ -140,6 +156,12 @@ func (e *Engine) channelsOf(c *conn) []string {
 	c.sh.mu.RLock()
 	defer c.sh.mu.RUnlock()
 	return slices.Clone(c.channels())
+}
+
+// sharesChans reports whether c.chans is the list its one channel's
+// members share (shard.only), which c must not change; sh.mu must be held.
+func (c *conn) sharesChans() bool {
+	return c.chans != nil && len(*c.chans) == 1 && c.sh.only[(*c.chans)[0]] == c.chans
 }
 
 // channels is the channels c has joined; sh.mu must be held.

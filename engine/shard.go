@@ -75,11 +75,15 @@ type shard struct {
 	// loop for fan-out and by ClientsIn.
 	mu    sync.RWMutex
 	rooms map[string]*keyset.Set[*conn] // members by channel, a pointer each
+	// only holds, for each channel of rooms, the channel list shared by
+	// the members whose one channel it is (most connections join one
+	// room): conn.chans points to it until the connection joins another.
+	only map[string]*[]string
 }
 
 func newShard(e *Engine, idx int) *shard {
 	sh := &shard{e: e, idx: idx, bit: 1 << idx, budget: writeBudget, rooms: make(map[string]*keyset.Set[*conn]),
-		phx: make(map[*conn]*phxSocket)}
+		only: make(map[string]*[]string), phx: make(map[*conn]*phxSocket)}
 	sh.check = func(r *codec.Request) (http.Header, error) { return e.check(sh.upgrading, r) }
 	return sh
 }
