@@ -18,98 +18,95 @@ import (
 // Connected registers local connection connID cluster-wide (Count, Clients,
 // and directed messages to it).
 func (n *Node) Connected(connID string) {
+	k := n.key(connID)
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	rec, _ := n.conns.get(connID)
+	rec, _ := n.conns.get(k)
 	if rec.connected {
 		return
 	}
 	rec.connected = true
-	n.conns.put(connID, rec)
+	n.conns.put(k, rec)
 	n.enqueue(n.connOp(connID, "+"))
 }
 
 // Disconnected removes local connection connID everywhere: its presences
 // (untracked as by Untrack), its memberships and its registration.
 func (n *Node) Disconnected(connID string) {
+	k := n.key(connID)
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if trs, ok := n.tracks.get(connID); ok {
+	if trs, ok := n.tracks.get(k); ok {
 		for ch := range trs {
 			n.enqueue(n.untrackOp(ch, connID))
 		}
-		n.tracks.del(connID)
+		n.tracks.del(k)
 	}
-	rec, ok := n.conns.get(connID)
+	rec, ok := n.conns.get(k)
 	if !ok {
 		return
 	}
 	if rec.rooms > 0 {
 		// The engine leaves every channel before it disconnects, so this
 		// walk over the channels is for other callers only.
-		for ch, set := range n.rooms {
-			if _, in := set.get(connID); in {
-				n.leftLocked(connID, ch)
-			}
+		for ch := range n.rooms {
+			n.leftLocked(k, connID, ch)
 		}
 	}
 	if rec.connected {
 		n.enqueue(n.connOp(connID, "-"))
 	}
-	n.conns.del(connID)
+	n.conns.del(k)
 }
 
 // Joined records that local connection connID became a member of channel.
 // The channel's first local member subscribes the node to it.
 func (n *Node) Joined(connID, channel string) {
+	k := n.key(connID)
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	set := n.rooms[channel]
-	switch {
-	case set == nil:
-		set = newConnTable[struct{}](n.conns.prefix)
+	if set == nil {
+		set = new(connTable[struct{}])
 		n.rooms[channel] = set
 		n.subDirty[channel] = struct{}{}
 		signal(n.subWake)
-	default:
-		if _, in := set.get(connID); in {
-			return
-		}
+	} else if set.has(k) {
+		return
 	}
-	set.put(connID, struct{}{})
-	rec, _ := n.conns.get(connID)
+	set.put(k, struct{}{})
+	rec, _ := n.conns.get(k)
 	rec.rooms++
-	n.conns.put(connID, rec)
+	n.conns.put(k, rec)
 	n.enqueue(n.roomOp(connID, channel, "+"))
 }
 
 // Left records that local connection connID left channel. The channel's
 // last local member unsubscribes the node.
 func (n *Node) Left(connID, channel string) {
+	k := n.key(connID)
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.leftLocked(connID, channel)
+	n.leftLocked(k, connID, channel)
 }
 
-func (n *Node) leftLocked(connID, channel string) {
+// leftLocked removes connID, read as k, from channel if it is a member.
+func (n *Node) leftLocked(k connKey, connID, channel string) {
 	set := n.rooms[channel]
-	if set == nil {
+	if set == nil || !set.has(k) {
 		return
 	}
-	if _, in := set.get(connID); !in {
-		return
-	}
-	set.del(connID)
+	set.del(k)
 	if set.len() == 0 {
 		delete(n.rooms, channel)
 		n.subDirty[channel] = struct{}{}
 		signal(n.subWake)
 	}
-	rec, _ := n.conns.get(connID)
+	rec, _ := n.conns.get(k)
 	if rec.rooms--; rec.rooms == 0 && !rec.connected {
-		n.conns.del(connID)
+		n.conns.del(k)
 	} else {
-		n.conns.put(connID, rec)
+		n.conns.put(k, rec)
 	}
 	n.enqueue(n.roomOp(connID, channel, "-"))
 }
@@ -140,17 +137,17 @@ func (n *Node) roomOp(connID, channel, sign string) op {
 // Call with n.mu held.
 func (n *Node) replayOps() []op {
 	var ops []op
-	n.conns.all(func(id string, rec connRec) {
+	n.conns.all(n.idPrefix, func(id string, rec connRec) {
 		if rec.connected {
 			ops = append(ops, n.connOp(id, "+"))
 		}
 	})
 	for ch, set := range n.rooms {
-		set.all(func(id string, _ struct{}) {
+		set.all(n.idPrefix, func(id string, _ struct{}) {
 			ops = append(ops, n.roomOp(id, ch, "+"))
 		})
 	}
-	n.tracks.all(func(id string, trs map[string]*track) {
+	n.tracks.all(n.idPrefix, func(id string, trs map[string]*track) {
 		for ch, t := range trs {
 			ops = append(ops, n.trackOp(ch, id, t.user, t.meta))
 		}
@@ -240,8 +237,9 @@ func (n *Node) direct(ctx context.Context, connID string, here func(), msg []byt
 		return false, ErrBadConnID
 	}
 	if node == n.id {
+		k := n.key(connID)
 		n.mu.Lock()
-		rec, _ := n.conns.get(connID)
+		rec, _ := n.conns.get(k)
 		known := rec.connected
 		n.mu.Unlock()
 		if known {

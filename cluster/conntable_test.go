@@ -20,31 +20,31 @@ func TestConnTable(t *testing.T) {
 		{"x.1", false},
 		{"", false},
 	}
-	tab := newConnTable[int](prefix)
+	var tab connTable[int]
 	want := map[string]int{}
 	for i, c := range cases {
-		if _, own := tab.ownKey(c.id); own != c.own {
-			t.Errorf("ownKey(%q) own = %v, want %v", c.id, own, c.own)
+		if own := keyOf(prefix, c.id).own; own != c.own {
+			t.Errorf("keyOf(%q) own = %v, want %v", c.id, own, c.own)
 		}
-		tab.put(c.id, i+1)
+		tab.put(keyOf(prefix, c.id), i+1)
 		want[c.id] = i + 1
 	}
 	if tab.len() != len(want) {
 		t.Errorf("len = %d, want %d", tab.len(), len(want))
 	}
 	for id, v := range want {
-		if got, ok := tab.get(id); !ok || got != v {
+		if got, ok := tab.get(keyOf(prefix, id)); !ok || got != v {
 			t.Errorf("get(%q) = %d, %v, want %d", id, got, ok, v)
 		}
 	}
 	got := map[string]int{}
-	tab.all(func(id string, v int) { got[id] = v })
+	tab.all(prefix, func(id string, v int) { got[id] = v })
 	if !maps.Equal(got, want) {
 		t.Errorf("all spelled %v, want %v", got, want)
 	}
 	for id := range want {
-		tab.del(id)
-		if _, ok := tab.get(id); ok {
+		tab.del(keyOf(prefix, id))
+		if tab.has(keyOf(prefix, id)) {
 			t.Errorf("get(%q) after del: still there", id)
 		}
 	}

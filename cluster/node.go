@@ -27,6 +27,7 @@ type Node struct {
 	msgs      <-chan any
 	local     Local
 	log       *slog.Logger
+	idPrefix  string // ConnIDPrefix
 	refPrefix string
 	pace      presence.Pacer  // batches presence messages (batch.go)
 	ctx       context.Context // cancelled by Close and crash
@@ -60,9 +61,9 @@ type Node struct {
 	// fencing: registrations, memberships and presences, each in a table
 	// of its own, so that a connection that only joined a room costs one
 	// small entry in two tables (see connTable).
-	conns    *connTable[connRec]             // local connections by id
+	conns    connTable[connRec]              // local connections by id
 	rooms    map[string]*connTable[struct{}] // channel -> its local members; none empty
-	tracks   *connTable[map[string]*track]   // local presences: id -> channel -> track
+	tracks   connTable[map[string]*track]    // local presences: id -> channel -> track
 	queue    []op                            // Redis work for the executor, in order
 	subDirty map[string]struct{}             // channels whose membership crossed zero
 }
@@ -104,6 +105,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		rdb:       redis.NewClient(opt),
 		local:     cfg.Local,
 		log:       cfg.Logger.With("node", cfg.NodeID),
+		idPrefix:  cfg.NodeID + ".",
 		refPrefix: cfg.NodeID + "." + randomID(4) + ".",
 		pace:      presence.NewPacer(cfg.PresenceInterval, cfg.PresenceBurst),
 		wake:      make(chan struct{}, 1),
@@ -112,9 +114,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		execStop:  make(chan struct{}),
 		execDone:  make(chan struct{}),
 		syncReqs:  make(chan syncReq),
-		conns:     newConnTable[connRec](cfg.NodeID + "."),
 		rooms:     make(map[string]*connTable[struct{}]),
-		tracks:    newConnTable[map[string]*track](cfg.NodeID + "."),
 		subDirty:  make(map[string]struct{}),
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
@@ -225,7 +225,10 @@ func (n *Node) NewConnID() string { return n.ConnIDPrefix() + uuid.NewString() }
 // ConnIDPrefix is what every id of NewConnID starts with, "<node id>.": the
 // engine then makes the ids of its connections itself and keeps each in 16
 // bytes (engine.ConnIDPrefixer).
-func (n *Node) ConnIDPrefix() string { return n.id + "." }
+func (n *Node) ConnIDPrefix() string { return n.idPrefix }
+
+// key reads a local connection's id for the node's tables.
+func (n *Node) key(connID string) connKey { return keyOf(n.idPrefix, connID) }
 
 // Route returns the node a connection id belongs to and whether that is
 // this node. ok is false for an id that names no node.

@@ -48,18 +48,19 @@ func (r *RedisPresence) Track(channel, connID, userID string, meta map[string]an
 	user := userKey(userID)
 	ref := n.newRef()
 	m := presence.AppendMeta(nil, ref, "", state, extra)
+	k := n.key(connID)
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.closed {
 		return ErrClosed
 	}
-	trs, _ := n.tracks.get(connID)
+	trs, _ := n.tracks.get(k)
 	if trs[channel] != nil {
 		return presence.ErrAlreadyTracked
 	}
 	if trs == nil {
 		trs = make(map[string]*track, 1)
-		n.tracks.put(connID, trs)
+		n.tracks.put(k, trs)
 	}
 	trs[channel] = &track{user: user, extra: extra, ref: ref, state: state, meta: m, pending: true}
 	n.enqueue(n.trackOp(channel, connID, user, m))
@@ -68,14 +69,15 @@ func (r *RedisPresence) Track(channel, connID, userID string, meta map[string]an
 
 func (r *RedisPresence) Untrack(channel, connID string) error {
 	n := r.n
+	k := n.key(connID)
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	trs, _ := n.tracks.get(connID)
+	trs, _ := n.tracks.get(k)
 	if trs[channel] == nil {
 		return presence.ErrNotTracked
 	}
 	if delete(trs, channel); len(trs) == 0 {
-		n.tracks.del(connID)
+		n.tracks.del(k)
 	}
 	n.enqueue(n.untrackOp(channel, connID))
 	return nil
@@ -91,9 +93,10 @@ func (r *RedisPresence) SetState(channel, connID, state string) error {
 	if move {
 		ref = n.newRef()
 	}
+	k := n.key(connID)
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	trs, _ := n.tracks.get(connID)
+	trs, _ := n.tracks.get(k)
 	t := trs[channel]
 	if t == nil {
 		return presence.ErrNotTracked

@@ -419,7 +419,7 @@ func (n *Node) claimer(ch string) claimFunc {
 		n.mu.Lock()
 		defer n.mu.Unlock()
 		for _, id := range connIDs {
-			trs, _ := n.tracks.get(id)
+			trs, _ := n.tracks.get(n.key(id))
 			if t := trs[ch]; t != nil && t.pending {
 				t.pending = false
 				out = append(out, id)
