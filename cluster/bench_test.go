@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -36,6 +37,34 @@ func waitCount(b *testing.B, c *atomic.Int64, want int64) {
 			b.Fatalf("got %d of %d deliveries", c.Load(), want)
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// BenchmarkConnectJoin: a node registers connections and makes each a
+// member of one of 1,000 channels, as a ramp of connections does; the time
+// and allocations are per connection, until Redis has them. every: the
+// connections between two waits for Redis (1: each its own round trip, as
+// on a node that gets a connection at a time).
+func BenchmarkConnectJoin(b *testing.B) {
+	for _, every := range []int{1, 100} {
+		b.Run(fmt.Sprintf("every=%d", every), func(b *testing.B) {
+			r := clustertest.StartRedis(b)
+			n := startNode(b, testConfig(r.URL(), cluster.NopLocal{}, presence.ModeUser))
+			ids := make([]string, b.N)
+			for i := range ids {
+				ids[i] = n.NewConnID()
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i, id := range ids {
+				n.Connected(id)
+				n.Joined(id, "c"+strconv.Itoa(i%1000))
+				if (i+1)%every == 0 {
+					flush(b, n)
+				}
+			}
+			flush(b, n)
+		})
 	}
 }
 

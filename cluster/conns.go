@@ -27,7 +27,7 @@ func (n *Node) Connected(connID string) {
 	}
 	rec.connected = true
 	n.conns.put(k, rec)
-	n.enqueue(n.connOp(connID, "+"))
+	n.enqueue(connOp(connID, "c+"))
 }
 
 // Disconnected removes local connection connID everywhere: its presences
@@ -54,7 +54,7 @@ func (n *Node) Disconnected(connID string) {
 		}
 	}
 	if rec.connected {
-		n.enqueue(n.connOp(connID, "-"))
+		n.enqueue(connOp(connID, "c-"))
 	}
 	n.conns.del(k)
 }
@@ -78,7 +78,7 @@ func (n *Node) Joined(connID, channel string) {
 	rec, _ := n.conns.get(k)
 	rec.rooms++
 	n.conns.put(k, rec)
-	n.enqueue(n.roomOp(connID, channel, "+"))
+	n.enqueue(roomOp(connID, channel, "r+"))
 }
 
 // Left records that local connection connID left channel. The channel's
@@ -108,7 +108,7 @@ func (n *Node) leftLocked(k connKey, connID, channel string) {
 	} else {
 		n.conns.put(k, rec)
 	}
-	n.enqueue(n.roomOp(connID, channel, "-"))
+	n.enqueue(roomOp(connID, channel, "r-"))
 }
 
 // isMember reports whether channel has local members.
@@ -118,19 +118,15 @@ func (n *Node) isMember(channel string) bool {
 	return n.rooms[channel] != nil
 }
 
-func (n *Node) connOp(connID, sign string) op {
-	return op{state: true, add: func(p redis.Pipeliner, inc string) redis.Cmder {
-		o := owner(n.id, inc)
-		return scripts.conn.EvalSha(n.ctx, p, []string{n.k.hb(n.id), n.k.conns(o)}, inc, sign, connID)
-	}}
+// connOp registers ("c+") or unregisters ("c-") connID in Redis.
+func connOp(connID, what string) op {
+	return op{state: true, member: member{what: what, conn: connID}}
 }
 
-func (n *Node) roomOp(connID, channel, sign string) op {
-	return op{state: true, add: func(p redis.Pipeliner, inc string) redis.Cmder {
-		o := owner(n.id, inc)
-		return scripts.room.EvalSha(n.ctx, p, []string{n.k.hb(n.id), n.k.rooms(o), n.k.room(o, channel)},
-			inc, sign, connID, channel)
-	}}
+// roomOp adds ("r+") or removes ("r-") connID as a member of channel in
+// Redis.
+func roomOp(connID, channel, what string) op {
+	return op{state: true, member: member{what: what, conn: connID, channel: channel}}
 }
 
 // replayOps returns the writes that announce every local record again.
@@ -139,12 +135,12 @@ func (n *Node) replayOps() []op {
 	var ops []op
 	n.conns.all(n.idPrefix, func(id string, rec connRec) {
 		if rec.connected {
-			ops = append(ops, n.connOp(id, "+"))
+			ops = append(ops, connOp(id, "c+"))
 		}
 	})
 	for ch, set := range n.rooms {
 		set.all(n.idPrefix, func(id string, _ struct{}) {
-			ops = append(ops, n.roomOp(id, ch, "+"))
+			ops = append(ops, roomOp(id, ch, "r+"))
 		})
 	}
 	n.tracks.all(n.idPrefix, func(id string, trs map[string]*track) {

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,11 +26,19 @@ import (
 // maxBatch bounds the ops of one pipeline.
 const maxBatch = 1024
 
+// maxChanges bounds the encoded member ops the executor keeps for the next
+// batch.
+const maxChanges = 64 << 10
+
 // op is one unit of queued Redis work.
 type op struct {
 	// state: the op mirrors a local record, so a re-announce, which replays
 	// the records, supersedes it and drops it from the queue.
 	state bool
+	// member, if set, is the op: a registration or membership change,
+	// sent in one script call with the member ops next to it in the
+	// queue (see members). add is nil then.
+	member member
 	// add queues the op's command on p for incarnation inc.
 	add func(p redis.Pipeliner, inc string) redis.Cmder
 	// done, if set, gets the command once it ran (or failed for good); it
@@ -45,6 +54,9 @@ func (n *Node) enqueue(ops ...op) {
 	}
 	if len(n.queue) >= n.cfg.MaxQueue {
 		n.overflow()
+	}
+	if n.queue == nil {
+		n.queue, n.spare = n.spare, nil
 	}
 	n.queue = append(n.queue, ops...)
 	signal(n.wake)
@@ -133,20 +145,29 @@ func (n *Node) step(fence bool) bool {
 			}
 		}
 		n.mu.Lock()
-		batch := n.queue
-		if len(batch) > maxBatch {
-			batch = batch[:maxBatch:maxBatch]
+		batch, whole := n.queue, true
+		switch {
+		case len(batch) == 0:
+			n.mu.Unlock()
+			return true
+		case len(batch) > maxBatch:
+			batch, whole = batch[:maxBatch:maxBatch], false
 			n.queue = n.queue[maxBatch:]
-		} else {
-			n.queue = nil
+		default:
+			n.queue, n.spare = n.spare, nil
 		}
 		n.mu.Unlock()
-		if len(batch) == 0 {
-			return true
-		}
 		fenced, ok := n.execBatch(batch)
 		if !ok {
 			return false
+		}
+		if whole && cap(batch) <= maxBatch {
+			// The queue's next array: a node queueing an op or two per
+			// connection does not grow a new one each time.
+			clear(batch)
+			n.mu.Lock()
+			n.spare = batch[:0]
+			n.mu.Unlock()
 		}
 		if fenced {
 			signal(n.fenceReq)
@@ -176,15 +197,30 @@ func (n *Node) execBatch(batch []op) (fenced, ok bool) {
 	const firstBackoff = 20 * time.Millisecond
 	backoff := firstBackoff
 	for {
-		ctx, cancel := context.WithTimeout(n.ctx, n.cfg.Timeout)
 		inc := n.Incarnation()
-		pipe := n.rdb.Pipeline()
-		cmds := make([]redis.Cmder, len(batch))
-		for i, o := range batch {
-			cmds[i] = o.add(pipe, inc)
+		if n.ex.pipe == nil {
+			n.ex.pipe = n.rdb.Pipeline()
 		}
-		_, _ = pipe.Exec(ctx)
-		cancel()
+		pipe := n.ex.pipe
+		cmds := append(n.ex.cmds[:0], make([]redis.Cmder, len(batch))...)
+		n.ex.changes = n.ex.changes[:0]
+		for i := 0; i < len(batch); {
+			if batch[i].member.what == "" {
+				cmds[i] = batch[i].add(pipe, inc)
+				i++
+				continue
+			}
+			j := i + 1
+			for j < len(batch) && batch[j].member.what != "" {
+				j++
+			}
+			c := n.members(pipe, inc, batch[i:j])
+			for ; i < j; i++ {
+				cmds[i] = c
+			}
+		}
+		// The client's timeouts bound the round trip (Config.Timeout).
+		_, _ = pipe.Exec(n.ctx)
 		transport, noscript := false, false
 		fenced = false
 		for _, c := range cmds {
@@ -223,8 +259,50 @@ func (n *Node) execBatch(batch []op) (fenced, ok bool) {
 				o.done(cmds[i])
 			}
 		}
+		clear(cmds)
+		n.ex.cmds = cmds
+		if cap(n.ex.changes) > maxChanges {
+			n.ex.changes = nil
+		}
 		return fenced, true
 	}
+}
+
+// member is a change to a local connection's registration or
+// memberships that Redis mirrors (Connected, Disconnected, Joined, Left).
+type member struct {
+	what    string // "c+", "c-", "r+" or "r-" (see members.lua)
+	conn    string
+	channel string // of "r+" and "r-"
+}
+
+// execState is what the executor reuses from one batch to the next, so
+// that a node sending a batch per connection (a slow ramp) makes little
+// garbage. Owned by the executor goroutine.
+type execState struct {
+	pipe    redis.Pipeliner
+	cmds    []redis.Cmder
+	changes []byte // the batch's member ops, encoded for members.lua
+}
+
+// members queues the member ops run as one script call for incarnation
+// inc, the changes in their queue order. Every op of the run answers with
+// the one command.
+func (n *Node) members(p redis.Pipeliner, inc string, run []op) redis.Cmder {
+	// A run's changes follow the previous run's in the same array: the
+	// script reads them when the pipeline runs.
+	from := len(n.ex.changes)
+	for _, o := range run {
+		m := &o.member
+		n.ex.changes = append(n.ex.changes, m.what...)
+		n.ex.changes = append(n.ex.changes, m.conn...)
+		n.ex.changes = append(n.ex.changes, 0)
+		n.ex.changes = strconv.AppendInt(n.ex.changes, int64(len(m.channel)), 10)
+		n.ex.changes = append(n.ex.changes, ':')
+		n.ex.changes = append(n.ex.changes, m.channel...)
+	}
+	changes := n.ex.changes[from:len(n.ex.changes):len(n.ex.changes)]
+	return scripts.members.EvalSha(n.ctx, p, n.hbKey, inc, n.k.prefix, owner(n.id, inc), changes)
 }
 
 func isFenced(err error) bool { return err != nil && strings.HasPrefix(err.Error(), "FENCED") }

@@ -27,7 +27,8 @@ type Node struct {
 	msgs      <-chan any
 	local     Local
 	log       *slog.Logger
-	idPrefix  string // ConnIDPrefix
+	idPrefix  string   // ConnIDPrefix
+	hbKey     []string // the KEYS of a script that checks the incarnation: this node's heartbeat
 	refPrefix string
 	pace      presence.Pacer  // batches presence messages (batch.go)
 	ctx       context.Context // cancelled by Close and crash
@@ -40,6 +41,8 @@ type Node struct {
 	syncReqs  chan syncReq  // receive goroutine: SyncPresence waiters
 	wg        sync.WaitGroup
 	closeOnce sync.Once
+
+	ex execState // owned by the executor goroutine
 
 	stats  Stats
 	inc    atomic.Pointer[string] // current incarnation; written by the executor
@@ -65,6 +68,7 @@ type Node struct {
 	rooms    map[string]*connTable[struct{}] // channel -> its local members; none empty
 	tracks   connTable[map[string]*track]    // local presences: id -> channel -> track
 	queue    []op                            // Redis work for the executor, in order
+	spare    []op                            // an emptied array for the queue, from the executor
 	subDirty map[string]struct{}             // channels whose membership crossed zero
 }
 
@@ -98,6 +102,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	opt.DisableIdentity = true
+	// Each Redis round trip is bounded by Timeout (go-redis applies these
+	// to the socket; a context's deadline it does not).
+	opt.ReadTimeout, opt.WriteTimeout = cfg.Timeout, cfg.Timeout
 	n := &Node{
 		cfg:       cfg,
 		id:        cfg.NodeID,
@@ -106,6 +113,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		local:     cfg.Local,
 		log:       cfg.Logger.With("node", cfg.NodeID),
 		idPrefix:  cfg.NodeID + ".",
+		hbKey:     []string{keys{prefix: cfg.Prefix}.hb(cfg.NodeID)},
 		refPrefix: cfg.NodeID + "." + randomID(4) + ".",
 		pace:      presence.NewPacer(cfg.PresenceInterval, cfg.PresenceBurst),
 		wake:      make(chan struct{}, 1),

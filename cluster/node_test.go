@@ -315,3 +315,49 @@ func TestRoomsOnce(t *testing.T) {
 		t.Fatalf("B delivered %d messages, want 4", got)
 	}
 }
+
+// TestMemberRuns: registrations and membership changes queued together
+// reach Redis in their order, whatever the channel names hold (the node
+// sends a run of them in one script call).
+func TestMemberRuns(t *testing.T) {
+	sa, _, a, b, a1, b1, b2 := twoNodes(t)
+	chans := []string{"plain", "a:b", "0:", "3:x\x00y", "nul\x00", "日本語", strings.Repeat("long:", 80), ""}
+	c2, c3 := a.NewConnID(), a.NewConnID()
+	for _, id := range []string{c2, c3} {
+		sa.Add(id)
+		a.Connected(id)
+	}
+	for _, ch := range chans {
+		for _, id := range []string{a1, c2, c3} {
+			sa.Join(id, ch)
+		}
+	}
+	sa.Leave(c2, "a:b")     // joined in the same run
+	sa.Leave(a1, "0:")      // one member stays
+	sa.Join(a1, "gone")     // its only member comes and goes
+	sa.Leave(a1, "gone")    //
+	a.Disconnected(c3)      // every channel of c3 goes with it
+	a.Connected(c3 + "-no") // an id of this node that never joined
+	a.Disconnected(c3 + "-no")
+
+	want := map[string][]string{"gone": nil}
+	for _, ch := range chans {
+		want[ch] = []string{a1, c2}
+	}
+	want["a:b"] = []string{a1}
+	want["0:"] = []string{c2}
+	for _, n := range []*cluster.Node{a, b} {
+		if ids, err := n.Clients(ctx(t)); err != nil || !sameSet(ids, []string{a1, c2, b1, b2}) {
+			t.Fatalf("%s: Clients = %q, %v; want a1, c2, b1, b2", n.ID(), ids, err)
+		}
+		for ch, members := range want {
+			ids, err := n.ClientsIn(ctx(t), ch)
+			if err != nil || !sameSet(ids, members) {
+				t.Errorf("%s: ClientsIn(%q) = %q, %v; want %q", n.ID(), ch, ids, err, members)
+			}
+			if c, err := n.CountIn(ctx(t), ch); err != nil || c != len(members) {
+				t.Errorf("%s: CountIn(%q) = %d, %v; want %d", n.ID(), ch, c, err, len(members))
+			}
+		}
+	}
+}

@@ -12,7 +12,7 @@ var scriptFS embed.FS
 // scriptSet holds every Lua script, each with the shared prelude in front.
 type scriptSet struct {
 	heartbeat, register, forget, forgetHeartbeat *redis.Script
-	conn, room                                   *redis.Script
+	members                                      *redis.Script
 	track, untrack, set, untrackOwner            *redis.Script
 	snapshot, position, get, direct, clients     *redis.Script
 	historyPublish, historyRead, historyRange    *redis.Script
@@ -26,8 +26,7 @@ var scripts = func() *scriptSet {
 		register:        load("register"),
 		forget:          load("forget"),
 		forgetHeartbeat: load("forget_heartbeat"),
-		conn:            load("conn"),
-		room:            load("room"),
+		members:         load("members"),
 		track:           load("track"),
 		untrack:         load("untrack"),
 		set:             load("set"),
@@ -52,7 +51,7 @@ func mustRead(name string) string {
 }
 
 func (s *scriptSet) all() []*redis.Script {
-	return []*redis.Script{s.heartbeat, s.register, s.forget, s.forgetHeartbeat, s.conn, s.room, s.track,
+	return []*redis.Script{s.heartbeat, s.register, s.forget, s.forgetHeartbeat, s.members, s.track,
 		s.untrack, s.set, s.untrackOwner, s.snapshot, s.position, s.get, s.direct, s.clients,
 		s.historyPublish, s.historyRead, s.historyRange}
 }
