@@ -256,6 +256,7 @@ func (c *conn) close(code codec.CloseCode, reason string, wait bool) {
 	}
 	c.state = stateClosing
 	c.timer = time.Now().UnixNano() + int64(c.sh.e.cfg.CloseTimeout)
+	c.sh.recheck(c)
 	if !wait {
 		_ = c.gc.Close() // gnet flushes the frame, then closes
 	}

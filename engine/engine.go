@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"runtime/debug"
@@ -463,6 +464,7 @@ func (e *Engine) open(c *conn) {
 	c.state = stateOpen
 	e.conns.add(c) // may change c.uid
 	c.timer = e.clock() - c.pingPhase(int64(e.cfg.PingInterval))
+	c.sh.recheck(c)
 	if c.dialect() != 0 {
 		c.sh.phxOpen(c)
 	}
@@ -656,6 +658,9 @@ func (sh *shard) sweep(now int64) {
 		if i >= len(sh.conns) {
 			continue // cannot happen: a sweep closes one connection at a time
 		}
+		if sh.due[i] > now {
+			continue
+		}
 		c := sh.conns[i]
 		switch c.state {
 		case stateHandshake:
@@ -688,7 +693,36 @@ func (sh *shard) sweep(now int64) {
 				_ = c.gc.Close()
 			}
 		}
+		if i < len(sh.conns) && sh.conns[i] == c {
+			sh.due[i] = c.nextSweep(ping, idle)
+		}
 	}
+}
+
+// nextSweep is the engine time from which the sweep must look at c again:
+// the earliest of its deadlines as they stand. A read only moves them
+// later, so looking then and working them out again is never late; what
+// moves one earlier (an upgrade, a close, new credentials) calls recheck.
+// So a sweep reads a number per connection, and the connection itself only
+// when something may be due.
+func (c *conn) nextSweep(ping, idle int64) int64 {
+	switch c.state {
+	case stateHandshake, stateClosing:
+		return c.timer + 1
+	case stateOpen:
+		next := int64(math.MaxInt64)
+		if c.lim != nil && c.lim.expires != 0 {
+			next = c.lim.expires + 1
+		}
+		if idle > 0 {
+			next = min(next, c.lastRead+idle+1)
+		}
+		if ping > 0 {
+			next = min(next, max(c.timer+ping, c.lastRead+ping-c.pingPhase(ping)))
+		}
+		return next
+	}
+	return math.MaxInt64
 }
 
 // pingSpread divides PingInterval into the span of the connections' ping

@@ -5,6 +5,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/ripple-rt/ripple/codec"
 )
 
 // idleConn is a connection's socket for a test of the sweep: it records
@@ -154,6 +156,86 @@ func TestPingPhaseNeverLate(t *testing.T) {
 			if tc.wantPing > max(tc.silentAt, 0)+ping {
 				t.Fatalf("the table wants a ping later than PingInterval of silence")
 			}
+		})
+	}
+}
+
+// closeCounter is a connection's socket that counts its closes.
+type closeCounter struct {
+	countingConn
+	closes int
+}
+
+func (f *closeCounter) Close() error { f.closes++; return nil }
+
+// TestSweepDue: the sweep looks at a connection again when its earliest
+// deadline comes, and at once when one came earlier: a close started long
+// before the next ping or idle check is still cut off CloseTimeout later.
+func TestSweepDue(t *testing.T) {
+	const (
+		ping  = 10 * time.Second
+		close = 2 * time.Second
+	)
+	e := New(Config{Loops: 1, PingInterval: ping, IdleTimeout: time.Hour, CloseTimeout: close})
+	sh := e.shards[0]
+	round := 0
+	sock := &closeCounter{countingConn: countingConn{round: &round}}
+	now := time.Now().UnixNano()
+	c := &conn{gc: sock, sh: sh, state: stateOpen, lastRead: now, timer: now, uid: newConnID()}
+	c.rt = &binding{route: &Route{Handler: func(*Event) Reply { return Reply{} }}}
+	sh.add(c)
+	e.conns.add(c)
+
+	sh.sweep(now)
+	wantDue := max(now+int64(ping), now+int64(ping)-c.pingPhase(int64(ping)))
+	if sh.due[c.idx] != wantDue {
+		t.Fatalf("due %v after the first sweep, want the ping at %v", time.Duration(sh.due[c.idx]-now), time.Duration(wantDue-now))
+	}
+	sh.sweep(wantDue - 1)
+	if len(sock.writes) != 0 {
+		t.Fatalf("%d writes before the ping was due", len(sock.writes))
+	}
+
+	c.close(codec.CloseGoingAway, "bye", true)
+	if c.state != stateClosing || len(sock.writes) != 1 {
+		t.Fatalf("state %v, %d writes after close; want closing and the close frame", c.state, len(sock.writes))
+	}
+	cut := c.timer + 1
+	if sh.due[c.idx] > cut {
+		t.Fatalf("due %v after the close, want at most the close deadline %v", time.Duration(sh.due[c.idx]-now), time.Duration(cut-now))
+	}
+	sh.sweep(cut - 1)
+	if sock.closes != 0 {
+		t.Fatal("closed before CloseTimeout passed")
+	}
+	sh.sweep(cut)
+	if sock.closes != 1 || c.state != stateClosed {
+		t.Fatalf("%d closes, state %v at the close deadline; want 1, closed", sock.closes, c.state)
+	}
+}
+
+// BenchmarkSweep: one sweep of a loop's idle connections, none of them due
+// (the ping is minutes away), as every tick does; per connection.
+func BenchmarkSweep(b *testing.B) {
+	for _, n := range []int{10_000, 200_000} {
+		b.Run(fmt.Sprintf("conns=%d", n), func(b *testing.B) {
+			e := New(Config{Loops: 1, PingInterval: 5 * time.Minute, IdleTimeout: 11 * time.Minute})
+			sh := e.shards[0]
+			now := time.Now().UnixNano()
+			rt := &binding{route: &Route{Handler: func(*Event) Reply { return Reply{} }}}
+			for range n {
+				c := &conn{gc: &idleConn{now: &now}, sh: sh, rt: rt, state: stateOpen, lastRead: now, timer: now, uid: newConnID()}
+				sh.add(c)
+			}
+			sh.sweep(now)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				now += int64(time.Second)
+				sh.sweep(now)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/conn")
 		})
 	}
 }

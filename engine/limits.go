@@ -145,6 +145,7 @@ func (e *Engine) refresh(c *conn, msg []byte) bool {
 			c.lim = &limits{}
 		}
 		c.lim.expires = creds.Expires.UnixNano()
+		c.sh.recheck(c)
 		at := creds.Expires.Unix()
 		reply.ExpiresAt = &at
 	}

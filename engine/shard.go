@@ -46,6 +46,7 @@ type shard struct {
 	// Owned by the event loop; no locks.
 	spare    []func()             // drained queue kept for reuse
 	conns    []*conn              // every connection of this loop, handshaking ones too
+	due      []int64              // due[i]: the engine time from which sweep looks at conns[i] again
 	scratch  []*conn              // member snapshot for one fan-out
 	topics   []int32              // with several channels: scratch[i] is a member of channels[topics[i]]
 	phx      map[*conn]*phxSocket // the Phoenix connections' channels
@@ -307,10 +308,20 @@ func (sh *shard) intern(r *codec.Request, pattern string) {
 	}
 }
 
-// add registers a new connection with the loop.
+// add registers a new connection with the loop; the next sweep looks at
+// it.
 func (sh *shard) add(c *conn) {
 	c.idx = int32(len(sh.conns))
 	sh.conns = append(sh.conns, c)
+	sh.due = append(sh.due, 0)
+}
+
+// recheck has the next sweep look at c: one of its deadlines may have come
+// earlier. Loop only.
+func (sh *shard) recheck(c *conn) {
+	if c.idx >= 0 && int(c.idx) < len(sh.conns) && sh.conns[c.idx] == c {
+		sh.due[c.idx] = 0
+	}
 }
 
 // remove forgets c; O(1) by swapping the last connection into its place.
@@ -321,8 +332,10 @@ func (sh *shard) remove(c *conn) {
 	}
 	moved := sh.conns[last]
 	sh.conns[c.idx], moved.idx = moved, c.idx
+	sh.due[c.idx] = sh.due[last]
 	sh.conns[last] = nil
 	sh.conns = sh.conns[:last]
+	sh.due = sh.due[:last]
 	c.idx = -1
 }
 
