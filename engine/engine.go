@@ -639,10 +639,11 @@ func (e *Engine) OnTick() (time.Duration, gnet.Action) {
 }
 
 // sweep enforces the handshake deadline, credentials' expiry, pings, the
-// idle timeout and the close timeout for the loop's connections. It walks
-// sh.conns from the end: a write that fails closes its connection at once
-// (OnClose), which moves the last connection, already swept, into its
-// slot; a Close only takes effect later. Loop only.
+// idle timeout and the close timeout for the loop's connections, each
+// looked at only once its due time (sh.due, see nextSweep) has come. It
+// walks sh.conns from the end: a write that fails closes its connection at
+// once (OnClose), which moves the last connection, already swept, into
+// its slot; a Close only takes effect later. Loop only.
 //
 // Pings are spread: each connection has a phase (pingPhase) that brings its
 // first ping forward by up to half the interval, so connections opened
