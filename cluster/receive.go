@@ -114,6 +114,9 @@ func (n *Node) runReceive() {
 			}
 		case res := <-r.verify:
 			r.busy = false
+			if res.pres != nil {
+				n.stats.Verifies.Add(1)
+			}
 			n.compare(r, res.pres)
 			n.compareHistory(r, res.hist)
 		case <-r.timer.C:
@@ -317,28 +320,52 @@ func (n *Node) resync(r *receiver, ch string) {
 
 // fetchPositions reads the Redis presence and history positions of every
 // channel and sends the result (nil maps on error). Runs on its own
-// goroutine.
+// goroutine. One script call reads positionsChunk channels and answers for
+// those that have a position only.
 func (n *Node) fetchPositions(chans []string, out chan<- verifyResult) {
 	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.Timeout)
 	defer cancel()
 	pipe := n.rdb.Pipeline()
-	cmds := make([]*redis.SliceCmd, len(chans))
-	hcmds := make([]*redis.SliceCmd, len(chans))
-	for i, ch := range chans {
-		cmds[i] = pipe.HMGet(ctx, n.k.meta(ch), "e", "s")
-		hcmds[i] = pipe.HMGet(ctx, n.k.histMeta(ch), "e", "t")
+	var cmds []*redis.Cmd
+	for from := 0; from < len(chans); from += positionsChunk {
+		part := chans[from:min(from+positionsChunk, len(chans))]
+		args := make([]any, 0, 1+len(part))
+		args = append(args, n.k.prefix)
+		for _, ch := range part {
+			args = append(args, ch)
+		}
+		cmds = append(cmds, scripts.positions.EvalSha(ctx, pipe, nil, args...))
 	}
 	var res verifyResult
-	if _, err := pipe.Exec(ctx); err == nil {
-		res.pres = make(map[string]pos, len(chans))
-		res.hist = make(map[string]histPos, len(chans))
-		for i, ch := range chans {
-			res.pres[ch] = parsePos(cmds[i].Val())
-			res.hist[ch] = parseHistPos(hcmds[i].Val())
+	if _, err := pipe.Exec(ctx); err != nil {
+		if strings.HasPrefix(err.Error(), "NOSCRIPT") {
+			_ = n.loadScripts(ctx)
+		}
+		out <- res
+		return
+	}
+	res.pres = make(map[string]pos, len(chans))
+	res.hist = make(map[string]histPos, len(chans))
+	for _, ch := range chans {
+		res.pres[ch], res.hist[ch] = pos{}, histPos{}
+	}
+	for c, cmd := range cmds {
+		vals, _ := cmd.Slice()
+		for i := 0; i+4 < len(vals); i += 5 {
+			k, _ := vals[i].(int64)
+			if k < 1 || int(k) > positionsChunk || c*positionsChunk+int(k) > len(chans) {
+				continue
+			}
+			ch := chans[c*positionsChunk+int(k)-1]
+			res.pres[ch] = parsePos(vals[i+1 : i+3])
+			res.hist[ch] = parseHistPos(vals[i+3 : i+5])
 		}
 	}
 	out <- res
 }
+
+// positionsChunk is the number of channels one positions script reads.
+const positionsChunk = 500
 
 // compare resyncs the views that are behind what Redis had one verify
 // interval ago, the channel's epoch being unchanged since.

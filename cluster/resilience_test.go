@@ -218,6 +218,34 @@ func TestGap(t *testing.T) {
 	}
 }
 
+// TestVerifyQuiet: the periodic check finds the views of quiet channels
+// in step with Redis, with presences or without, so it resyncs none; more
+// channels than one script call reads, so every call's answers land on
+// their own channels.
+func TestVerifyQuiet(t *testing.T) {
+	w := newWorld(t, presence.ModeUser, []string{"alice"}, []string{"bob"})
+	a, b := w.nodes[0], w.nodes[1]
+	alice, bob := w.conns[0][0], w.conns[1][0]
+	chans := []string{w.room}
+	for i := range 1100 {
+		ch := fmt.Sprintf("q%d", i)
+		chans = append(chans, ch)
+		w.sinks[0].Join(alice, ch)
+		w.sinks[1].Join(bob, ch)
+		if i%2 == 0 { // every other channel has a presence
+			if err := a.Presence().Track(ch, alice, "alice", nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	clustertest.SyncAll(t, backends(w.nodes), chans...)
+	resyncs, verifies := b.Stats().Resyncs.Load(), b.Stats().Verifies.Load()
+	eventually(t, 10*time.Second, "three more checks", func() bool { return b.Stats().Verifies.Load() >= verifies+3 })
+	if got := b.Stats().Resyncs.Load(); got != resyncs {
+		t.Fatalf("%d resyncs over three checks of channels in step, want none", got-resyncs)
+	}
+}
+
 // TestPubSubReconnect: the pub/sub connections are killed and an event is
 // published while they are down; every node resyncs when go-redis
 // resubscribes.

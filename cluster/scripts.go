@@ -14,7 +14,8 @@ type scriptSet struct {
 	heartbeat, register, forget, forgetHeartbeat *redis.Script
 	members                                      *redis.Script
 	track, untrack, set, untrackOwner            *redis.Script
-	snapshot, position, get, direct, clients     *redis.Script
+	snapshot, position, positions, get, direct   *redis.Script
+	clients                                      *redis.Script
 	historyPublish, historyRead, historyRange    *redis.Script
 }
 
@@ -33,6 +34,7 @@ var scripts = func() *scriptSet {
 		untrackOwner:    load("untrack_owner"),
 		snapshot:        load("snapshot"),
 		position:        load("position"),
+		positions:       load("positions"),
 		get:             load("get"),
 		direct:          load("direct"),
 		clients:         load("clients"),
@@ -52,6 +54,6 @@ func mustRead(name string) string {
 
 func (s *scriptSet) all() []*redis.Script {
 	return []*redis.Script{s.heartbeat, s.register, s.forget, s.forgetHeartbeat, s.members, s.track,
-		s.untrack, s.set, s.untrackOwner, s.snapshot, s.position, s.get, s.direct, s.clients,
+		s.untrack, s.set, s.untrackOwner, s.snapshot, s.position, s.positions, s.get, s.direct, s.clients,
 		s.historyPublish, s.historyRead, s.historyRange}
 }

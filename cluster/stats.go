@@ -14,6 +14,9 @@ type Stats struct {
 	// gap, a reconnect or a failed check); each emits at most one
 	// corrective diff.
 	Resyncs atomic.Int64
+	// Verifies counts the periodic checks of the followed channels'
+	// positions in Redis that got an answer (every VerifyInterval).
+	Verifies atomic.Int64
 	// Gaps counts presence events that arrived out of sequence.
 	Gaps atomic.Int64
 	// Corrections counts corrective diffs emitted by resyncs.

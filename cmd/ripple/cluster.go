@@ -68,6 +68,7 @@ var (
 		{clusterDesc("fenced_total", "Times this node found its incarnation dead and re-announced itself."), func(s *cluster.Stats) *atomic.Int64 { return &s.Fenced }},
 		{clusterDesc("reaped_total", "Dead nodes this node removed from the cluster."), func(s *cluster.Stats) *atomic.Int64 { return &s.Reaped }},
 		{clusterDesc("resyncs_total", "Presence channels reloaded from a snapshot (gap, reconnect, failed check)."), func(s *cluster.Stats) *atomic.Int64 { return &s.Resyncs }},
+		{clusterDesc("verifies_total", "Periodic checks of the followed channels' positions in Redis that got an answer."), func(s *cluster.Stats) *atomic.Int64 { return &s.Verifies }},
 		{clusterDesc("gaps_total", "Presence events that arrived out of sequence."), func(s *cluster.Stats) *atomic.Int64 { return &s.Gaps }},
 		{clusterDesc("corrections_total", "Corrective presence diffs sent after resyncs."), func(s *cluster.Stats) *atomic.Int64 { return &s.Corrections }},
 		{clusterDesc("retries_total", "Redis pipelines sent again after a transport error."), func(s *cluster.Stats) *atomic.Int64 { return &s.Retries }},
