@@ -48,6 +48,8 @@ type receiver struct {
 	copies  map[string]int       // multi-channel messages: copies still due
 	verify  chan verifyResult    // results of a verify fetch
 	busy    bool                 // a verify fetch is running
+	chans   []string             // the channels of the running fetch (its until it answers)
+	spare   verifyResult         // maps of an earlier check, cleared, for the next fetch
 	due     dueQueue             // views waiting for a token (batch.go)
 	timer   *time.Timer          // fires when due[0] is due
 
@@ -106,19 +108,25 @@ func (n *Node) runReceive() {
 			}
 			if !r.busy && len(r.views) > 0 {
 				r.busy = true
-				chans := make([]string, 0, len(r.views))
+				r.chans = r.chans[:0]
 				for ch := range r.views {
-					chans = append(chans, ch)
+					r.chans = append(r.chans, ch)
 				}
-				go n.fetchPositions(chans, r.verify)
+				go n.fetchPositions(r.chans, r.spare, r.verify)
+				r.spare = verifyResult{}
 			}
 		case res := <-r.verify:
 			r.busy = false
-			if res.pres != nil {
-				n.stats.Verifies.Add(1)
-			}
+			prev := verifyResult{pres: r.checked, hist: r.histChecked}
 			n.compare(r, res.pres)
 			n.compareHistory(r, res.hist)
+			if res.pres != nil {
+				n.stats.Verifies.Add(1)
+				// The previous check's maps hold the next one's answer.
+				clear(prev.pres)
+				clear(prev.hist)
+				r.spare = prev
+			}
 		case <-r.timer.C:
 			n.fire(r)
 		case <-n.ctx.Done():
@@ -319,10 +327,10 @@ func (n *Node) resync(r *receiver, ch string) {
 }
 
 // fetchPositions reads the Redis presence and history positions of every
-// channel and sends the result (nil maps on error). Runs on its own
-// goroutine. One script call reads positionsChunk channels and answers for
-// those that have a position only.
-func (n *Node) fetchPositions(chans []string, out chan<- verifyResult) {
+// channel into res's maps (new ones if nil) and sends the result (nil maps
+// on error). Runs on its own goroutine. One script call reads
+// positionsChunk channels and answers for those that have a position only.
+func (n *Node) fetchPositions(chans []string, res verifyResult, out chan<- verifyResult) {
 	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.Timeout)
 	defer cancel()
 	pipe := n.rdb.Pipeline()
@@ -336,16 +344,17 @@ func (n *Node) fetchPositions(chans []string, out chan<- verifyResult) {
 		}
 		cmds = append(cmds, scripts.positions.EvalSha(ctx, pipe, nil, args...))
 	}
-	var res verifyResult
 	if _, err := pipe.Exec(ctx); err != nil {
 		if strings.HasPrefix(err.Error(), "NOSCRIPT") {
 			_ = n.loadScripts(ctx)
 		}
-		out <- res
+		out <- verifyResult{}
 		return
 	}
-	res.pres = make(map[string]pos, len(chans))
-	res.hist = make(map[string]histPos, len(chans))
+	if res.pres == nil || res.hist == nil {
+		res.pres = make(map[string]pos, len(chans))
+		res.hist = make(map[string]histPos, len(chans))
+	}
 	for _, ch := range chans {
 		res.pres[ch], res.hist[ch] = pos{}, histPos{}
 	}
