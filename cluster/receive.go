@@ -48,7 +48,7 @@ type receiver struct {
 	copies  map[string]int       // multi-channel messages: copies still due
 	verify  chan verifyResult    // results of a verify fetch
 	busy    bool                 // a verify fetch is running
-	chans   []string             // the channels of the running fetch (its until it answers)
+	chans   []string             // the channels of the running fetch, the fetch's until it answers
 	spare   verifyResult         // maps of an earlier check, cleared, for the next fetch
 	due     dueQueue             // views waiting for a token (batch.go)
 	timer   *time.Timer          // fires when due[0] is due
