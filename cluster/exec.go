@@ -154,7 +154,7 @@ func (n *Node) step(fence bool) bool {
 			batch, whole = batch[:maxBatch:maxBatch], false
 			n.queue = n.queue[maxBatch:]
 		default:
-			n.queue, n.spare = n.spare, nil
+			n.queue = nil // the next enqueue takes the spare array
 		}
 		n.mu.Unlock()
 		fenced, ok := n.execBatch(batch)

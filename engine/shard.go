@@ -316,20 +316,25 @@ func (sh *shard) add(c *conn) {
 	sh.due = append(sh.due, 0)
 }
 
+// holds reports whether c is one of the loop's connections, at c.idx.
+func (sh *shard) holds(c *conn) bool {
+	return c.idx >= 0 && int(c.idx) < len(sh.conns) && sh.conns[c.idx] == c
+}
+
 // recheck has the next sweep look at c: one of its deadlines may have come
 // earlier. Loop only.
 func (sh *shard) recheck(c *conn) {
-	if c.idx >= 0 && int(c.idx) < len(sh.conns) && sh.conns[c.idx] == c {
+	if sh.holds(c) {
 		sh.due[c.idx] = 0
 	}
 }
 
 // remove forgets c; O(1) by swapping the last connection into its place.
 func (sh *shard) remove(c *conn) {
-	last := int32(len(sh.conns) - 1)
-	if c.idx < 0 || c.idx > last || sh.conns[c.idx] != c {
+	if !sh.holds(c) {
 		return
 	}
+	last := int32(len(sh.conns) - 1)
 	moved := sh.conns[last]
 	sh.conns[c.idx], moved.idx = moved, c.idx
 	sh.due[c.idx] = sh.due[last]
