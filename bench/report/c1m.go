@@ -33,6 +33,10 @@ func (r *Report) c1mSection() string {
 			Bytes(float64(c.GeneratorRSS)), Bytes(c.GeneratorPerConn), Bytes(float64(c.RedisRSS)))
 		row("(c) broadcast to all", "%d of %d delivered, %d missing, %d duplicate; last delivery %.2f s after the publish; latency p50 %s p99 %s",
 			c.Broadcast.Delivered, c.Broadcast.Expected, c.Broadcast.Missing, c.Broadcast.Dup, c.BroadcastLast, Dur(c.BroadcastLat.P50), Dur(c.BroadcastLat.P99))
+		if f := c.Floor; f != nil {
+			row("(c) against the floor", "%.2f× the floor: the same fan-out (a %d-byte frame to each of %d connections, read back) by %d processes holding both ends and doing nothing else took %.2f s at best, %.1f µs of CPU per delivery",
+				c.FloorRatio, f.Size, f.Conns, f.Procs, f.Best, f.CPUPerDelivery)
+		}
 		row("(d) rooms", "%d rooms of %d, %.0f publishes/s offered: %d of %d delivered, %s deliveries/s, latency p50 %s p99 %s; %d missing, %d duplicate, %d out of order, %d foreign",
 			c.Rooms, c.RoomSize, c.RoomOffered, c.RoomStats.Delivered, c.RoomStats.Expected, Count(c.RoomDeliveries),
 			Dur(c.RoomLat.P50), Dur(c.RoomLat.P99), c.RoomStats.Missing, c.RoomStats.Dup, c.RoomStats.Reorder, c.RoomStats.Foreign)

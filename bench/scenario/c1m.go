@@ -20,9 +20,15 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ripple-rt/ripple/bench/benchmsg"
+	"github.com/ripple-rt/ripple/bench/fleet"
+	"github.com/ripple-rt/ripple/bench/floor"
 	"github.com/ripple-rt/ripple/bench/hist"
 	"github.com/ripple-rt/ripple/bench/procfs"
 )
+
+// FloorArgs are the arguments that make this suite's executable a floor
+// process (floor.Serve), as "worker" makes it a generator worker.
+var FloorArgs = []string{"floor-worker"}
 
 // C1M is the million-connection scenario (make bench-c1m). The open-file
 // limit is per process, so it spreads Spec.Conns connections over ripple
@@ -102,6 +108,11 @@ type C1MResult struct {
 
 	Timeline []C1MSample `json:"timeline"` // every second of the run
 
+	// Floor is this machine's floor under (c), measured before the ramp:
+	// the same fan-out with no server and no generator (package floor);
+	// nil when it could not be measured.
+	Floor *floor.Result `json:"floor,omitempty"`
+
 	// (a) ramp
 	RampSeconds float64      `json:"ramp_seconds"`
 	ConnectRate float64      `json:"connect_rate"`
@@ -124,6 +135,9 @@ type C1MResult struct {
 	BroadcastLast float64      `json:"broadcast_last_seconds"` // publish to last delivery
 	BroadcastLat  hist.Summary `json:"broadcast_latency_ns"`
 	BroadcastCDF  [][2]float64 `json:"broadcast_cdf"` // [latency ns, fraction delivered]
+	// FloorRatio is BroadcastLast over the floor's best round; 0 without
+	// a floor.
+	FloorRatio float64 `json:"floor_ratio,omitempty"`
 
 	// (d) rooms
 	Rooms          int          `json:"rooms"`
@@ -302,6 +316,15 @@ func runC1M(ctx context.Context, opt Options, target Target) (*Result, error) {
 	}
 	say("%d connections: %d nodes and %d generator workers of at most %d, %d source address(es) each; memory estimate %d MiB of %d MiB available",
 		spec.Conns, plan.nodes, plan.nodes, plan.perProc, plan.srcs, plan.budget>>20, plan.avail>>20)
+
+	// The floor under (c), while nothing else runs.
+	if fr, err := c1mFloor(ctx, opt, spec.Conns, plan.perProc); err != nil {
+		say("floor: not measured: %v", err)
+	} else {
+		cr.Floor = fr
+		say("floor: %d connections over %d processes, a %d-byte frame written to each and read back: %.2fs (rounds %s), %.1f µs of CPU per delivery; set up in %.0fs",
+			fr.Conns, fr.Procs, fr.Size, fr.Best, secondsText(fr.Rounds), fr.CPUPerDelivery, fr.SetupSeconds)
+	}
 
 	like, err := inspectTarget(&target, C1M)
 	if err != nil {
@@ -502,8 +525,13 @@ func runC1M(ctx context.Context, opt Options, target Target) (*Result, error) {
 		cr.BroadcastCDF = append(cr.BroadcastCDF, [2]float64{float64(bh.Percentile(q)), q / 100})
 	}
 	res.Latency = cr.BroadcastLat
-	say("(c) broadcast to all: %d of %d delivered, %d missing, %d duplicate; last delivery %.2fs after the publish; latency p50 %s p99 %s",
-		ps.Delivered, ps.Expected, ps.Missing, ps.Dup, cr.BroadcastLast, durText(cr.BroadcastLat.P50), durText(cr.BroadcastLat.P99))
+	floorText := ""
+	if cr.Floor != nil && cr.Floor.Best > 0 {
+		cr.FloorRatio = cr.BroadcastLast / cr.Floor.Best
+		floorText = fmt.Sprintf("; %.2f× the floor", cr.FloorRatio)
+	}
+	say("(c) broadcast to all: %d of %d delivered, %d missing, %d duplicate; last delivery %.2fs after the publish%s; latency p50 %s p99 %s",
+		ps.Delivered, ps.Expected, ps.Missing, ps.Dup, cr.BroadcastLast, floorText, durText(cr.BroadcastLat.P50), durText(cr.BroadcastLat.P99))
 	if ps.Missing > 0 || ps.Dup > 0 || ps.Invalid > 0 || !ps.Complete {
 		res.fail("broadcast to all: %d missing, %d duplicate, %d invalid of %d", ps.Missing, ps.Dup, ps.Invalid, ps.Expected)
 	}
@@ -656,6 +684,39 @@ func runC1M(ctx context.Context, opt Options, target Target) (*Result, error) {
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+// c1mFloor measures the floor under (c) for n connections: processes of
+// perProc descriptors (two per connection) fan out a frame of the size of
+// (c)'s. The processes are this executable's FloorArgs, or goroutines when
+// the workers are (opt.Procs 0).
+func c1mFloor(ctx context.Context, opt Options, n, perProc int) (*floor.Result, error) {
+	start := func(id int) (*fleet.Worker, error) {
+		if opt.Procs == 0 {
+			return fleet.StartInProcess(id, floor.Serve), nil
+		}
+		exe := opt.Exe
+		if exe == "" {
+			var err error
+			if exe, err = os.Executable(); err != nil {
+				return nil, err
+			}
+		}
+		return fleet.Start(id, exe, FloorArgs, opt.ClientCPUs, nil)
+	}
+	// (c)'s frame: a two-byte header and the message, whose time field
+	// has about as many digits.
+	size := 2 + len(benchmsg.Append(nil, "all", benchmsg.Msg{T: int64(10 * time.Minute), P: -1, R: -1}, 0))
+	return floor.Run(ctx, floor.Config{Conns: n, PerProc: max(1, perProc/2), Size: size, Rounds: 2, Start: start})
+}
+
+// secondsText spells a list of durations in seconds.
+func secondsText(s []float64) string {
+	parts := make([]string, len(s))
+	for i, v := range s {
+		parts[i] = strconv.FormatFloat(v, 'f', 2, 64) + "s"
+	}
+	return strings.Join(parts, ", ")
+}
 
 // phase runs a C1M phase on every worker and merges their figures.
 func (s *session) phase(ctx context.Context, ph Phase) (*PhaseStats, error) {

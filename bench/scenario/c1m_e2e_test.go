@@ -41,6 +41,9 @@ func TestC1MScaledDown(t *testing.T) {
 	if b := c.Broadcast; b.Delivered != 600 || b.Expected != 600 || b.Missing != 0 || b.Dup != 0 {
 		t.Errorf("broadcast: %+v", b)
 	}
+	if f := c.Floor; f == nil || f.Conns != 600 || f.Procs != 6 || len(f.Rounds) != 2 || f.Best <= 0 || c.FloorRatio <= 0 {
+		t.Errorf("floor %+v, ratio %v: want 600 connections over 6 processes of 100, two rounds", f, c.FloorRatio)
+	}
 	if c.Rooms != 30 || c.RoomStats.Expected == 0 || c.RoomStats.Delivered != c.RoomStats.Expected {
 		t.Errorf("rooms %d: %d of %d delivered", c.Rooms, c.RoomStats.Delivered, c.RoomStats.Expected)
 	}

@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ripple-rt/ripple/bench/floor"
 	"github.com/ripple-rt/ripple/bench/procfs"
 	"github.com/ripple-rt/ripple/bench/progress"
 	"github.com/ripple-rt/ripple/bench/report"
@@ -140,6 +141,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		if err := scenario.ServeWorker(os.Stdin, os.Stdout); err != nil {
 			fmt.Fprintln(stderr, "worker:", err)
+			return 2
+		}
+		return 0
+	}
+	if len(args) > 0 && args[0] == scenario.FloorArgs[0] {
+		if err := floor.Serve(os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(stderr, "floor:", err)
 			return 2
 		}
 		return 0
