@@ -44,6 +44,20 @@ func SetPolicy(pid, policy int) error {
 	return nil
 }
 
+// SetThreadPolicy gives the calling thread the scheduling policy (nice
+// unchanged); lock the goroutine to its thread first.
+func SetThreadPolicy(policy int) error {
+	prio, err := unix.Getpriority(unix.PRIO_PROCESS, 0)
+	if err != nil {
+		return err
+	}
+	attr := unix.SchedAttr{Policy: uint32(policy), Nice: int32(20 - prio)}
+	if err := unix.SchedSetAttr(0, &attr, 0); err != nil {
+		return fmt.Errorf("procfs: scheduling policy of this thread: %w", err)
+	}
+	return nil
+}
+
 // Policy is the scheduling policy of process pid's main thread.
 func Policy(pid int) (int, error) {
 	attr, err := unix.SchedGetAttr(pid, 0)

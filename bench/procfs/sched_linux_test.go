@@ -1,7 +1,11 @@
 package procfs
 
 import (
+	"errors"
+	"fmt"
+	"os"
 	"os/exec"
+	"runtime"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -32,5 +36,32 @@ func TestSetPolicy(t *testing.T) {
 	}
 	if p, _ := Policy(pid); p != PolicyNormal {
 		t.Errorf("policy = %d after going back, want %d", p, PolicyNormal)
+	}
+}
+
+func TestSetThreadPolicy(t *testing.T) {
+	// A thread of its own, which ends with the goroutine: the test's other
+	// threads keep their policy.
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
+		tid := unix.Gettid()
+		if err := SetThreadPolicy(PolicyBatch); err != nil {
+			done <- err
+			return
+		}
+		attr, err := unix.SchedGetAttr(tid, 0)
+		if err == nil && int(attr.Policy) != PolicyBatch {
+			err = fmt.Errorf("thread policy %d, want %d", attr.Policy, PolicyBatch)
+		}
+		if err == nil {
+			if p, _ := Policy(os.Getpid()); p == PolicyBatch && tid != os.Getpid() {
+				err = errors.New("the main thread changed too")
+			}
+		}
+		done <- err
+	}()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -31,15 +31,24 @@ func (r *Report) c1mSection() string {
 		row("(b) idle", "server RSS %s (%s at zero connections): %s per connection; kernel slab %s per connection (both ends); generators %s (%s per connection); redis %s",
 			Bytes(float64(c.ServerRSS)), Bytes(float64(c.ServerRSS0)), Bytes(c.ServerPerConn), Bytes(c.SlabPerConn),
 			Bytes(float64(c.GeneratorRSS)), Bytes(c.GeneratorPerConn), Bytes(float64(c.RedisRSS)))
-		row("(c) broadcast to all", "%d of %d delivered, %d missing, %d duplicate; last delivery %.2f s after the publish; latency p50 %s p99 %s",
-			c.Broadcast.Delivered, c.Broadcast.Expected, c.Broadcast.Missing, c.Broadcast.Dup, c.BroadcastLast, Dur(c.BroadcastLat.P50), Dur(c.BroadcastLat.P99))
+		// A run stopped early has the stages before the stop only (and the
+		// floor, measured before the ramp).
 		if f := c.Floor; f != nil {
-			row("(c) against the floor", "%.2f× the floor: the same fan-out (a %d-byte frame to each of %d connections, read back) by %d processes holding both ends and doing nothing else took %.2f s at best, %.1f µs of CPU per delivery",
-				c.FloorRatio, f.Size, f.Conns, f.Procs, f.Best, f.CPUPerDelivery)
+			row("floor", "a %d-byte frame written to each of %d connections and read back by %d processes holding both ends and doing nothing else: %.2f s at best, %.1f µs of CPU per delivery",
+				f.Size, f.Conns, f.Procs, f.Best, f.CPUPerDelivery)
 		}
-		row("(d) rooms", "%d rooms of %d, %.0f publishes/s offered: %d of %d delivered, %s deliveries/s, latency p50 %s p99 %s; %d missing, %d duplicate, %d out of order, %d foreign",
-			c.Rooms, c.RoomSize, c.RoomOffered, c.RoomStats.Delivered, c.RoomStats.Expected, Count(c.RoomDeliveries),
-			Dur(c.RoomLat.P50), Dur(c.RoomLat.P99), c.RoomStats.Missing, c.RoomStats.Dup, c.RoomStats.Reorder, c.RoomStats.Foreign)
+		if c.Broadcast.Expected > 0 {
+			row("(c) broadcast to all", "%d of %d delivered, %d missing, %d duplicate; last delivery %.2f s after the publish; latency p50 %s p99 %s",
+				c.Broadcast.Delivered, c.Broadcast.Expected, c.Broadcast.Missing, c.Broadcast.Dup, c.BroadcastLast, Dur(c.BroadcastLat.P50), Dur(c.BroadcastLat.P99))
+			if c.FloorRatio > 0 {
+				row("(c) against the floor", "last delivery %.2f× the floor", c.FloorRatio)
+			}
+		}
+		if c.RoomStats.Expected > 0 {
+			row("(d) rooms", "%d rooms of %d, %.0f publishes/s offered: %d of %d delivered, %s deliveries/s, latency p50 %s p99 %s; %d missing, %d duplicate, %d out of order, %d foreign",
+				c.Rooms, c.RoomSize, c.RoomOffered, c.RoomStats.Delivered, c.RoomStats.Expected, Count(c.RoomDeliveries),
+				Dur(c.RoomLat.P50), Dur(c.RoomLat.P99), c.RoomStats.Missing, c.RoomStats.Dup, c.RoomStats.Reorder, c.RoomStats.Foreign)
+		}
 		if c.PresenceSeats > 0 {
 			p := c.Presence
 			row("(e) presence", "%d rooms of %d tracked users (%d connections moved from their rooms): every member's view whole %.2f s after the move, diffs quiet at %.2f s; %d presence_state and %d presence_diff received; %d views not whole; %d dials tried again, %d seats failed; presence_count %v, list_presence %v",
@@ -50,8 +59,10 @@ func (r *Report) c1mSection() string {
 			codes = append(codes, fmt.Sprintf("%d × %d", n, code))
 		}
 		sort.Strings(codes)
-		row("(f) SIGTERM", "close codes %s; %d of %d nodes exited by themselves, the last %.1f s after the signal",
-			strings.Join(codes, ", "), c.Exited, c.Nodes, c.ExitSeconds)
+		if len(c.CloseCodes) > 0 {
+			row("(f) SIGTERM", "close codes %s; %d of %d nodes exited by themselves, the last %.1f s after the signal",
+				strings.Join(codes, ", "), c.Exited, c.Nodes, c.ExitSeconds)
+		}
 		var sys []string
 		for _, s := range c.Sysctls {
 			v := s.Name + " = " + s.Now
