@@ -30,6 +30,13 @@ func TestSelf(t *testing.T) {
 	if v, err := MemAvailable(); err != nil || v <= 0 {
 		t.Errorf("MemAvailable = %d, %v", v, err)
 	}
+	// Usable is available less the reclaimable slab: below it, and above
+	// zero on a machine that runs this test.
+	avail, _ := MemAvailable()
+	slab, _ := meminfo("SReclaimable:")
+	if v, err := MemUsable(); err != nil || v <= 0 || v > avail || avail-v > slab+avail/10 {
+		t.Errorf("MemUsable = %d, %v; MemAvailable %d, SReclaimable %d", v, err, avail, slab)
+	}
 	if v, err := Steal(); err != nil || v < 0 {
 		t.Errorf("Steal = %d, %v", v, err)
 	}

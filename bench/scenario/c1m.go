@@ -108,7 +108,7 @@ type C1MResult struct {
 	NodeEnv     string         `json:"node_env"`   // what the nodes' environment sets (GOMAXPROCS, GOGC)
 	Sysctls     []SysctlChange `json:"sysctls"`
 	BudgetBytes int64          `json:"budget_bytes"`    // the estimate checked before the run
-	AvailBytes  int64          `json:"available_bytes"` // MemAvailable before the run
+	AvailBytes  int64          `json:"available_bytes"` // before the run: MemAvailable less the reclaimable slab (procfs.MemUsable)
 	MinAvail    int64          `json:"min_available_bytes"`
 
 	Timeline []C1MSample `json:"timeline"` // every second of the run
@@ -274,7 +274,7 @@ func planC1M(n, perProc int) (c1mPlan, error) {
 	p.srcs = max(1, (share(n, p.nodes, 0)+(hi-lo)/2)/((hi-lo)*2/3))
 	procs := int64(2*p.nodes + 1)
 	p.budget = int64(n)*(c1mKernelPerConn+c1mUserPerConn) + procs*c1mPerProcess
-	if p.avail, err = procfs.MemAvailable(); err != nil {
+	if p.avail, err = procfs.MemUsable(); err != nil {
 		return p, err
 	}
 	p.floor = max(1<<30, p.avail/20)
@@ -323,7 +323,9 @@ func runC1M(ctx context.Context, opt Options, target Target) (*Result, error) {
 		spec.Conns, plan.nodes, plan.nodes, plan.perProc, plan.srcs, plan.budget>>20, plan.avail>>20)
 
 	// The floor under (c), while nothing else runs.
-	if fr, err := c1mFloor(ctx, opt, spec.Conns, plan.perProc); err != nil {
+	if spec.NoFloor {
+		say("floor: not measured (-floor=false)")
+	} else if fr, err := c1mFloor(ctx, opt, spec.Conns, plan.perProc); err != nil {
 		say("floor: not measured: %v", err)
 	} else {
 		cr.Floor = fr
@@ -403,8 +405,11 @@ func runC1M(ctx context.Context, opt Options, target Target) (*Result, error) {
 				return
 			case <-t.C:
 			}
-			avail, _ := procfs.MemAvailable()
-			if avail > 0 && avail < plan.floor {
+			avail, err := procfs.MemUsable()
+			if err != nil {
+				continue
+			}
+			if avail < plan.floor {
 				// The nodes hold what grows; they go first and at once.
 				cl.kill()
 				tlMu.Lock()

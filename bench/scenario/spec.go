@@ -72,6 +72,7 @@ type Spec struct {
 	Burst            int      `json:"burst,omitempty"`    // storm: users that connect at once after the fill
 	PerProc          int      `json:"per_proc,omitempty"` // c1m: connections per node and worker (0: as the open-file limit allows)
 	Coalesce         Duration `json:"coalesce,omitempty"` // c1m: loadgen.Config.Coalesce of every loop
+	NoFloor          bool     `json:"no_floor,omitempty"` // c1m: skip the floor measured before the ramp
 
 	// Latency holds the latency scenario's settings (workloads, offered
 	// rates); nil for the other scenarios.

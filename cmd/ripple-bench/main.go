@@ -205,6 +205,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		warmup    = fs.Duration("warmup", 500*time.Millisecond, "latency: start of every step left out of the figures (at most a quarter of the step)")
 		calibrate = fs.Duration("calibrate", 2*time.Second, "latency: length of the closed-loop run that measures a server's maximum rate")
 		perProc   = fs.Int("per-proc", 0, "c1m: connections per node and generator worker (default: the open-file limit less 1,000, at most 250,000)")
+		withFloor = fs.Bool("floor", true, "c1m: measure the machine's floor under the broadcast to all before the ramp (bench/floor; at a million, 2-3 minutes)")
 		netns     = fs.Bool("netns", true, "c1m: run in a network namespace of its own, when this machine allows it (see bench/README.md)")
 		cpuLat    = fs.Int("cpu-latency", 0, "PM QoS wake-up latency in µs held on /dev/cpu_dma_latency for the run (0: idle CPUs poll, as cyclictest does; -1: leave it)")
 	)
@@ -328,6 +329,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			sp.Conns = *n
 		}
 		sp.PerProc = *perProc
+		sp.NoFloor = !*withFloor
 		if set["d"] {
 			sp.Duration = scenario.Duration(*dur)
 		}
