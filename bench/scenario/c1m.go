@@ -78,8 +78,8 @@ const c1mPresenceWait = 4 * time.Minute
 // One millisecond is noise in figures measured in seconds.
 const c1mCoalesce = time.Millisecond
 
-// c1mGuardEvery is how often the memory guard reads MemAvailable; the
-// timeline takes every second's reading.
+// c1mGuardEvery is how often the memory guard reads the usable memory
+// (procfs.MemUsable); the timeline takes every second's reading.
 const c1mGuardEvery = 100 * time.Millisecond
 
 // c1mInflight bounds the dials and handshakes in flight over all workers.
