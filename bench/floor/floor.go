@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -95,9 +96,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	t0 := time.Now()
 	workers := make([]*fleet.Worker, 0, procs)
 	defer func() {
+		// Together: each closes its connections as its input ends, and a
+		// million of them take a while to tear down.
+		var wg sync.WaitGroup
 		for _, w := range workers {
-			_ = w.Close(30 * time.Second)
+			wg.Go(func() { _ = w.Close(30 * time.Second) })
 		}
+		wg.Wait()
 	}()
 	for i := range procs {
 		w, err := cfg.Start(i)
