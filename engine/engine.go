@@ -694,8 +694,8 @@ func (sh *shard) sweep(now int64) {
 				_ = c.gc.Close()
 			}
 		}
-		if i < len(sh.conns) && sh.conns[i] == c {
-			sh.due[i] = c.nextSweep(ping, idle)
+		if sh.holds(c) { // a write that failed took it off the loop
+			sh.due[c.idx] = c.nextSweep(ping, idle)
 		}
 	}
 }

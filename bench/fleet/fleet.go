@@ -169,3 +169,16 @@ func StartInProcess(id int, run RunFunc) *Worker {
 	}()
 	return w
 }
+
+// Share splits n items over parts, returning the count of part i: n/parts,
+// one more for the first n%parts parts.
+func Share(n, parts, i int) int {
+	if parts <= 0 {
+		return 0
+	}
+	s := n / parts
+	if i < n%parts {
+		s++
+	}
+	return s
+}

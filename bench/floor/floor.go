@@ -110,8 +110,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			return nil, fmt.Errorf("floor: start process %d: %w", i, err)
 		}
 		workers = append(workers, w)
-		n := cfg.Conns/procs + btoi(i < cfg.Conns%procs)
-		if err := w.Send(command{Op: "open", N: n, Size: size}); err != nil {
+		if err := w.Send(command{Op: "open", N: fleet.Share(cfg.Conns, procs, i), Size: size}); err != nil {
 			return nil, fmt.Errorf("floor: process %d: %w", i, err)
 		}
 	}
@@ -171,13 +170,6 @@ func collect(ctx context.Context, workers []*fleet.Worker, want string, bound ti
 		}
 	}
 	return evs, nil
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // Serve is a floor process: it answers Run's commands from in on out.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ripple-rt/ripple/bench/dialect"
+	"github.com/ripple-rt/ripple/bench/fleet"
 	"github.com/ripple-rt/ripple/bench/hist"
 	"github.com/ripple-rt/ripple/bench/loadgen"
 	"github.com/ripple-rt/ripple/bench/wsproto"
@@ -53,7 +54,7 @@ func (b *base) wall() int64 { return time.Now().UnixNano() - b.spec.Epoch }
 
 // loopShare is this loop's share of the worker's share of n connections.
 func (b *base) loopShare(n int) int {
-	return share(share(n, b.spec.Workers, b.spec.Worker), b.spec.Loops, b.idx)
+	return fleet.Share(fleet.Share(n, b.spec.Workers, b.spec.Worker), b.spec.Loops, b.idx)
 }
 
 // dial dials bench route path as tag, in the server's dialect.

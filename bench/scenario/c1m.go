@@ -271,7 +271,7 @@ func planC1M(n, perProc int) (c1mPlan, error) {
 	if err != nil {
 		lo, hi = 32768, 60999
 	}
-	p.srcs = max(1, (share(n, p.nodes, 0)+(hi-lo)/2)/((hi-lo)*2/3))
+	p.srcs = max(1, (fleet.Share(n, p.nodes, 0)+(hi-lo)/2)/((hi-lo)*2/3))
 	procs := int64(2*p.nodes + 1)
 	p.budget = int64(n)*(c1mKernelPerConn+c1mUserPerConn) + procs*c1mPerProcess
 	if p.avail, err = procfs.MemUsable(); err != nil {
@@ -725,12 +725,9 @@ func c1mFloor(ctx context.Context, opt Options, n, perProc int) (*floor.Result, 
 		if opt.Procs == 0 {
 			return fleet.StartInProcess(id, floor.Serve), nil
 		}
-		exe := opt.Exe
-		if exe == "" {
-			var err error
-			if exe, err = os.Executable(); err != nil {
-				return nil, err
-			}
+		exe, err := opt.executable()
+		if err != nil {
+			return nil, err
 		}
 		return fleet.Start(id, exe, FloorArgs, opt.ClientCPUs, nil)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ripple-rt/ripple/bench/benchmsg"
+	"github.com/ripple-rt/ripple/bench/fleet"
 	"github.com/ripple-rt/ripple/bench/hist"
 	"github.com/ripple-rt/ripple/bench/loadgen"
 	"github.com/ripple-rt/ripple/bench/wsproto"
@@ -215,10 +216,10 @@ type c1mDriver struct {
 }
 
 func newC1MDriver(spec *Spec, idx int) *c1mDriver {
-	mine := share(spec.Conns, spec.Workers, spec.Worker)
+	mine := fleet.Share(spec.Conns, spec.Workers, spec.Worker)
 	d := &c1mDriver{base: newBase(spec, idx), rooms: c1mRooms(spec)}
 	d.gid0 = shareOffset(spec.Conns, spec.Workers, spec.Worker) + shareOffset(mine, spec.Loops, idx)
-	d.seats = make([]c1mSeat, share(mine, spec.Loops, idx))
+	d.seats = make([]c1mSeat, fleet.Share(mine, spec.Loops, idx))
 	for i := range d.seats {
 		d.seats[i] = c1mSeat{last: -1, code: -1}
 	}

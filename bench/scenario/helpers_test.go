@@ -7,22 +7,6 @@ import (
 	"testing"
 )
 
-func TestShare(t *testing.T) {
-	for _, tc := range []struct{ n, parts int }{{10, 3}, {19000, 1}, {7, 7}, {3, 5}, {1000000, 51}} {
-		sum := 0
-		for i := 0; i < tc.parts; i++ {
-			s := share(tc.n, tc.parts, i)
-			if s < tc.n/tc.parts || s > tc.n/tc.parts+1 {
-				t.Errorf("share(%d,%d,%d) = %d", tc.n, tc.parts, i, s)
-			}
-			sum += s
-		}
-		if sum != tc.n {
-			t.Errorf("shares of %d over %d sum to %d", tc.n, tc.parts, sum)
-		}
-	}
-}
-
 func TestSourceAddr(t *testing.T) {
 	seen := map[string]bool{}
 	for i := 0; i < 3*254; i++ {

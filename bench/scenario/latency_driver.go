@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ripple-rt/ripple/bench/benchmsg"
+	"github.com/ripple-rt/ripple/bench/fleet"
 	"github.com/ripple-rt/ripple/bench/hist"
 	"github.com/ripple-rt/ripple/bench/loadgen"
 	"github.com/ripple-rt/ripple/bench/wsproto"
@@ -196,7 +197,7 @@ type latencyEchoDriver struct {
 
 func newLatencyEchoDriver(spec *Spec, idx int) *latencyEchoDriver {
 	d := &latencyEchoDriver{latencyBase: latencyBase{base: newBase(spec, idx)}, total: spec.Conns}
-	mine := share(spec.Conns, spec.Workers, spec.Worker)
+	mine := fleet.Share(spec.Conns, spec.Workers, spec.Worker)
 	d.gid0 = shareOffset(spec.Conns, spec.Workers, spec.Worker) + shareOffset(mine, spec.Loops, idx)
 	d.send, d.prime = d.sendAt, d.fill
 	return d

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/ripple-rt/ripple/bench/fleet"
 )
 
 func TestParseRates(t *testing.T) {
@@ -131,7 +133,7 @@ func TestShareOffset(t *testing.T) {
 			if got := shareOffset(tc.n, tc.parts, i); got != off {
 				t.Errorf("shareOffset(%d,%d,%d) = %d, want %d", tc.n, tc.parts, i, got, off)
 			}
-			off += share(tc.n, tc.parts, i)
+			off += fleet.Share(tc.n, tc.parts, i)
 		}
 	}
 }
@@ -171,9 +173,9 @@ func TestSchedulePartition(t *testing.T) {
 							}
 						}
 					} else {
-						ws := share(tc.senders, tc.workers, w)
+						ws := fleet.Share(tc.senders, tc.workers, w)
 						g0 := shareOffset(tc.senders, tc.workers, w) + shareOffset(ws, tc.loops, l)
-						for i := 0; i < share(ws, tc.loops, l); i++ {
+						for i := 0; i < fleet.Share(ws, tc.loops, l); i++ {
 							mine = append(mine, g0+i)
 						}
 					}

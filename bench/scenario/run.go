@@ -483,15 +483,23 @@ type workerEvent struct {
 	eof bool
 }
 
+// executable is the program worker processes run: Exe, or this one.
+func (o Options) executable() (string, error) {
+	if o.Exe != "" {
+		return o.Exe, nil
+	}
+	return os.Executable()
+}
+
 func startSession(ctx context.Context, opt Options, spec Spec, procs, srcs int, label string) (*session, error) {
 	s := &session{events: make(chan workerEvent, 256), bar: opt.Bar, label: label + " " + spec.Scenario, spec: spec}
 	if s.bar == nil {
 		s.bar = progress.New(nil)
 	}
-	exe := opt.Exe
-	if exe == "" && procs > 0 {
+	var exe string
+	if procs > 0 {
 		var err error
-		if exe, err = os.Executable(); err != nil {
+		if exe, err = opt.executable(); err != nil {
 			return nil, err
 		}
 	}

@@ -90,18 +90,6 @@ type Spec struct {
 	Nodes []int `json:"nodes,omitempty"`
 }
 
-// share splits n items over parts, returning the count of part i.
-func share(n, parts, i int) int {
-	if parts <= 0 {
-		return 0
-	}
-	s := n / parts
-	if i < n%parts {
-		s++
-	}
-	return s
-}
-
 // Command is one line from the parent to a worker.
 type Command struct {
 	Op string `json:"op"` // "start", "connect", "run", "settle", "stats"

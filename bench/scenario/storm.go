@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ripple-rt/ripple/bench/fleet"
 	"github.com/ripple-rt/ripple/bench/hist"
 	"github.com/ripple-rt/ripple/bench/loadgen"
 	"github.com/ripple-rt/ripple/bench/wsproto"
@@ -192,7 +193,7 @@ func (d *stormDriver) fillBound(target int) time.Duration {
 	if d.spec.Rate > 0 {
 		t += time.Duration(2 * float64(target) / d.spec.Rate * float64(time.Second))
 	} else {
-		t += time.Duration(share(target, d.spec.Workers, d.spec.Worker)) * time.Millisecond
+		t += time.Duration(fleet.Share(target, d.spec.Workers, d.spec.Worker)) * time.Millisecond
 	}
 	return t - 10*time.Second
 }
